@@ -1,0 +1,1 @@
+"""Data layer: models, connection, queries and schema migrations. Knows nothing of HTTP."""
