@@ -1,0 +1,103 @@
+"""Every setting of the server, declared once as data.
+
+Each setting has a default, one environment variable and a line of help; the README's
+settings table is checked against this list by a test, so a setting cannot go undocumented.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+def _default_spec_path() -> str:
+    """The repo's openapi.yaml, or the copy installed under share/ by a non-editable install."""
+    repo_copy = Path(__file__).resolve().parent.parent / "openapi.yaml"
+    if repo_copy.exists():
+        return str(repo_copy)
+    return str(Path(sys.prefix) / "share" / "craftkit" / "openapi.yaml")
+
+
+def _setting(default: Any, env: str, help: str, shown: str | None = None) -> Any:
+    shown = str(default) if shown is None else shown
+    return field(default=default, metadata={"env": env, "help": help, "shown": shown})
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected true or false, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The server's configuration; build it with `Settings.from_env()` or directly in tests."""
+
+    database_url: str = _setting(
+        "sqlite:///craftkit.db",
+        "DATABASE_URL",
+        "Peewee database URL: sqlite:///path.db (default, in the working directory), "
+        "postgresql://user@host:5432/db, or postgresql+pool://… for a connection pool.",
+    )
+    spec_path: str = _setting(
+        _default_spec_path(),
+        "CRAFTKIT_SPEC",
+        "The OpenAPI 3.1 document to serve.",
+        shown="openapi.yaml of this repo",
+    )
+    recent_limit: int = _setting(
+        20, "CRAFTKIT_RECENT_LIMIT", "How many events `recent` lists, newest first (1-1000)."
+    )
+    validate_responses: bool = _setting(
+        True,
+        "CRAFTKIT_VALIDATE_RESPONSES",
+        "Validate every response body against the contract; a non-conforming one becomes a 500.",
+    )
+    host: str = _setting("127.0.0.1", "CRAFTKIT_HOST", "Address `craftkit serve` binds to.")
+    port: int = _setting(8080, "CRAFTKIT_PORT", "Port `craftkit serve` listens on.")
+    workers: int = _setting(1, "CRAFTKIT_WORKERS", "Worker processes for `craftkit serve`.")
+    log_level: str = _setting(
+        "info", "CRAFTKIT_LOG_LEVEL", "Log level: debug, info, warning or error."
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read every setting from the environment, then apply explicit overrides."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(f.metadata["env"])
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _convert(f.name, f.metadata["env"], type(f.default), raw)
+        settings = cls(**values)
+        return replace(settings, **overrides) if overrides else settings
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.recent_limit <= 1000:
+            raise ValueError(f"recent_limit must be between 1 and 1000, got {self.recent_limit}")
+        if self.workers < 1:
+            raise ValueError(f"workers must be at least 1, got {self.workers}")
+
+
+def _convert(name: str, env: str, kind: type, raw: str) -> Any:
+    try:
+        if kind is bool:
+            return _parse_bool(raw)
+        if kind is int:
+            return int(raw)
+        return raw
+    except ValueError as exc:
+        raise ValueError(f"{env} ({name}): {exc}") from exc
+
+
+def settings_table() -> list[tuple[str, str, str]]:
+    """(environment variable, default, help) for each setting, as the README documents them."""
+    return [(f.metadata["env"], f.metadata["shown"], f.metadata["help"]) for f in fields(Settings)]

@@ -1,0 +1,147 @@
+"""One place that turns every error into the contract's envelope.
+
+`{"error": {"code", "message", "issues"?}}` with `Content-Type: application/json`, whatever
+raised it: our domain errors, Connexion's validation and security problems, Starlette's
+routing errors (unknown path, wrong method) and anything unexpected. Headers that matter to
+clients (`Allow`, `WWW-Authenticate`, `Retry-After`) are kept.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import peewee
+from connexion.exceptions import NonConformingResponse, ProblemException
+from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from starlette.exceptions import HTTPException
+
+from api.openapi31 import RequestValidationProblem
+from api.security import InvalidApiKey
+from db.connection import DatabaseUnavailable
+from db.errors import RenderNotFound
+
+logger = logging.getLogger("craftkit.errors")
+
+CODES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+MESSAGES = {
+    401: "Missing Bearer token.",
+    403: "Forbidden.",
+    404: "Not found.",
+    500: "Internal server error.",
+    503: "The database is unavailable; try again later.",
+}
+KEPT_HEADERS = ("allow", "www-authenticate", "retry-after")
+
+
+def envelope(
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    issues: Any = None,
+    headers: dict[str, str] | None = None,
+) -> ConnexionResponse:
+    code = code or CODES.get(status, f"http_{status}")
+    error: dict[str, Any] = {"code": code, "message": message}
+    if issues is not None:
+        error["issues"] = issues
+    headers = dict(headers or {})
+    if status == 401:
+        headers.setdefault("WWW-Authenticate", "Bearer")
+    return ConnexionResponse(
+        status_code=status,
+        mimetype="application/json",
+        content_type="application/json",
+        body=json.dumps({"error": error}).encode(),
+        headers=headers,
+    )
+
+
+def _kept(headers: Any) -> dict[str, str]:
+    return {k: v for k, v in dict(headers or {}).items() if k.lower() in KEPT_HEADERS}
+
+
+def render_not_found(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    return envelope(404, str(exc))
+
+
+def problem(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """Connexion's validation and security problems (its ProblemException family)."""
+    assert isinstance(exc, ProblemException)
+    if isinstance(exc, NonConformingResponse):
+        # The handler produced something the contract does not allow: our bug, not the client's.
+        # The response validator has logged the details with the operationId.
+        return envelope(500, MESSAGES[500])
+    status = exc.status
+    if status >= 500:
+        logger.error("%s %s: %r", request.method, request.url.path, exc)
+        return envelope(status, MESSAGES.get(status, MESSAGES[500]))
+    if isinstance(exc, RequestValidationProblem):
+        return envelope(400, str(exc.detail), issues=exc.issues)
+    if isinstance(exc, InvalidApiKey):
+        return envelope(401, exc.detail)
+    message = MESSAGES.get(status) or str(exc.detail or exc.title)
+    if status == 400 or status == 415:
+        message = str(exc.detail or exc.title)
+    return envelope(status, message, headers=_kept(exc.headers))
+
+
+def http_exception(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """Starlette's routing errors: unknown path (404), method not allowed (405), and the like."""
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    headers = _kept(exc.headers)
+    if status == 404:
+        return envelope(404, f"No route matches {request.url.path}.")
+    if status == 405:
+        allowed = headers.get("Allow") or headers.get("allow") or ""
+        return envelope(
+            405,
+            f"Method {request.method} is not allowed here; allowed: {allowed or 'none'}.",
+            headers=headers,
+        )
+    if status >= 500:
+        logger.error("%s %s: %r", request.method, request.url.path, exc)
+        return envelope(status, MESSAGES.get(status, MESSAGES[500]))
+    return envelope(status, str(exc.detail), headers=headers)
+
+
+def database_unavailable(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    logger.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return envelope(503, MESSAGES[503], headers={"Retry-After": "5"})
+
+
+def unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return envelope(500, MESSAGES[500])
+
+
+HANDLERS: list[tuple[type[Exception], Any]] = [
+    (RenderNotFound, render_not_found),
+    (ProblemException, problem),
+    (HTTPException, http_exception),
+    (DatabaseUnavailable, database_unavailable),
+    (peewee.OperationalError, database_unavailable),
+    (peewee.InterfaceError, database_unavailable),
+    (Exception, unexpected),
+]
+
+
+def register(app: Any) -> None:
+    """Install every handler on a Connexion app (FlaskApp or AsyncApp)."""
+    for exc_class, handler in HANDLERS:
+        app.add_error_handler(exc_class, handler)
