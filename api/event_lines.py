@@ -1,0 +1,140 @@
+"""Reading engagement events from JSON Lines, every line checked before anything is written.
+
+One event per line, with the field names of a `recent` item plus `renderId`. Errors name the
+line and the field; a file with any bad line is rejected whole.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from db.queries import ACTOR_KINDS, EVENT_TYPES, NewEvent
+
+REQUIRED = ("renderId", "eventType", "actorKind", "createdAt")
+OPTIONAL = ("id", "shareId", "sourceIp", "userAgent", "metadata")
+EVENT_ID = re.compile(r"^ev_[A-Za-z0-9_-]{1,60}$")
+MAX_ERRORS = 20
+
+
+class EventFileError(Exception):
+    """One or more lines are bad; `errors` lists them as 'line N: field: why'."""
+
+    def __init__(self, errors: list[str], more: int = 0) -> None:
+        self.errors = errors
+        tail = f"\n… and {more} more bad lines" if more else ""
+        super().__init__("\n".join(errors) + tail)
+
+
+def parse_lines(lines: Iterable[str]) -> list[NewEvent]:
+    """Every event of the file, or EventFileError listing the bad lines (blank lines skipped)."""
+    events: list[NewEvent] = []
+    errors: list[str] = []
+    bad_lines = 0
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            events.append(parse_event(number, text))
+        except ValueError as exc:
+            bad_lines += 1
+            if len(errors) < MAX_ERRORS:
+                errors.append(f"line {number}: {exc}")
+    if errors:
+        raise EventFileError(errors, more=bad_lines - len(errors))
+    return events
+
+
+def parse_event(line: int, text: str) -> NewEvent:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(data, dict):
+        raise ValueError("expected a JSON object")
+    problems = [f"{name}: required" for name in REQUIRED if name not in data]
+    problems += [f"{name}: unknown field" for name in data if name not in REQUIRED + OPTIONAL]
+    if problems:
+        raise ValueError("; ".join(problems))
+
+    fields: dict[str, Any] = {}
+    checks = {
+        "renderId": lambda v: ("render_id", _uuid(v)),
+        "eventType": lambda v: ("event_type", _choice(v, EVENT_TYPES)),
+        "actorKind": lambda v: ("actor_kind", _choice(v, ACTOR_KINDS)),
+        "createdAt": lambda v: ("created_at_ms", _timestamp_ms(v)),
+        "id": lambda v: ("public_id", _event_id(v)),
+        "shareId": lambda v: ("share_id", None if v is None else _uuid(v)),
+        "sourceIp": lambda v: ("source_ip", None if v is None else _ip(v)),
+        "userAgent": lambda v: ("user_agent", None if v is None else _text(v, 1000)),
+        "metadata": lambda v: (
+            "metadata_json",
+            None if v is None else json.dumps(v, sort_keys=True, separators=(",", ":")),
+        ),
+    }
+    for name, value in data.items():
+        try:
+            key, converted = checks[name](value)
+        except ValueError as exc:
+            problems.append(f"{name}: {exc}")
+            continue
+        fields[key] = converted
+    if problems:
+        raise ValueError("; ".join(problems))
+    return NewEvent(line=line, **fields)
+
+
+def _uuid(value: Any) -> uuid.UUID:
+    if not isinstance(value, str):
+        raise ValueError("must be a UUID string")
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a UUID") from None
+
+
+def _choice(value: Any, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValueError(f"{value!r} is not one of {', '.join(allowed)}")
+    return str(value)
+
+
+def _timestamp_ms(value: Any) -> int:
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 string")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an ISO 8601 date-time") from None
+    if moment.tzinfo is None or "T" not in value.upper():
+        raise ValueError(f"{value!r} must be a date-time with a timezone (Z or ±hh:mm)")
+    whole = int(moment.replace(microsecond=0).timestamp())
+    return whole * 1000 + moment.microsecond // 1000
+
+
+def _event_id(value: Any) -> str:
+    if not isinstance(value, str) or not EVENT_ID.match(value):
+        raise ValueError("must look like ev_ followed by 1-60 letters, digits, _ or -")
+    return value
+
+
+def _ip(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be an IP address string or null")
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address") from None
+
+
+def _text(value: Any, limit: int) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string or null")
+    if len(value) > limit:
+        raise ValueError(f"longer than {limit} characters")
+    return value
