@@ -27,6 +27,9 @@ def _setting(default: Any, env: str, help: str, shown: str | None = None) -> Any
     return field(default=default, metadata={"env": env, "help": help, "shown": shown})
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
 def _parse_bool(raw: str) -> bool:
     value = raw.strip().lower()
     if value in {"1", "true", "yes", "on"}:
@@ -85,6 +88,10 @@ class Settings:
             raise ValueError(f"recent_limit must be between 1 and 1000, got {self.recent_limit}")
         if self.workers < 1:
             raise ValueError(f"workers must be at least 1, got {self.workers}")
+        if self.log_level not in LOG_LEVELS:
+            raise ValueError(
+                f"log_level must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}"
+            )
 
 
 def _convert(name: str, env: str, kind: type, raw: str) -> Any:

@@ -1,0 +1,74 @@
+"""Settings: read from the environment, refused with the variable's name, documented in README."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from api.config import Settings, settings_table
+from tests.conftest import ROOT
+
+
+def readme_settings() -> list[tuple[str, str, str]]:
+    text = (ROOT / "README.md").read_text()
+    rows = re.findall(r"^\| `([A-Z_]+)` \| (.+?) \| (.+?) \|$", text, flags=re.MULTILINE)
+    return [(env, default.strip("`"), meaning) for env, default, meaning in rows]
+
+
+def test_readme_documents_every_setting_as_declared():
+    assert readme_settings() == settings_table()
+
+
+def test_defaults_are_the_embedded_sqlite_setup():
+    settings = Settings.from_env({})
+    assert settings.database_url == "sqlite:///craftkit.db"
+    assert (settings.host, settings.port, settings.workers) == ("127.0.0.1", 8080, 1)
+    assert settings.recent_limit == 20 and settings.validate_responses is True
+    assert settings.spec_path == str(ROOT / "openapi.yaml")
+
+
+def test_every_setting_is_read_from_its_variable():
+    env = {
+        "DATABASE_URL": "postgresql://u@db:5432/x",
+        "CRAFTKIT_SPEC": "/tmp/other.yaml",
+        "CRAFTKIT_RECENT_LIMIT": "7",
+        "CRAFTKIT_VALIDATE_RESPONSES": "off",
+        "CRAFTKIT_HOST": "0.0.0.0",
+        "CRAFTKIT_PORT": "9000",
+        "CRAFTKIT_WORKERS": "4",
+        "CRAFTKIT_LOG_LEVEL": "debug",
+    }
+    assert {env for env, _, _ in settings_table()} == set(env)
+    settings = Settings.from_env(env)
+    assert settings == Settings(
+        database_url="postgresql://u@db:5432/x",
+        spec_path="/tmp/other.yaml",
+        recent_limit=7,
+        validate_responses=False,
+        host="0.0.0.0",
+        port=9000,
+        workers=4,
+        log_level="debug",
+    )
+
+
+def test_empty_variables_mean_the_default_and_overrides_win():
+    settings = Settings.from_env({"CRAFTKIT_PORT": "", "CRAFTKIT_HOST": "::"}, host="localhost")
+    assert (settings.port, settings.host) == (8080, "localhost")
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "message"),
+    [
+        ("CRAFTKIT_PORT", "eighty", "CRAFTKIT_PORT (port): invalid literal"),
+        ("CRAFTKIT_VALIDATE_RESPONSES", "maybe", "expected true or false, got 'maybe'"),
+        ("CRAFTKIT_RECENT_LIMIT", "0", "recent_limit must be between 1 and 1000, got 0"),
+        ("CRAFTKIT_RECENT_LIMIT", "1001", "recent_limit must be between 1 and 1000"),
+        ("CRAFTKIT_WORKERS", "0", "workers must be at least 1"),
+        ("CRAFTKIT_LOG_LEVEL", "loud", "log_level must be one of debug, info, warning, error"),
+    ],
+)
+def test_bad_values_are_refused_by_name(env, value, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Settings.from_env({env: value})
