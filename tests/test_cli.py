@@ -1,0 +1,358 @@
+"""The `craftkit` CLI on a real database: every command, its errors, and all-or-nothing imports."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from starlette.testclient import TestClient
+
+from api import keys
+from api.app import create_app
+from api.cli import main
+from api.config import Settings
+from db.connection import connection
+from db.models import ApiKey, EngagementEvent, Render, Share
+from tests.conftest import ROOT
+
+UUID_LINE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+@pytest.fixture
+def cli(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    """Run `craftkit --database-url <test db> ARGS…`; the environment cannot leak in."""
+    monkeypatch.chdir(tmp_path)  # the demo key file of a non-SQLite database lands here
+    for name in ("DATABASE_URL", "CRAFTKIT_RECENT_LIMIT", "CRAFTKIT_PORT", "CRAFTKIT_HOST"):
+        monkeypatch.delenv(name, raising=False)
+
+    def run(*args: str, input: str | None = None) -> Result:
+        return CliRunner().invoke(main, ["--database-url", database_url, *args], input=input)
+
+    return run
+
+
+def ok(result: Result) -> str:
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def failed(result: Result) -> str:
+    """A clean failure: exit code 1 and a message, never a traceback."""
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    return result.stderr
+
+
+def event_count() -> int:
+    with connection():
+        return EngagementEvent.select().count()
+
+
+@pytest.fixture
+def acme(cli: Any) -> dict[str, str]:
+    """Project acme with a test render, made through the CLI."""
+    ok(cli("projects", "create", "acme"))
+    render = ok(cli("renders", "create", "--project", "acme", "--mode", "test")).strip()
+    return {"render": render}
+
+
+def line(render: str, **fields: Any) -> str:
+    return json.dumps(
+        {
+            "renderId": render,
+            "eventType": "viewed",
+            "actorKind": "recipient",
+            "createdAt": "2026-06-21T10:00:00.000Z",
+            **fields,
+        }
+    )
+
+
+# --- schema, projects, renders --------------------------------------------------------------
+
+
+def test_db_init_is_idempotent(cli):
+    assert "Schema ready" in ok(cli("db", "init"))
+    assert "Schema ready" in ok(cli("db", "init"))
+
+
+def test_unreachable_database_is_one_readable_line(tmp_path):
+    url = f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}"
+    result = CliRunner().invoke(main, ["--database-url", url, "db", "init"])
+    assert result.exit_code == 1
+    assert "database error" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_projects_create_refuses_duplicates_and_empty_names(cli):
+    assert "acme" in ok(cli("projects", "create", "acme"))
+    assert "acme" in failed(cli("projects", "create", "acme"))
+    assert "must not be empty" in failed(cli("projects", "create", "  "))
+
+
+def test_renders_create_prints_a_uuid_of_that_project_and_mode(cli, acme):
+    render_id = ok(cli("renders", "create", "--project", "acme", "--mode", "live")).strip()
+    assert UUID_LINE.match(render_id)
+    with connection():
+        render = Render.get_by_id(uuid.UUID(render_id))
+        assert (render.project.name, render.mode) == ("acme", "live")
+
+
+def test_commands_name_a_missing_project(cli):
+    assert "No project named 'nope'" in failed(cli("renders", "create", "--project", "nope"))
+    assert "No project named 'nope'" in failed(cli("keys", "create", "--project", "nope"))
+    assert "No project named 'nope'" in failed(cli("keys", "list", "--project", "nope"))
+
+
+def test_bad_mode_is_a_usage_error(cli, acme):
+    result = cli("keys", "create", "--project", "acme", "--mode", "prod")
+    assert result.exit_code == 2
+    assert "'prod' is not one of 'test', 'live'" in result.stderr
+
+
+# --- keys -----------------------------------------------------------------------------------
+
+
+def test_keys_create_prints_the_key_once_and_stores_only_its_digest(cli, acme, database_url):
+    result = cli("keys", "create", "--project", "acme", "--mode", "live")
+    key = ok(result).strip()
+    assert keys.key_mode(key) == "live"
+    assert "not shown again" in result.stderr
+    with connection():
+        row = ApiKey.get()
+        assert row.digest == keys.digest(key)
+        assert key.startswith(row.display_prefix) and len(row.display_prefix) < len(key) // 2
+        stored = json.dumps([list(r) for r in ApiKey.select().tuples()], default=str)
+    assert key not in stored
+    if database_url.startswith("sqlite:///"):
+        raw = Path(database_url.removeprefix("sqlite:///")).read_bytes()
+        assert key.encode() not in raw
+
+
+def test_keys_list_shows_prefix_mode_and_revocation_never_the_key(cli, acme):
+    live = ok(cli("keys", "create", "--project", "acme", "--mode", "live")).strip()
+    test = ok(cli("keys", "create", "--project", "acme", "--mode", "test")).strip()
+    listing = ok(cli("keys", "list", "--project", "acme"))
+    assert live not in listing and test not in listing
+    assert keys.display_prefix(live) + "…" in listing
+    assert keys.display_prefix(test) + "…" in listing
+    assert listing.count(" - \n") + listing.count(" -\n") == 2  # neither revoked
+
+    ok(cli("keys", "revoke", keys.display_prefix(live) + "…"))
+    rows = {
+        row.split()[0]: row for row in ok(cli("keys", "list", "--project", "acme")).splitlines()
+    }
+    assert rows[keys.display_prefix(live) + "…"].rstrip().endswith("Z")  # revoked at
+    assert rows[keys.display_prefix(test) + "…"].rstrip().endswith("-")
+
+
+def test_revoked_key_gets_401_at_once(cli, acme, settings):
+    key = ok(cli("keys", "create", "--project", "acme", "--mode", "test")).strip()
+    url = f"/v1/renders/{acme['render']}/engagement"
+    headers = {"Authorization": f"Bearer {key}"}
+    with TestClient(create_app(settings)) as client:
+        assert client.get(url, headers=headers).status_code == 200
+        assert "Revoked" in ok(cli("keys", "revoke", key))
+        resp = client.get(url, headers=headers)
+    assert resp.status_code == 401
+    assert resp.json()["error"]["code"] == "unauthorized"
+
+
+def test_revoking_an_unknown_key_fails_clearly(cli, acme):
+    assert "No API key matches" in failed(cli("keys", "revoke", "ck_test_nothing"))
+    missing = keys.generate_key("test").plaintext
+    message = failed(cli("keys", "revoke", missing))
+    assert "No API key matches" in message
+    assert missing not in message  # a key is never echoed back
+
+
+# --- events record --------------------------------------------------------------------------
+
+
+def test_events_record_stores_a_file_and_replays_idempotently(cli, acme, tmp_path, settings):
+    share = str(uuid.uuid4())
+    path = tmp_path / "events.jsonl"
+    path.write_text(
+        "\n".join(
+            [
+                line(acme["render"], id="ev_a1", shareId=share, metadata={"page": 2}),
+                "",
+                line(acme["render"], id="ev_a2", eventType="downloaded", metadata=[1, "x"]),
+                line(acme["render"], eventType="printed", actorKind="partner"),
+            ]
+        )
+        + "\n"
+    )
+    assert "Recorded 3 events, skipped 0" in ok(cli("events", "record", str(path)))
+    path.write_text(line(acme["render"], id="ev_a1", shareId=share, metadata={"page": 2}) + "\n")
+    assert "Recorded 0 events, skipped 1" in ok(cli("events", "record", str(path)))
+    assert event_count() == 3
+    with connection():
+        assert Share.select().count() == 1
+
+    key = ok(cli("keys", "create", "--project", "acme")).strip()
+    with TestClient(create_app(settings)) as client:
+        body = client.get(
+            f"/v1/renders/{acme['render']}/engagement",
+            headers={"Authorization": f"Bearer {key}"},
+        ).json()
+    assert body["counts"]["viewed"] == 1 and body["linkOpens"] == 1
+    assert body["counts"]["downloaded"] == 1 and body["counts"]["printed"] == 1
+    assert {e["id"] for e in body["recent"]} >= {"ev_a1", "ev_a2"}
+
+
+def test_events_record_reads_stdin(cli, acme):
+    result = cli("events", "record", "-", input=line(acme["render"]) + "\n")
+    assert "Recorded 1 events" in ok(result)
+    assert event_count() == 1
+
+
+def test_bad_lines_are_named_and_nothing_is_written(cli, acme, tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_text(
+        "\n".join(
+            [
+                line(acme["render"], id="ev_ok"),
+                line(acme["render"], eventType="teleported"),
+                "{not json",
+                line(acme["render"], createdAt="2026-06-21T10:00:00"),
+                json.dumps({"renderId": acme["render"], "colour": "red"}),
+            ]
+        )
+    )
+    message = failed(cli("events", "record", str(path)))
+    assert "nothing recorded" in message
+    assert "line 2: eventType: 'teleported' is not one of" in message
+    assert "line 3: not valid JSON" in message
+    assert "line 4: createdAt:" in message and "timezone" in message
+    assert "line 5: eventType: required" in message and "colour: unknown field" in message
+    assert "line 1" not in message
+    assert event_count() == 0
+
+
+def test_a_rejected_event_rolls_back_the_whole_batch(cli, acme, tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_text(
+        "\n".join(
+            [
+                line(acme["render"], id="ev_first"),
+                line(acme["render"], id="ev_second"),
+                line(str(uuid.uuid4()), id="ev_third"),
+            ]
+        )
+    )
+    message = failed(cli("events", "record", str(path)))
+    assert "line 3: renderId" in message and "does not exist" in message
+    assert event_count() == 0
+
+
+def test_same_id_with_other_content_is_an_error(cli, acme, tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_text(line(acme["render"], id="ev_x") + "\n")
+    ok(cli("events", "record", str(path)))
+    path.write_text(
+        line(acme["render"], id="ev_new")
+        + "\n"
+        + line(acme["render"], id="ev_x", eventType="downloaded")
+        + "\n"
+    )
+    message = failed(cli("events", "record", str(path)))
+    assert "line 2: id ev_x is already stored with other content" in message
+    assert event_count() == 1  # ev_new was not written either
+
+    path.write_text(
+        line(acme["render"], id="ev_y") + "\n" + line(acme["render"], id="ev_y", sourceIp="::1")
+    )
+    assert "line 2: id ev_y appears on line 1 with other content" in failed(
+        cli("events", "record", str(path))
+    )
+    assert event_count() == 1
+
+
+def test_missing_file_is_a_usage_error(cli, tmp_path):
+    result = cli("events", "record", str(tmp_path / "nope.jsonl"))
+    assert result.exit_code == 2
+    assert "No such file or directory" in result.stderr
+
+
+# --- demo -----------------------------------------------------------------------------------
+
+
+def demo_curl(output: str) -> tuple[str, str]:
+    match = re.search(r"curl -s -H 'Authorization: Bearer (\S+)' (\S+)", output)
+    assert match, output
+    return match.group(1), match.group(2)
+
+
+def test_demo_prints_a_curl_that_works_and_reuses_it_when_run_again(cli, settings):
+    first = ok(cli("demo"))
+    assert "60 new events" in first
+    key, url = demo_curl(first)
+    assert url.startswith("http://127.0.0.1:8080/v1/renders/")
+
+    second = ok(cli("demo"))
+    assert "0 new events" in second
+    assert demo_curl(second) == (key, url)
+    assert event_count() == 60
+
+    path = url.removeprefix("http://127.0.0.1:8080")
+    with TestClient(create_app(settings)) as client:
+        resp = client.get(path, headers={"Authorization": f"Bearer {key}"})
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["total"] == 60 == sum(body["counts"].values())
+    assert all(body["counts"][t] > 0 for t in body["counts"])
+    assert 0 < body["linkOpens"] < body["counts"]["viewed"]
+    assert len(body["recent"]) == 20
+
+
+def test_demo_mints_a_new_key_when_the_saved_one_was_revoked(cli, database_url):
+    key, _ = demo_curl(ok(cli("demo")))
+    ok(cli("keys", "revoke", key))
+    new_key, _ = demo_curl(ok(cli("demo")))
+    assert new_key != key
+    assert keys.key_mode(new_key) == "test"
+
+
+# --- help and settings ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ([], ["serve", "db", "projects", "keys", "renders", "events", "demo", "--database-url"]),
+        (["serve"], ["--host", "--port", "--workers"]),
+        (["db", "init"], ["safe to run again"]),
+        (["projects", "create"], ["NAME"]),
+        (["keys", "create"], ["--project", "--mode", "[test|live]"]),
+        (["keys", "revoke"], ["display prefix"]),
+        (["keys", "list"], ["never the key"]),
+        (["renders", "create"], ["UUID", "--mode"]),
+        (["events", "record"], ["renderId", "createdAt", "timezone", "all or nothing"]),
+        (["demo"], ["curl"]),
+    ],
+)
+def test_help_is_useful(command, expected):
+    result = CliRunner().invoke(main, [*command, "--help"])
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    missing = [word for word in expected if word not in text]
+    assert not missing, f"{command}: {missing} not in help:\n{result.output}"
+
+
+def test_bad_environment_setting_is_named(monkeypatch):
+    monkeypatch.setenv("CRAFTKIT_RECENT_LIMIT", "lots")
+    result = CliRunner().invoke(main, ["db", "init"])
+    assert result.exit_code == 2
+    assert "CRAFTKIT_RECENT_LIMIT" in result.stderr
+
+
+def test_spec_file_is_the_default_for_the_cli(monkeypatch):
+    monkeypatch.delenv("CRAFTKIT_SPEC", raising=False)
+    assert Path(Settings.from_env({}).spec_path) == ROOT / "openapi.yaml"
