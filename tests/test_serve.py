@@ -1,0 +1,161 @@
+"""`craftkit serve` as users run it: a real uvicorn process, called over HTTP with curl."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from openapi_schema_validator import OAS31Validator
+
+from tests.conftest import ROOT
+
+CRAFTKIT = str(Path(sys.executable).with_name("craftkit"))
+SPEC = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+
+
+def schema_validator(name: str) -> OAS31Validator:
+    """A validator for one component schema, its $refs resolved inside the contract."""
+    root = {"$ref": f"#/components/schemas/{name}", "components": SPEC["components"]}
+    return OAS31Validator(root)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def craftkit(db_url: str, *args: str) -> str:
+    done = subprocess.run(
+        [CRAFTKIT, "--database-url", db_url, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def curl(*args: str) -> tuple[int, dict[str, str], str]:
+    """Run curl; return status, headers (lower-cased names) and body."""
+    done = subprocess.run(
+        ["curl", "-s", "-i", *args], capture_output=True, text=True, timeout=30, check=True
+    )
+    head, _, body = done.stdout.replace("\r\n", "\n").partition("\n\n")
+    status_line, *header_lines = head.splitlines()
+    headers = {
+        name.lower(): value.strip() for name, _, value in (h.partition(":") for h in header_lines)
+    }
+    return int(status_line.split()[1]), headers, body
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """`craftkit demo`, then `craftkit serve --workers 2` on a free port, as `make run` does."""
+    if shutil.which("curl") is None:
+        pytest.fail("curl is needed to run the printed curl line")
+    workdir = tmp_path_factory.mktemp("serve")
+    db_url = f"sqlite:///{workdir / 'craftkit.db'}"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    demo = craftkit(db_url, "demo", "--base-url", base)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRAFTKIT_", "DATABASE_"))}
+    proc = subprocess.Popen(
+        [CRAFTKIT, "--database-url", db_url, "serve", "--port", str(port), "--workers", "2"],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(
+                    f"craftkit serve did not start:\n{proc.stdout.read() if proc.stdout else ''}"
+                )
+            time.sleep(0.2)
+        yield {"base": base, "db_url": db_url, "demo": demo, "proc": proc}
+    finally:
+        proc.terminate()
+        try:
+            output, _ = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            output, _ = proc.communicate()
+    assert "ck_test_" not in output and "ck_live_" not in output, "a key reached the log"
+
+
+def test_the_printed_curl_line_returns_a_valid_summary(server):
+    line = re.search(r"^\s*(curl .+)$", server["demo"], flags=re.MULTILINE)
+    assert line, server["demo"]
+    done = subprocess.run(
+        ["bash", "-c", line.group(1) + " -w '\\n%{http_code} %{content_type}'"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    body, _, trailer = done.stdout.rpartition("\n")
+    assert trailer == "200 application/json", done.stdout
+    summary = json.loads(body)
+    schema_validator("EngagementSummary").validate(summary)
+    assert summary["total"] == 60 and len(summary["recent"]) == 20
+
+
+def test_error_envelopes_over_the_wire(server):
+    key = re.search(r"Bearer (\S+)'", server["demo"]).group(1)  # type: ignore[union-attr]
+    render = re.search(r"/v1/renders/([0-9a-f-]{36})/", server["demo"]).group(1)  # type: ignore[union-attr]
+    base = server["base"]
+    auth = f"Authorization: Bearer {key}"
+    error = schema_validator("Error")
+
+    status, headers, body = curl("-H", auth, f"{base}/v1/renders/not-a-uuid/engagement")
+    assert (status, headers["content-type"]) == (400, "application/json")
+    assert json.loads(body)["error"]["code"] == "invalid_request"
+    error.validate(json.loads(body))
+
+    status, headers, body = curl(f"{base}/v1/renders/{render}/engagement")
+    assert (status, headers["content-type"]) == (401, "application/json")
+    assert headers["www-authenticate"].startswith("Bearer")
+    assert json.loads(body)["error"]["message"] == "Missing Bearer token."
+
+    status, headers, body = curl("-H", auth, f"{base}/v1/nothing-here")
+    assert (status, json.loads(body)["error"]["code"]) == (404, "not_found")
+    assert headers["content-type"] == "application/json"
+
+    status, headers, _ = curl("-X", "DELETE", "-H", auth, f"{base}/v1/renders/{render}/engagement")
+    assert status == 405 and "GET" in headers["allow"]
+
+
+def test_another_projects_key_gets_404(server):
+    db_url = server["db_url"]
+    craftkit(db_url, "projects", "create", "other")
+    other_key = craftkit(db_url, "keys", "create", "--project", "other").strip()
+    render = re.search(r"/v1/renders/([0-9a-f-]{36})/", server["demo"]).group(1)  # type: ignore[union-attr]
+    status, headers, body = curl(
+        "-H",
+        f"Authorization: Bearer {other_key}",
+        f"{server['base']}/v1/renders/{render}/engagement",
+    )
+    assert (status, headers["content-type"]) == (404, "application/json")
+    assert json.loads(body) == {"error": {"code": "not_found", "message": "Render not found."}}
