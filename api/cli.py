@@ -12,7 +12,13 @@ import peewee
 from api import keys
 from api.config import Settings
 from db import queries
-from db.connection import DatabaseUnavailable, connection, open_database
+from db.connection import (
+    DatabaseConfigError,
+    DatabaseUnavailable,
+    connection,
+    open_database,
+    redact,
+)
 from db.errors import Conflict, EventRejected, NotFound
 
 MODE = click.Choice(["test", "live"])
@@ -29,7 +35,10 @@ class Context:
             raise click.UsageError(str(exc)) from exc
 
     def open(self) -> None:
-        open_database(self.settings.database_url)
+        try:
+            open_database(self.settings.database_url)
+        except DatabaseConfigError as exc:
+            fail(str(exc))
 
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -124,7 +133,7 @@ def db_init(obj: Context) -> None:
 
     obj.open()
     version = init_schema()
-    click.echo(f"Schema ready (version {version}) at {obj.settings.database_url}")
+    click.echo(f"Schema ready (version {version}) at {redact(obj.settings.database_url)}")
 
 
 # --- projects -------------------------------------------------------------------------------

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,7 @@ from api import keys
 from api.app import create_app
 from api.cli import main
 from api.config import Settings
-from db.connection import connection
+from db.connection import connection, redact
 from db.models import ApiKey, EngagementEvent, Render, Share
 from tests.conftest import ROOT
 
@@ -356,3 +359,43 @@ def test_bad_environment_setting_is_named(monkeypatch):
 def test_spec_file_is_the_default_for_the_cli(monkeypatch):
     monkeypatch.delenv("CRAFTKIT_SPEC", raising=False)
     assert Path(Settings.from_env({}).spec_path) == ROOT / "openapi.yaml"
+
+
+# --- database URLs --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["bogus", "mysql://root@127.0.0.1/test", "redis://localhost"])
+def test_unsupported_database_urls_are_refused_with_the_fix(url):
+    result = CliRunner().invoke(main, ["--database-url", url, "db", "init"])
+    assert result.exit_code == 1
+    assert "DATABASE_URL: unsupported scheme" in result.stderr
+    assert "sqlite:///" in result.stderr and "postgresql://" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_a_missing_driver_names_the_extra_to_install(tmp_path):
+    """As on a machine without the postgres extra: psycopg2 made unimportable for a real run."""
+    blocker = tmp_path / "psycopg2"
+    blocker.mkdir()
+    (blocker / "__init__.py").write_text("raise ImportError('no psycopg2 here')\n")
+    url = "postgresql://postgres:hunter2@127.0.0.1:5432/test"
+    done = subprocess.run(
+        [sys.executable, "-m", "api.cli", "--database-url", url, "db", "init"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "psycopg2 postgres driver not found" in done.stderr
+    assert "pip install -e '.[postgres]'" in done.stderr
+    assert "hunter2" not in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_passwords_are_redacted_from_output():
+    assert redact("postgresql://u:pw@h:5432/d") == "postgresql://u:***@h:5432/d"
+    assert redact("postgresql://u@h/d") == "postgresql://u@h/d"
+    assert redact("sqlite:///x.db") == "sqlite:///x.db"
