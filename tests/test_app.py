@@ -315,9 +315,20 @@ def test_every_problem_is_reported_not_just_the_first(client, tenant):
 # --- routing errors -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/nope", "/v1/renders", "/v1/renders/x/engagement/extra", "/"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/nope",
+        "/v1/renders",
+        "/v1/renders/x/engagement/extra",
+        "/",
+        f"/v1/renders/{uuid.UUID(int=1)}/engagement/",  # no redirect to the slashless path
+        "/openapi.json/",
+    ],
+)
 def test_unknown_paths_get_404_envelopes(client, tenant, path):
-    assert_envelope(client.get(path, headers=tenant["headers"]), 404, "not_found")
+    resp = client.get(path, headers=tenant["headers"], follow_redirects=False)
+    assert_envelope(resp, 404, "not_found")
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
