@@ -33,5 +33,9 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+## bench: latency of the engagement endpoint, configurations side by side -> bench/results.md
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m bench.engagement $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache reports

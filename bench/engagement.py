@@ -1,0 +1,184 @@
+"""Latency of GET /v1/renders/{id}/engagement, in-process over ASGI, configurations side by side.
+
+    .venv/bin/python -m bench.engagement [--requests 400] [--rounds 5] [--events 5000]
+
+Each round runs every configuration once, in turn, so machine noise hits them alike; the
+table gives the median over rounds of each round's median and p95, and ratios to the default
+configuration measured in the same run. PostgreSQL joins when CRAFTKIT_BENCH_POSTGRES_URL is
+set (plain, and pooled with postgresql+pool://). Results go to bench/results.md and stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from starlette.testclient import TestClient
+
+from api import keys
+from api.app import create_app
+from api.config import Settings
+from api.event_lines import parse_lines
+from db import queries
+from db.connection import connection, database, open_database
+from db.migrations import SchemaVersion, init_schema
+from db.models import MODELS
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).with_name("results.md")
+EVENT_TYPES = list(queries.EVENT_TYPES)
+
+
+@dataclass
+class Config:
+    name: str
+    database_url: str
+    validate_responses: bool
+    client: TestClient | None = None
+    db: Any = None  # the app's own database object, rebound before each of its rounds
+    headers: dict[str, str] | None = None
+    path: str = ""
+
+
+def seed(database_url: str, events: int) -> tuple[dict[str, str], str]:
+    """One project, key and render holding `events` events (a quarter via share links)."""
+    open_database(database_url)
+    if not database_url.startswith("sqlite"):  # SQLite starts from a new file
+        with connection():
+            database.drop_tables([SchemaVersion, *MODELS], cascade=True, safe=True)
+    init_schema()
+    with connection():
+        project = queries.create_project("bench")
+        new = keys.generate_key("test")
+        queries.store_api_key(project, "test", new.digest, new.display_prefix)
+        render = str(queries.create_render(project, "test").id)
+    share = str(uuid.uuid4())
+    lines = (
+        json.dumps(
+            {
+                "renderId": render,
+                "eventType": EVENT_TYPES[n % len(EVENT_TYPES)],
+                "actorKind": "recipient",
+                "createdAt": f"2026-06-{1 + n % 28:02d}T{n % 24:02d}:00:00.{n % 1000:03d}Z",
+                "shareId": share if n % 4 == 0 else None,
+                "sourceIp": "203.0.113.7",
+                "userAgent": "Mozilla/5.0",
+                "metadata": {"n": n},
+            }
+        )
+        for n in range(events)
+    )
+    with connection():
+        queries.record_events(parse_lines(lines))
+    return {"Authorization": f"Bearer {new.plaintext}"}, f"/v1/renders/{render}/engagement"
+
+
+def run_round(config: Config, requests: int) -> list[float]:
+    """Per-request seconds for `requests` sequential calls."""
+    assert config.client is not None
+    database.initialize(config.db)
+    timings = []
+    for _ in range(requests):
+        start = time.perf_counter()
+        resp = config.client.get(config.path, headers=config.headers)
+        timings.append(time.perf_counter() - start)
+        if resp.status_code != 200:
+            raise SystemExit(f"{config.name}: got {resp.status_code} {resp.text}")
+    return timings
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=400, help="requests per round")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--events", type=int, default=5000, help="events stored on the render")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="craftkit-bench-"))
+    sqlite_url = f"sqlite:///{workdir / 'bench.db'}"
+    configs = [
+        Config("sqlite, responses validated (default)", sqlite_url, True),
+        Config("sqlite, responses not validated", sqlite_url, False),
+    ]
+    postgres_url = os.environ.get("CRAFTKIT_BENCH_POSTGRES_URL")
+    if postgres_url:
+        pooled = postgres_url.replace("postgresql://", "postgresql+pool://", 1)
+        configs.append(Config("postgresql, responses validated", postgres_url, True))
+        configs.append(Config("postgresql+pool, responses validated", pooled, True))
+
+    seeded: dict[str, tuple[dict[str, str], str]] = {}
+    for config in configs:
+        where = config.database_url.replace("+pool", "")  # the same database, pooled or not
+        if where not in seeded:
+            seeded[where] = seed(config.database_url, args.events)
+        config.headers, config.path = seeded[where]
+        settings = Settings.from_env(
+            {},
+            database_url=config.database_url,
+            validate_responses=config.validate_responses,
+            spec_path=str(ROOT / "openapi.yaml"),
+        )
+        config.client = TestClient(create_app(settings)).__enter__()
+        config.db = database.obj
+        run_round(config, 20)  # warm-up
+
+    medians: dict[str, list[float]] = {c.name: [] for c in configs}
+    tails: dict[str, list[float]] = {c.name: [] for c in configs}
+    for _ in range(args.rounds):
+        for config in configs:
+            timings = run_round(config, args.requests)
+            medians[config.name].append(statistics.median(timings))
+            tails[config.name].append(p95(timings))
+
+    base = statistics.median(medians[configs[0].name])
+    rows = []
+    for config in configs:
+        median = statistics.median(medians[config.name])
+        rows.append(
+            f"| {config.name} | {median * 1000:.2f} | "
+            f"{statistics.median(tails[config.name]) * 1000:.2f} | {1 / median:.0f} | "
+            f"{median / base:.2f}x |"
+        )
+    report = "\n".join(
+        [
+            "# Benchmark: GET /v1/renders/{id}/engagement",
+            "",
+            f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
+            f"{os.cpu_count()} cores, Python {platform.python_version()}: "
+            f"`python -m bench.engagement --requests {args.requests} --rounds {args.rounds} "
+            f"--events {args.events}`.",
+            "",
+            f"In-process over ASGI (Starlette's test client), one client, sequential requests; "
+            f"a render with {args.events} events, `recent` = 20. Medians over {args.rounds} "
+            "interleaved rounds. Ratios are against the first row of this same run; compare "
+            "ratios, not milliseconds, across machines.",
+            "",
+            "| configuration | median ms | p95 ms | req/s (1 client) | vs default |",
+            "| --- | ---: | ---: | ---: | ---: |",
+            *rows,
+            "",
+        ]
+    )
+    RESULTS.write_text(report)
+    print(report)
+    for config in configs:
+        assert config.client is not None
+        config.client.__exit__(None, None, None)
+
+
+if __name__ == "__main__":
+    main()
