@@ -291,7 +291,7 @@ class MockOperation:
         if seed is None:
             # Asked-for dynamic data varies per call; a stand-in for a missing example is stable.
             seed = random.randrange(1_000_000) if prefs.dynamic else 0
-        applied = ["dynamic=true", f"seed={seed}"] if prefs.dynamic else [f"seed={seed}"]
+        applied = ["dynamic=true", f"seed={seed}"] if prefs.dynamic else []
         return self.generator.generate(schema, seed), f"generated (seed {seed})", applied
 
     def _headers(self, declared: Mapping[str, Any], seed: int) -> dict[str, str]:
