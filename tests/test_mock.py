@@ -6,6 +6,7 @@ Expected bodies are read from the spec files, never written out here.
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
 from collections.abc import Callable
@@ -327,6 +328,31 @@ def test_keys_file_names_the_valid_tokens(
     assert good.status_code == 200
     bad = client.get(ENGAGEMENT, headers={"Authorization": "Bearer ck_test_other"})
     assert "--keys" in assert_envelope(bad, 401, "unauthorized")["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "credentials"),
+    [
+        ("/secured/key", {"X-API-Key": "ck_test_good"}),
+        (
+            "/secured/basic",
+            {"Authorization": "Basic " + base64.b64encode(b"ann:ck_test_good").decode()},
+        ),
+        ("/secured/oauth", {"Authorization": "Bearer ck_test_good"}),
+    ],
+)
+def test_other_security_schemes_are_mocked_too(
+    mock_client: Callable[..., TestClient], tmp_path: Path, path: str, credentials: dict[str, str]
+) -> None:
+    """Connexion refuses every request to these without an `x-…InfoFunc`; the mock accepts
+    present credentials, and with --keys only the listed ones."""
+    shop = mock_client(SHOP)
+    assert shop.get(path, headers=credentials).status_code == 200
+    assert_envelope(shop.get(path), 401, "unauthorized")
+    keys = tmp_path / "keys.txt"
+    keys.write_text("ck_test_other\n")
+    strict = mock_client(SHOP, keys_file=str(keys))
+    assert_envelope(strict.get(path, headers=credentials), 401, "unauthorized")
 
 
 def test_unknown_path_and_wrong_method_use_the_envelope(client: TestClient) -> None:
