@@ -240,6 +240,7 @@ def test_dynamic_bodies_are_valid_varied_and_reproducible(client: TestClient) ->
         bodies.append(resp.json())
     assert len({repr(b) for b in bodies}) > 10, "dynamic data should vary with the seed"
     assert any(body["recent"] for body in bodies), "some bodies should list events"
+    assert any(body["counts"] for body in bodies), "maps (additionalProperties) get keys too"
     again = client.get(ENGAGEMENT, headers={**BEARER, "Prefer": "dynamic=true, seed=3"})
     assert again.json() == bodies[3]
 
