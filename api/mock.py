@@ -574,8 +574,26 @@ def create_mock_app(options: MockOptions) -> connexion.AsyncApp:
     app.add_middleware(
         MockResponder, position=MiddlewarePosition.BEFORE_CONTEXT, operations=operations
     )
+    _add_spec_routes(app, spec, pathlib.Path(options.spec_path))
     errors.register(app)
     return app
+
+
+def _add_spec_routes(
+    app: connexion.AsyncApp, spec: OpenAPI31Specification, spec_path: pathlib.Path
+) -> None:
+    """The document as written, at the real server's `/openapi.yaml` and `/openapi.json`."""
+    raw_yaml = spec_path.read_bytes()
+    as_json = json.dumps(spec.raw, default=str).encode()
+
+    async def openapi_yaml(_request: Any) -> Response:
+        return Response(raw_yaml, media_type="application/yaml")
+
+    async def openapi_json(_request: Any) -> Response:
+        return Response(as_json, media_type="application/json")
+
+    app.add_url_rule("/openapi.yaml", "openapi_yaml", openapi_yaml, methods=["GET"])
+    app.add_url_rule("/openapi.json", "openapi_json", openapi_json, methods=["GET"])
 
 
 def app_from_env() -> connexion.AsyncApp:

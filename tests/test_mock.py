@@ -356,6 +356,11 @@ def test_other_security_schemes_are_mocked_too(
     assert_envelope(strict.get(path, headers=credentials), 401, "unauthorized")
 
 
+def test_the_document_is_served_as_on_the_real_server(client: TestClient) -> None:
+    assert client.get("/openapi.yaml").content == CONTRACT.read_bytes()
+    assert client.get("/openapi.json").json() == yaml.safe_load(CONTRACT.read_text())
+
+
 def test_unknown_path_and_wrong_method_use_the_envelope(client: TestClient) -> None:
     assert_envelope(client.get("/v1/nothing", headers=BEARER), 404, "not_found")
     resp = client.post(ENGAGEMENT, headers=BEARER)
