@@ -271,9 +271,8 @@ class MockOperation:
     """One operation of the spec and how to answer it."""
 
     def __init__(
-        self, key: str, path: str, method: str, definition: dict[str, Any], generator: Generator
+        self, path: str, method: str, definition: dict[str, Any], generator: Generator
     ) -> None:
-        self.key = key
         self.path = path
         self.method = method
         self.definition = definition
@@ -536,11 +535,7 @@ def create_mock_app(options: MockOptions) -> connexion.AsyncApp:
     generator = Generator(oas30=not spec.is_31)
     operations = {
         operation_key(definition.get("operationId"), method, path): MockOperation(
-            operation_key(definition.get("operationId"), method, path),
-            path,
-            method,
-            definition,
-            generator,
+            path, method, definition, generator
         )
         for path, method, definition in spec.operations()
     }
