@@ -1,0 +1,94 @@
+"""`craftkit mock`: the contract served from its examples, for frontend work before a backend."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+import click
+
+from api.cli import Context, main, pass_ctx
+
+
+@main.command("mock")
+@click.option(
+    "--spec",
+    "spec_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="OpenAPI 3.1 or 3.0 document (default: $CRAFTKIT_SPEC, else this repo's openapi.yaml).",
+)
+@click.option("--host", help="Address to bind (default: $CRAFTKIT_HOST or 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default: $CRAFTKIT_PORT or 8080).")
+@click.option(
+    "--keys",
+    "keys_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="File of valid bearer tokens, one a line (default: any well-formed token).",
+)
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    metavar="ORIGIN",
+    help="Origin allowed to call from a browser; repeatable (default: any origin).",
+)
+@click.option(
+    "--delay", "delay_ms", type=click.IntRange(min=0), default=0, help="Delay every answer (ms)."
+)
+@click.option("--watch", is_flag=True, help="Reload when the spec file changes.")
+@pass_ctx
+def mock(
+    obj: Context,
+    spec_path: str | None,
+    host: str | None,
+    port: int | None,
+    keys_file: str | None,
+    cors_origins: tuple[str, ...],
+    delay_ms: int,
+    watch: bool,
+) -> None:
+    """Serve every operation of a spec from its examples: no database, CORS on.
+
+    \b
+    Choose the answer per request with a Prefer header (or Prism's query parameters):
+      Prefer: code=404          the example of another documented status  (?__code=404)
+      Prefer: example=NAME      a named example                           (?__example=NAME)
+      Prefer: dynamic=true      data generated from the schema            (?__dynamic=true)
+      Prefer: seed=7            with dynamic=true, the same data every time (?__seed=7)
+    """
+    import uvicorn
+    from connexion.exceptions import InvalidSpecification
+
+    from api.mock import OPTIONS_ENV, MockOptions, create_mock_app
+
+    settings = obj.settings
+    spec = pathlib.Path(spec_path or settings.spec_path).resolve()
+    options = MockOptions(
+        spec_path=str(spec),
+        keys_file=str(pathlib.Path(keys_file).resolve()) if keys_file else None,
+        cors_origins=cors_origins or ("*",),
+        delay_ms=delay_ms,
+    )
+    try:
+        create_mock_app(options)  # fail now, with a readable message, if the spec is bad
+    except InvalidSpecification as exc:
+        raise click.ClickException(f"{spec}: {exc}") from exc
+    os.environ[OPTIONS_ENV] = options.to_env()  # for uvicorn's factory, also after a reload
+    host = host or settings.host
+    port = port or settings.port
+    click.echo(
+        f"Mocking {spec} on http://{host}:{port} (CORS: {', '.join(options.cors_origins)}"
+        + (", watching the spec" if watch else "")
+        + ")"
+    )
+    uvicorn.run(
+        "api.mock:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        access_log=False,  # the mock logs its own line per call, with the example it chose
+        reload=watch,
+        reload_dirs=[str(spec.parent)] if watch else None,
+        reload_includes=[spec.name] if watch else None,
+    )

@@ -1,0 +1,72 @@
+"""`craftkit mock` run for real, as a user runs it: a subprocess on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+CRAFTKIT = Path(sys.executable).parent / "craftkit"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveMock:
+    url: str
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@contextmanager
+def live_mock(*args: str, cwd: Path, timeout: float = 30) -> Iterator[LiveMock]:
+    """Start `craftkit mock ARGS` and wait until it answers; stop it (and its reloader) after."""
+    port = free_port()
+    log = cwd / f"mock-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(CRAFTKIT), "mock", "--port", str(port), *args],
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own group, so a --watch worker stops with it
+            env={**os.environ, "CRAFTKIT_LOG_LEVEL": "info"},
+        )
+    server = LiveMock(f"http://127.0.0.1:{port}", log)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise AssertionError(f"craftkit mock exited:\n{server.output()}")
+            try:
+                httpx.get(f"{server.url}/", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"craftkit mock did not start:\n{server.output()}"
+                    ) from None
+                time.sleep(0.1)
+        yield server
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

@@ -1,0 +1,444 @@
+"""Mock mode over HTTP (TestClient on the ASGI app) and its parts: preferences, examples,
+generated data, validation, security, CORS, delay and the log line.
+
+Expected bodies are read from the spec files, never written out here.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from connexion.exceptions import ProblemException
+from openapi_schema_validator import OAS31Validator, oas31_format_checker
+from starlette.testclient import TestClient
+
+from api.mock import (
+    Generator,
+    MockOptions,
+    PreferenceProblem,
+    Preferences,
+    create_mock_app,
+    documented_status,
+    parse_prefer,
+)
+from api.openapi31 import OpenAPI31Specification
+from tests.conftest import ROOT
+
+CONTRACT = ROOT / "openapi.yaml"
+SHOP = ROOT / "tests" / "data" / "mock_shop.yaml"
+PETS30 = ROOT / "tests" / "data" / "mock_pets30.yaml"
+RENDER = "5f0c6a52-4d0e-4b8a-9a57-1d3c2e7b9f10"
+ENGAGEMENT = f"/v1/renders/{RENDER}/engagement"
+BEARER = {"Authorization": "Bearer ck_test_anything"}
+ORIGIN = "http://localhost:5173"
+
+
+def resolved(path: Path) -> dict[str, Any]:
+    return OpenAPI31Specification.from_path(path).spec
+
+
+def engagement_response(status: str) -> dict[str, Any]:
+    return resolved(CONTRACT)["paths"]["/v1/renders/{id}/engagement"]["get"]["responses"][status]
+
+
+def example(status: str) -> Any:
+    return engagement_response(status)["content"]["application/json"]["example"]
+
+
+def assert_valid(schema: dict[str, Any], body: Any) -> None:
+    errors = list(OAS31Validator(schema, format_checker=oas31_format_checker).iter_errors(body))
+    assert not errors, [e.message for e in errors]
+
+
+def assert_envelope(resp: Any, status: int, code: str) -> dict[str, Any]:
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"] == "application/json"
+    body = resp.json()
+    assert set(body) == {"error"} and body["error"]["code"] == code
+    return body["error"]
+
+
+@pytest.fixture
+def mock_client() -> Callable[..., TestClient]:
+    def make(spec: Path = CONTRACT, **options: Any) -> TestClient:
+        return TestClient(create_mock_app(MockOptions(spec_path=str(spec), **options)))
+
+    return make
+
+
+@pytest.fixture
+def client(mock_client: Callable[..., TestClient]) -> TestClient:
+    return mock_client()
+
+
+# --- preferences ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["code=404"], {"code": 404}),
+        (['example="two"'], {"example": "two"}),
+        (["dynamic=true, seed=7"], {"dynamic": True, "seed": 7}),
+        (["code=429", "dynamic=true"], {"code": 429, "dynamic": True}),
+        (["return=minimal; x=1, CODE=201"], {"code": 201}),
+        (["respond-async"], {}),
+    ],
+)
+def test_prefer_is_read_as_rfc_7240(values: list[str], expected: dict[str, Any]) -> None:
+    prefs = parse_prefer(values)
+    assert prefs.problems == []
+    assert {k: getattr(prefs, k) for k in expected} == expected
+    untouched = Preferences()
+    for name in {"code", "example", "dynamic", "seed"} - set(expected):
+        assert getattr(prefs, name) == getattr(untouched, name)
+
+
+@pytest.mark.parametrize("value", ["code=abc", "code=999", "seed=x", "dynamic=maybe"])
+def test_bad_preferences_are_reported(value: str) -> None:
+    assert len(parse_prefer([value]).problems) == 1
+
+
+def test_default_status_is_the_first_documented_2xx() -> None:
+    assert documented_status({"401": {}, "201": {}, "200": {}}, None) == (201, "201")
+    assert documented_status({"2XX": {}}, None) == (200, "2XX")
+    assert documented_status({"200": {}, "4XX": {}}, 418) == (418, "4XX")
+    with pytest.raises(PreferenceProblem, match=r"documented: 200, 401\."):
+        documented_status({"200": {}, "401": {}}, 404)
+
+
+# --- examples over HTTP -----------------------------------------------------------------------
+
+
+def test_valid_request_gets_the_operations_example(client: TestClient) -> None:
+    resp = client.get(ENGAGEMENT, headers=BEARER)
+    assert resp.status_code == 200
+    assert resp.headers["content-type"] == "application/json"
+    assert resp.json() == example("200")
+
+
+def test_head_answers_as_get_without_a_body(client: TestClient) -> None:
+    resp = client.head(ENGAGEMENT, headers=BEARER)
+    assert resp.status_code == 200 and resp.content == b""
+
+
+def test_prefer_code_returns_that_statuses_example(client: TestClient) -> None:
+    resp = client.get(ENGAGEMENT, headers={**BEARER, "Prefer": "code=404"})
+    assert resp.status_code == 404
+    assert resp.json() == example("404")
+    assert resp.headers["preference-applied"] == "code=404"
+
+
+def test_undocumented_code_is_a_400_naming_the_documented_ones(client: TestClient) -> None:
+    error = assert_envelope(
+        client.get(ENGAGEMENT, headers={**BEARER, "Prefer": "code=418"}), 400, "invalid_request"
+    )
+    documented = ", ".join(
+        resolved(CONTRACT)["paths"]["/v1/renders/{id}/engagement"]["get"]["responses"]
+    )
+    assert f"documented: {documented}." in error["message"]
+    assert error["issues"][0]["name"] == "Prefer"
+
+
+def test_bad_prefer_is_a_400(client: TestClient) -> None:
+    error = assert_envelope(
+        client.get(ENGAGEMENT, headers={**BEARER, "Prefer": "code=teapot"}), 400, "invalid_request"
+    )
+    assert "code='teapot'" in error["message"]
+
+
+def test_prefer_example_picks_a_named_example(mock_client: Callable[..., TestClient]) -> None:
+    shop = mock_client(SHOP)
+    examples = yaml.safe_load(SHOP.read_text())["paths"]["/orders"]["get"]["responses"]["200"][
+        "content"
+    ]["application/json"]["examples"]
+    assert shop.get("/orders").json() == examples["two"]["value"]  # the first, by default
+    resp = shop.get("/orders", headers={"Prefer": "example=empty"})
+    assert resp.json() == examples["empty"]["value"]
+    error = assert_envelope(
+        shop.get("/orders", headers={"Prefer": "example=nope"}), 400, "invalid_request"
+    )
+    assert "named examples: two, empty." in error["message"]
+
+
+def test_response_headers_come_from_the_spec(mock_client: Callable[..., TestClient]) -> None:
+    shop = mock_client(SHOP)
+    headers = yaml.safe_load(SHOP.read_text())["paths"]["/orders"]["get"]["responses"]["200"][
+        "headers"
+    ]
+    resp = shop.get("/orders")
+    assert resp.headers["x-total-count"] == str(headers["X-Total-Count"]["example"])
+    # Required but without an example: generated from its schema (a uuid).
+    assert_valid(headers["X-Request-Id"]["schema"], resp.headers["x-request-id"])
+
+
+def test_operation_without_operation_id_and_31_type_list_parameter(
+    mock_client: Callable[..., TestClient],
+) -> None:
+    """Connexion's mock answers 500 without an operationId; its coercion fails on type lists."""
+    shop = mock_client(SHOP)
+    assert "operationId" not in yaml.safe_load(SHOP.read_text())["paths"]["/orders"]["get"]
+    for query in ("", "?limit=3", "?limit=null"):
+        assert shop.get(f"/orders{query}").status_code == 200, query
+    error = assert_envelope(shop.get("/orders?limit=99"), 400, "invalid_request")
+    assert error["issues"][0]["name"] == "limit"
+
+
+def test_no_example_means_a_generated_stable_body(mock_client: Callable[..., TestClient]) -> None:
+    shop = mock_client(SHOP)
+    schema = resolved(SHOP)["components"]["schemas"]["Order"]
+    first = shop.post("/orders", json={"item": "pen"})
+    assert first.status_code == 201
+    assert_valid(schema, first.json())
+    assert shop.post("/orders", json={"item": "pen"}).json() == first.json()
+    assert_envelope(shop.post("/orders", json={}), 400, "invalid_request")
+
+
+def test_no_content_response(mock_client: Callable[..., TestClient]) -> None:
+    resp = mock_client(SHOP).delete("/orders/3")
+    assert resp.status_code == 204 and resp.content == b""
+
+
+def test_an_example_that_breaks_its_schema_is_never_sent(
+    mock_client: Callable[..., TestClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    resp = mock_client(SHOP).get("/broken")
+    assert_envelope(resp, 500, "internal_error")
+    assert "many" not in resp.text
+    assert "getBroken does not conform" in caplog.text
+
+
+def test_openapi_30_documents_are_mocked(mock_client: Callable[..., TestClient]) -> None:
+    pets = mock_client(PETS30)
+    operation = yaml.safe_load(PETS30.read_text())["paths"]["/pets/{petId}"]["get"]
+    schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert pets.get(f"/pets/{RENDER}").json() == schema["example"]
+    assert_envelope(pets.get("/pets/not-a-uuid"), 400, "invalid_request")
+    for seed in range(5):
+        body = pets.get(f"/pets/{RENDER}", headers={"Prefer": f"dynamic=true, seed={seed}"}).json()
+        assert set(body) == set(schema["required"])
+
+
+# --- dynamic data -----------------------------------------------------------------------------
+
+
+def test_dynamic_bodies_are_valid_varied_and_reproducible(client: TestClient) -> None:
+    schema = engagement_response("200")["content"]["application/json"]["schema"]
+    bodies = []
+    for seed in range(15):
+        resp = client.get(ENGAGEMENT, headers={**BEARER, "Prefer": f"dynamic=true, seed={seed}"})
+        assert resp.status_code == 200
+        assert resp.headers["preference-applied"] == f"dynamic=true, seed={seed}"
+        assert_valid(schema, resp.json())
+        bodies.append(resp.json())
+    assert len({repr(b) for b in bodies}) > 10, "dynamic data should vary with the seed"
+    assert any(body["recent"] for body in bodies), "some bodies should list events"
+    assert any(body["counts"] for body in bodies), "maps (additionalProperties) get keys too"
+    again = client.get(ENGAGEMENT, headers={**BEARER, "Prefer": "dynamic=true, seed=3"})
+    assert again.json() == bodies[3]
+
+
+def test_dynamic_without_seed_varies_and_says_which_seed(client: TestClient) -> None:
+    seeds = set()
+    for _ in range(3):
+        resp = client.get(ENGAGEMENT, headers={**BEARER, "Prefer": "dynamic=true"})
+        applied = dict(p.split("=") for p in resp.headers["preference-applied"].split(", "))
+        seeds.add(applied["seed"])
+        replay = client.get(
+            ENGAGEMENT, headers={**BEARER, "Prefer": f"dynamic=true, seed={applied['seed']}"}
+        )
+        assert replay.json() == resp.json()
+    assert len(seeds) > 1
+
+
+def test_generator_checks_what_it_generates() -> None:
+    generator = Generator(oas30=False)
+    schema = {"type": "string", "format": "uuid"}
+    assert_valid(schema, generator.generate(schema, 1))
+    with pytest.raises(ProblemException) as raised:
+        generator.generate({"type": "integer", "not": {"type": "integer"}}, 1)
+    assert raised.value.status == 500
+
+
+# --- Prism's query parameters -----------------------------------------------------------------
+
+
+def test_prism_query_parameters_pass_strict_validation(client: TestClient) -> None:
+    resp = client.get(f"{ENGAGEMENT}?__code=404", headers=BEARER)
+    assert resp.status_code == 404 and resp.json() == example("404")
+    resp = client.get(f"{ENGAGEMENT}?__dynamic=true&__seed=4", headers=BEARER)
+    seeded = client.get(ENGAGEMENT, headers={**BEARER, "Prefer": "dynamic=true, seed=4"})
+    assert resp.json() == seeded.json()
+    shop = TestClient(create_mock_app(MockOptions(spec_path=str(SHOP))))
+    assert shop.get("/orders?__example=empty&limit=2").json() == {"orders": []}
+    # Anything else unknown is still refused, as on the real server.
+    assert_envelope(
+        client.get(f"{ENGAGEMENT}?__code=404&x=1", headers=BEARER), 400, "invalid_request"
+    )
+
+
+# --- requests validated as on the real server -------------------------------------------------
+
+
+def test_non_uuid_id_is_a_400(client: TestClient) -> None:
+    error = assert_envelope(
+        client.get("/v1/renders/not-a-uuid/engagement", headers=BEARER), 400, "invalid_request"
+    )
+    assert error["issues"][0]["name"] == "id"
+
+
+def test_unknown_query_parameter_is_a_400(client: TestClient) -> None:
+    error = assert_envelope(
+        client.get(f"{ENGAGEMENT}?limit=5", headers=BEARER), 400, "invalid_request"
+    )
+    assert error["issues"] == [
+        {"in": "query", "name": "limit", "message": "unknown query parameter"}
+    ]
+
+
+@pytest.mark.parametrize("authorization", [None, "Basic abc", "Bearer ", "Bearer two words"])
+def test_missing_or_malformed_bearer_is_a_401(
+    client: TestClient, authorization: str | None
+) -> None:
+    headers = {"Authorization": authorization} if authorization else {}
+    resp = client.get(ENGAGEMENT, headers=headers)
+    assert_envelope(resp, 401, "unauthorized")
+    assert resp.headers["www-authenticate"] == "Bearer"
+
+
+def test_any_well_formed_token_is_accepted(client: TestClient) -> None:
+    for token in ("ck_test_abc", "ck_live_x", "eyJhbGciOi.payload.sig"):
+        resp = client.get(ENGAGEMENT, headers={"Authorization": f"Bearer {token}"})
+        assert resp.status_code == 200, token
+
+
+def test_keys_file_names_the_valid_tokens(
+    mock_client: Callable[..., TestClient], tmp_path: Path
+) -> None:
+    keys = tmp_path / "keys.txt"
+    keys.write_text("# frontend team\nck_test_good\n\n")
+    client = mock_client(keys_file=str(keys))
+    good = client.get(ENGAGEMENT, headers={"Authorization": "Bearer ck_test_good"})
+    assert good.status_code == 200
+    bad = client.get(ENGAGEMENT, headers={"Authorization": "Bearer ck_test_other"})
+    assert "--keys" in assert_envelope(bad, 401, "unauthorized")["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "credentials"),
+    [
+        ("/secured/key", {"X-API-Key": "ck_test_good"}),
+        (
+            "/secured/basic",
+            {"Authorization": "Basic " + base64.b64encode(b"ann:ck_test_good").decode()},
+        ),
+        ("/secured/oauth", {"Authorization": "Bearer ck_test_good"}),
+    ],
+)
+def test_other_security_schemes_are_mocked_too(
+    mock_client: Callable[..., TestClient], tmp_path: Path, path: str, credentials: dict[str, str]
+) -> None:
+    """Connexion refuses every request to these without an `x-…InfoFunc`; the mock accepts
+    present credentials, and with --keys only the listed ones."""
+    shop = mock_client(SHOP)
+    assert shop.get(path, headers=credentials).status_code == 200
+    assert_envelope(shop.get(path), 401, "unauthorized")
+    keys = tmp_path / "keys.txt"
+    keys.write_text("ck_test_other\n")
+    strict = mock_client(SHOP, keys_file=str(keys))
+    assert_envelope(strict.get(path, headers=credentials), 401, "unauthorized")
+
+
+def test_the_document_is_served_as_on_the_real_server(client: TestClient) -> None:
+    assert client.get("/openapi.yaml").content == CONTRACT.read_bytes()
+    assert client.get("/openapi.json").json() == yaml.safe_load(CONTRACT.read_text())
+
+
+def test_unknown_path_and_wrong_method_use_the_envelope(client: TestClient) -> None:
+    assert_envelope(client.get("/v1/nothing", headers=BEARER), 404, "not_found")
+    resp = client.post(ENGAGEMENT, headers=BEARER)
+    assert_envelope(resp, 405, "method_not_allowed")
+    assert "GET" in resp.headers["allow"]
+
+
+# --- CORS -------------------------------------------------------------------------------------
+
+
+def test_preflight_allows_authorization_and_prefer(client: TestClient) -> None:
+    resp = client.options(
+        ENGAGEMENT,
+        headers={
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization, prefer",
+        },
+    )
+    assert resp.status_code == 200
+    assert resp.headers["access-control-allow-origin"] == "*"
+    assert "GET" in resp.headers["access-control-allow-methods"]
+    allowed = {h.strip().lower() for h in resp.headers["access-control-allow-headers"].split(",")}
+    assert {"authorization", "prefer"} <= allowed
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [(BEARER, 200), ({}, 401), ({**BEARER, "Prefer": "code=418"}, 400)],
+)
+def test_answers_and_error_envelopes_carry_cors_headers(
+    client: TestClient, headers: dict[str, str], status: int
+) -> None:
+    resp = client.get(ENGAGEMENT, headers={**headers, "Origin": ORIGIN})
+    assert resp.status_code == status
+    assert resp.headers["access-control-allow-origin"] == "*"
+    assert "Preference-Applied" in resp.headers["access-control-expose-headers"]
+
+
+def test_cors_origin_restricts_origins(mock_client: Callable[..., TestClient]) -> None:
+    client = mock_client(cors_origins=(ORIGIN,))
+    ok = client.get(ENGAGEMENT, headers={**BEARER, "Origin": ORIGIN})
+    assert ok.headers["access-control-allow-origin"] == ORIGIN
+    other = client.get(ENGAGEMENT, headers={**BEARER, "Origin": "http://evil.test"})
+    assert "access-control-allow-origin" not in other.headers
+    preflight = client.options(
+        ENGAGEMENT,
+        headers={"Origin": "http://evil.test", "Access-Control-Request-Method": "GET"},
+    )
+    assert preflight.status_code == 400
+
+
+def test_exposed_headers_include_the_specs_response_headers(
+    mock_client: Callable[..., TestClient],
+) -> None:
+    resp = mock_client(SHOP).get("/orders", headers={"Origin": ORIGIN})
+    assert "X-Total-Count" in resp.headers["access-control-expose-headers"]
+
+
+# --- delay and log ----------------------------------------------------------------------------
+
+
+def test_delay_holds_every_answer(mock_client: Callable[..., TestClient]) -> None:
+    client = mock_client(delay_ms=300)
+    started = time.monotonic()
+    assert client.get(ENGAGEMENT, headers=BEARER).status_code == 200
+    assert time.monotonic() - started >= 0.3
+
+
+def test_one_log_line_per_call(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="craftkit.mock")
+    client.get(ENGAGEMENT, headers=BEARER)
+    client.get(ENGAGEMENT, headers={**BEARER, "Prefer": "code=404"})
+    client.get(ENGAGEMENT, headers={**BEARER, "Prefer": "dynamic=true, seed=9"})
+    client.get(ENGAGEMENT)
+    lines = [r.getMessage() for r in caplog.records if r.name == "craftkit.mock"]
+    assert len(lines) == 4
+    assert lines[0].startswith(f"GET {ENGAGEMENT} -> 200 example ")
+    assert lines[1].startswith(f"GET {ENGAGEMENT} -> 404 example ")
+    assert lines[2].startswith(f"GET {ENGAGEMENT} -> 200 generated (seed 9) ")
+    assert lines[3].startswith(f"GET {ENGAGEMENT} -> 401 error envelope ")

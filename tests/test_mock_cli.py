@@ -1,0 +1,95 @@
+"""`craftkit mock` as a user runs it: a real server, its options, and `--watch`."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from click.testing import CliRunner
+
+from api.cli import main
+from api.openapi31 import OpenAPI31Specification
+from tests.conftest import ROOT
+from tests.live_server import live_mock
+
+CONTRACT = ROOT / "openapi.yaml"
+ENGAGEMENT = "/v1/renders/5f0c6a52-4d0e-4b8a-9a57-1d3c2e7b9f10/engagement"
+BEARER = {"Authorization": "Bearer ck_test_frontend"}
+
+
+def responses() -> dict[str, Any]:
+    spec = OpenAPI31Specification.from_path(CONTRACT).spec
+    return spec["paths"]["/v1/renders/{id}/engagement"]["get"]["responses"]
+
+
+def example(status: str) -> Any:
+    return responses()[status]["content"]["application/json"]["example"]
+
+
+def test_craftkit_mock_serves_the_contract_without_a_database(tmp_path: Path) -> None:
+    with live_mock(cwd=tmp_path) as server:
+        get = httpx.Client(base_url=server.url).get
+        assert get(ENGAGEMENT, headers=BEARER).json() == example("200")
+        bad = get("/v1/renders/nope/engagement", headers=BEARER)
+        assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_request"
+        missing = get(ENGAGEMENT)
+        assert missing.status_code == 401 and missing.json()["error"]["code"] == "unauthorized"
+        not_found = get(ENGAGEMENT, headers={**BEARER, "Prefer": "code=404"})
+        assert not_found.status_code == 404 and not_found.json() == example("404")
+        dynamic = get(ENGAGEMENT, headers={**BEARER, "Prefer": "dynamic=true, seed=11"})
+        assert dynamic.status_code == 200 and dynamic.json() != example("200")
+        log = server.output()
+    assert f"mock: GET {ENGAGEMENT} -> 200 example" in log
+    assert f"mock: GET {ENGAGEMENT} -> 404 example" in log
+    assert f"mock: GET {ENGAGEMENT} -> 200 generated (seed 11)" in log
+    assert "mock: GET /v1/renders/nope/engagement -> 400 error envelope" in log
+    assert not list(tmp_path.glob("*.db")), "mock mode must not create a database"
+
+
+def test_keys_cors_origin_and_delay_options(tmp_path: Path) -> None:
+    keys = tmp_path / "keys.txt"
+    keys.write_text("ck_test_frontend\n")
+    origin = "http://localhost:5173"
+    args = ("--keys", str(keys), "--cors-origin", origin, "--delay", "250")
+    with live_mock(*args, cwd=tmp_path) as server:
+        started = time.monotonic()
+        ok = httpx.get(server.url + ENGAGEMENT, headers={**BEARER, "Origin": origin})
+        assert time.monotonic() - started >= 0.25
+        assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == origin
+        other = httpx.get(server.url + ENGAGEMENT, headers={"Authorization": "Bearer ck_test_x"})
+        assert other.status_code == 401
+
+
+def test_watch_reloads_when_the_spec_changes(tmp_path: Path) -> None:
+    spec = tmp_path / "openapi.yaml"
+    shutil.copy(CONTRACT, spec)
+    original = example("200")
+    with live_mock("--spec", str(spec), "--watch", cwd=tmp_path) as server:
+        assert httpx.get(server.url + ENGAGEMENT, headers=BEARER).json() == original
+        document = yaml.safe_load(spec.read_text())
+        changed = document["paths"]["/v1/renders/{id}/engagement"]["get"]["responses"]["200"]
+        changed["content"]["application/json"]["example"]["total"] = original["total"] + 100
+        spec.write_text(yaml.safe_dump(document, sort_keys=False))
+        deadline = time.monotonic() + 30
+        body: Any = None
+        while time.monotonic() < deadline:
+            try:
+                body = httpx.get(server.url + ENGAGEMENT, headers=BEARER, timeout=2).json()
+            except httpx.TransportError:
+                body = None  # the worker is restarting
+            if body and body["total"] == original["total"] + 100:
+                break
+            time.sleep(0.2)
+        assert body and body["total"] == original["total"] + 100, server.output()
+
+
+def test_a_bad_spec_is_refused_with_a_readable_message(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("openapi: 3.1.0\ninfo: {title: x}\npaths: {}\n")
+    result = CliRunner().invoke(main, ["mock", "--spec", str(bad)])
+    assert result.exit_code == 1
+    assert "Invalid OpenAPI 3.1.0 document" in result.output
