@@ -19,7 +19,7 @@ from api.config import Settings
 from api.head import HeadAsGet
 from api.openapi31 import OpenAPI31Specification, add_api
 from api.resolver import OperationIdResolver
-from api.routing import MIDDLEWARES
+from api.routing import middlewares
 from api.security import SECURITY_MAP
 from db.connection import database, open_database
 
@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
     app = connexion.FlaskApp(
         __name__,
         swagger_ui_options=SwaggerUIOptions(serve_spec=False, swagger_ui=False),
-        middlewares=MIDDLEWARES,
+        middlewares=middlewares(),
     )
     flask_app = app.app
     flask_app.config["RECENT_LIMIT"] = settings.recent_limit

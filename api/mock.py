@@ -49,6 +49,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import errors
 from api.head import HeadAsGet
 from api.openapi31 import OpenAPI31Specification, RequestValidationProblem, SchemaCache, add_api
+from api.routing import middlewares
 from api.security import ApiKeyBearerHandler, InvalidApiKey
 
 logger = logging.getLogger("craftkit.mock")
@@ -542,7 +543,9 @@ def create_mock_app(options: MockOptions) -> connexion.AsyncApp:
     keys = read_keys(options.keys_file) if options.keys_file else None
 
     app = connexion.AsyncApp(
-        __name__, swagger_ui_options=SwaggerUIOptions(serve_spec=False, swagger_ui=False)
+        __name__,
+        swagger_ui_options=SwaggerUIOptions(serve_spec=False, swagger_ui=False),
+        middlewares=middlewares(),
     )
     add_api(
         app,

@@ -2,7 +2,7 @@
 
 Starlette routers answer `/v1/renders/{id}/engagement/` with a bodiless 307 to the path without
 the slash: an undocumented response outside the error envelope. The contract declares exact
-paths, so a stray slash is an unknown path (404 envelope) like any other. `MIDDLEWARES` is
+paths, so a stray slash is an unknown path (404 envelope) like any other. `middlewares()` is
 Connexion's default stack with its routing middleware swapped for this one.
 """
 
@@ -28,7 +28,9 @@ class ExactPathRouting(RoutingMiddleware):
                 route.app.redirect_slashes = False
 
 
-MIDDLEWARES = [
-    ExactPathRouting if middleware is RoutingMiddleware else middleware
-    for middleware in ConnexionMiddleware.default_middlewares
-]
+def middlewares() -> list[Any]:
+    """A new list per app: Connexion's `add_middleware` inserts into the list it was given."""
+    return [
+        ExactPathRouting if middleware is RoutingMiddleware else middleware
+        for middleware in ConnexionMiddleware.default_middlewares
+    ]

@@ -399,3 +399,14 @@ def test_the_served_spec_is_the_file(client):
 
 def test_healthz(client):
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_each_app_has_its_own_middleware_stack(settings):
+    """Connexion inserts middleware into the list it is given; apps must not share one."""
+    from api.head import HeadAsGet
+
+    first, second = create_app(settings), create_app(settings)
+    for app in (first, second):
+        stack = [getattr(m, "func", m) for m in app.middleware.middlewares]  # partial(cls)
+        assert stack.count(HeadAsGet) == 1
+    assert first.middleware.middlewares is not second.middleware.middlewares
