@@ -1,0 +1,39 @@
+"""Mock mode: every operation of a spec answered from its examples, with no database.
+
+The app is assembled from the same pieces as the real server (`openapi31.add_api` with
+`VALIDATOR_MAP`, strict parameter validation, response validation, the error envelope, HEAD as
+GET), so requests are checked as the real server checks them and every mock body is validated
+against the spec before it leaves. Only two things differ:
+
+- `MockResolver` names every operation, with or without an operationId, and `MockResponder`
+  answers routed requests itself, after security and validation, before Connexion would call a
+  handler. Connexion's parameter decorator is never reached: its type coercion fails on 3.1 type
+  lists (`type: [string, 'null']`), and its own `MockResolver` answers 500 for operations without
+  an operationId.
+- `MockRequest` reads the client's preferences (RFC 7240 `Prefer: code=…, example=…,
+  dynamic=true, seed=…`, or Prism's `__code`/`__example`/`__dynamic`/`__seed` query parameters,
+  removed before strict validation sees them), applies `--delay` and logs one line per call.
+
+Dynamic bodies come from jsf (JSON Schema Faker), seeded so a `seed` reproduces a body; each is
+validated with the spec's own 2020-12 (or 3.0) validator, and redrawn if jsf got it wrong.
+
+Modules: `app` (assembly and the two middlewares), `prefer`, `replies` (choosing the documented
+response), `generate` (jsf), `credentials` (`--keys`).
+"""
+
+from api.mock.app import OPTIONS_ENV, MockOptions, app_from_env, create_mock_app
+from api.mock.generate import Generator
+from api.mock.prefer import Preferences, parse_prefer
+from api.mock.replies import PreferenceProblem, documented_status
+
+__all__ = [
+    "OPTIONS_ENV",
+    "Generator",
+    "MockOptions",
+    "PreferenceProblem",
+    "Preferences",
+    "app_from_env",
+    "create_mock_app",
+    "documented_status",
+    "parse_prefer",
+]

@@ -1,0 +1,246 @@
+"""The mock app: the real server's validation and envelope, answered from the spec by middleware."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import pathlib
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import connexion
+from connexion.lifecycle import ConnexionRequest
+from connexion.middleware import MiddlewarePosition
+from connexion.options import SwaggerUIOptions
+from connexion.resolver import Resolution, Resolver
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api import errors
+from api.head import HeadAsGet
+from api.mock.credentials import mock_security_map, read_keys
+from api.mock.generate import Generator
+from api.mock.prefer import PRISM_PARAMS, Preferences, parse_prefer
+from api.mock.replies import MockOperation
+from api.openapi31 import OpenAPI31Specification, add_api
+from api.routing import middlewares
+
+logger = logging.getLogger("craftkit.mock")
+
+OPTIONS_ENV = "CRAFTKIT_MOCK_OPTIONS"
+EXTENSION = "craftkit_mock"  # scope["extensions"] key shared by MockRequest and MockResponder
+# Headers a page may read from a cross-origin response, besides those the spec declares.
+EXPOSED_HEADERS = ("Preference-Applied", "WWW-Authenticate", "Allow", "Retry-After")
+
+
+@dataclass(frozen=True)
+class MockOptions:
+    """What `craftkit mock` was asked for; travels as JSON in the environment to reloaders."""
+
+    spec_path: str
+    keys_file: str | None = None
+    cors_origins: tuple[str, ...] = ("*",)
+    delay_ms: int = 0
+
+    def to_env(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> MockOptions:
+        raw = json.loads((os.environ if environ is None else environ)[OPTIONS_ENV])
+        raw["cors_origins"] = tuple(raw.get("cors_origins") or ("*",))
+        return cls(**raw)
+
+
+# --- Connexion wiring -------------------------------------------------------------------------
+
+
+def operation_key(operation_id: str | None, method: str, path: str) -> str:
+    return operation_id or f"{method.upper()} {path}"
+
+
+async def _never_called() -> None:  # pragma: no cover - MockResponder answers first
+    raise RuntimeError("mock operations are answered by MockResponder")
+
+
+class MockResolver(Resolver):
+    """Every operation resolves, operationId or not, to a name MockResponder looks up."""
+
+    def resolve(self, operation: Any) -> Resolution:
+        key = operation_key(operation.operation_id, operation.method, operation.path)
+        return Resolution(_never_called, key)
+
+
+def _info(scope: Scope) -> dict[str, Any]:
+    return scope.setdefault("extensions", {}).setdefault(EXTENSION, {})  # type: ignore[no-any-return]
+
+
+class MockResponder:
+    """Answers a routed, authenticated, validated request from the spec (Connexion's handler slot).
+
+    Sits at BEFORE_CONTEXT, inside response validation, so whatever it sends is checked.
+    """
+
+    def __init__(self, app: ASGIApp, operations: Mapping[str, MockOperation]) -> None:
+        self.app = app
+        self.operations = operations
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        routing = scope.get("extensions", {}).get("connexion_routing", {})
+        operation = self.operations.get(routing.get("operation_id") or "")
+        if scope["type"] != "http" or operation is None:
+            await self.app(scope, receive, send)
+            return
+        info = _info(scope)
+        prefs = info.get("prefs") or Preferences()
+        reply = await run_in_threadpool(operation.reply, prefs)
+        info["source"] = reply.source
+        headers = dict(reply.headers)
+        if reply.applied:
+            headers["Preference-Applied"] = ", ".join(reply.applied)
+        response = Response(
+            reply.encoded(), status_code=reply.status, headers=headers, media_type=reply.media_type
+        )
+        await response(scope, receive, send)
+
+
+class MockRequest:
+    """Preferences in, `--delay` applied, one log line out: method, path, status, example."""
+
+    def __init__(self, app: ASGIApp, delay_ms: int = 0) -> None:
+        self.app = app
+        self.delay_ms = delay_ms
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = ConnexionRequest(scope)
+        prefs = parse_prefer(request.headers.getlist("prefer"))
+        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        kept = []
+        for name, value in query:
+            if name in PRISM_PARAMS:
+                prefs.set(PRISM_PARAMS[name], value)
+            else:
+                kept.append((name, value))
+        if len(kept) != len(query):
+            scope = {**scope, "query_string": urlencode(kept).encode("latin-1")}
+        info = _info(scope)
+        info["prefs"] = prefs
+        status = 500
+        started = time.monotonic()
+
+        async def send_logged(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        if self.delay_ms:
+            await asyncio.sleep(self.delay_ms / 1000)
+        try:
+            await self.app(scope, receive, send_logged)
+        finally:
+            source = info.get("source") or ("error envelope" if status >= 400 else "-")
+            logger.info(
+                "%s %s -> %s %s (%.0f ms)",
+                scope["method"],
+                scope["path"],
+                status,
+                source,
+                (time.monotonic() - started) * 1000,
+            )
+
+
+def declared_headers(spec: OpenAPI31Specification) -> list[str]:
+    """Every response header the spec declares, so cross-origin pages may read them."""
+    names = {
+        name
+        for _path, _method, operation in spec.operations()
+        for response in (operation.get("responses") or {}).values()
+        for name in (response.get("headers") or {})
+    }
+    return sorted(names)
+
+
+def create_mock_app(options: MockOptions) -> connexion.AsyncApp:
+    """The mock server for `options.spec_path`: no database, no handlers."""
+    spec = OpenAPI31Specification.from_path(options.spec_path)
+    generator = Generator(oas30=not spec.is_31)
+    operations = {
+        operation_key(definition.get("operationId"), method, path): MockOperation(
+            path, method, definition, generator
+        )
+        for path, method, definition in spec.operations()
+    }
+    keys = read_keys(options.keys_file) if options.keys_file else None
+
+    app = connexion.AsyncApp(
+        __name__,
+        swagger_ui_options=SwaggerUIOptions(serve_spec=False, swagger_ui=False),
+        middlewares=middlewares(),
+    )
+    add_api(
+        app,
+        spec,
+        resolver=MockResolver(),
+        strict_validation=True,
+        validate_responses=True,
+        security_map=mock_security_map(keys),
+    )
+    # Added in this order at BEFORE_EXCEPTION, the first is outermost: CORS headers go on every
+    # answer, the error envelope included, and preflights are answered before anything else.
+    app.add_middleware(
+        CORSMiddleware,
+        position=MiddlewarePosition.BEFORE_EXCEPTION,
+        allow_origins=list(options.cors_origins),
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=[*EXPOSED_HEADERS, *declared_headers(spec)],
+    )
+    app.add_middleware(
+        MockRequest, position=MiddlewarePosition.BEFORE_EXCEPTION, delay_ms=options.delay_ms
+    )
+    app.add_middleware(HeadAsGet, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    app.add_middleware(
+        MockResponder, position=MiddlewarePosition.BEFORE_CONTEXT, operations=operations
+    )
+    _add_spec_routes(app, spec, pathlib.Path(options.spec_path))
+    errors.register(app)
+    return app
+
+
+def _add_spec_routes(
+    app: connexion.AsyncApp, spec: OpenAPI31Specification, spec_path: pathlib.Path
+) -> None:
+    """The document as written, at the real server's `/openapi.yaml` and `/openapi.json`."""
+    raw_yaml = spec_path.read_bytes()
+    as_json = json.dumps(spec.raw, default=str).encode()
+
+    async def openapi_yaml(_request: Any) -> Response:
+        return Response(raw_yaml, media_type="application/yaml")
+
+    async def openapi_json(_request: Any) -> Response:
+        return Response(as_json, media_type="application/json")
+
+    app.add_url_rule("/openapi.yaml", "openapi_yaml", openapi_yaml, methods=["GET"])
+    app.add_url_rule("/openapi.json", "openapi_json", openapi_json, methods=["GET"])
+
+
+def app_from_env() -> connexion.AsyncApp:
+    """uvicorn's factory for `craftkit mock` (a factory so that `--watch` can rebuild it)."""
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("mock: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    return create_mock_app(MockOptions.from_env())

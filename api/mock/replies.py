@@ -1,0 +1,154 @@
+"""Which documented response a mock request gets, and its body and headers."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from api.mock.generate import Generator
+from api.mock.prefer import Preferences
+from api.openapi31 import RequestValidationProblem
+
+
+@dataclass
+class MockReply:
+    status: int
+    media_type: str | None
+    body: Any
+    headers: dict[str, str]
+    source: str  # which example, for the log line and Preference-Applied
+    applied: list[str] = field(default_factory=list)
+
+    def encoded(self) -> bytes:
+        if self.media_type is None:
+            return b""
+        if "json" in self.media_type:
+            return json.dumps(self.body).encode()
+        return str(self.body).encode()
+
+
+class PreferenceProblem(RequestValidationProblem):
+    """A preference the spec cannot satisfy; the message says what it can."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, [{"in": "header", "name": "Prefer", "message": message}])
+
+
+def documented_status(responses: Mapping[str, Any], wanted: int | None) -> tuple[int, str]:
+    """(status to send, key of `responses` that documents it)."""
+    if wanted is None:
+        for key in responses:
+            if re.fullmatch(r"2(\d\d|XX)", str(key)):
+                return (200 if key == "2XX" else int(key)), str(key)
+        first = str(next(iter(responses)))
+        return (int(first) if first.isdigit() else 200), first
+    for key in (str(wanted), f"{wanted // 100}XX", "default"):
+        if key in responses:
+            return wanted, key
+    raise PreferenceProblem(
+        f"No {wanted} response is documented for this operation; documented: "
+        + ", ".join(str(k) for k in responses)
+        + "."
+    )
+
+
+def pick_media_type(content: Mapping[str, Any]) -> str | None:
+    if not content:
+        return None
+    for media_type in content:
+        if media_type == "application/json" or media_type.endswith("+json"):
+            return media_type
+    return str(next(iter(content)))
+
+
+class MockOperation:
+    """One operation of the spec and how to answer it."""
+
+    def __init__(
+        self, path: str, method: str, definition: dict[str, Any], generator: Generator
+    ) -> None:
+        self.path = path
+        self.method = method
+        self.definition = definition
+        self.generator = generator
+
+    def reply(self, prefs: Preferences) -> MockReply:
+        if prefs.problems:
+            raise PreferenceProblem("Invalid Prefer: " + "; ".join(prefs.problems) + ".")
+        responses = self.definition.get("responses") or {"200": {"description": "OK"}}
+        status, key = documented_status(responses, prefs.code)
+        response = responses[key]
+        applied = [f"code={status}"] if prefs.code is not None else []
+        content = response.get("content") or {}
+        media_type = pick_media_type(content)
+        body: Any = None
+        source = "no body"
+        if media_type is not None:
+            body, source, more = self._body(content[media_type], prefs)
+            applied += more
+        headers = self._headers(response.get("headers") or {}, prefs.seed or 0)
+        return MockReply(status, media_type, body, headers, source, applied)
+
+    def _body(self, media: Mapping[str, Any], prefs: Preferences) -> tuple[Any, str, list[str]]:
+        named = {k: v for k, v in (media.get("examples") or {}).items() if "value" in v}
+        schema = media.get("schema")
+        if prefs.example is not None:
+            if prefs.example not in named:
+                raise PreferenceProblem(
+                    f"No example named {prefs.example!r} for this response; named examples: "
+                    + (", ".join(named) or "none")
+                    + "."
+                )
+            return (
+                named[prefs.example]["value"],
+                f"example {prefs.example!r}",
+                [f"example={prefs.example}"],
+            )
+        if not prefs.dynamic:
+            if "example" in media:
+                return media["example"], "example", []
+            if named:
+                name = next(iter(named))
+                return named[name]["value"], f"example {name!r}", []
+            if isinstance(schema, dict):
+                if schema.get("examples"):
+                    return schema["examples"][0], "schema example", []
+                if "example" in schema:
+                    return schema["example"], "schema example", []
+        if not isinstance(schema, dict):
+            return None, "no schema", []
+        seed = prefs.seed
+        if seed is None:
+            # Asked-for dynamic data varies per call; a stand-in for a missing example is stable.
+            seed = random.randrange(1_000_000) if prefs.dynamic else 0
+        applied = ["dynamic=true", f"seed={seed}"] if prefs.dynamic else []
+        return self.generator.generate(schema, seed), f"generated (seed {seed})", applied
+
+    def _headers(self, declared: Mapping[str, Any], seed: int) -> dict[str, str]:
+        """Headers from the spec's examples; a required one without any is generated."""
+        headers: dict[str, str] = {}
+        for name, header in declared.items():
+            if name.lower() == "content-type":
+                continue
+            schema = header.get("schema") if isinstance(header.get("schema"), dict) else {}
+            candidates = [header.get("example"), schema.get("example")]
+            candidates += [e.get("value") for e in (header.get("examples") or {}).values()]
+            candidates += list(schema.get("examples") or [])
+            value = next((c for c in candidates if c is not None), None)
+            if value is None and header.get("required") and schema:
+                value = self.generator.generate(schema, seed)
+            if value is not None:
+                headers[name] = _header_text(value)
+        return headers
+
+
+def _header_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
