@@ -1,0 +1,458 @@
+"""Contract tests with Schemathesis 4: one engine for the in-process suite and for live servers.
+
+`run_contract()` loads `schemathesis.toml`, adds the run's credentials as an `[auth.wfc]`
+document with two identities (`owner`, and `foreign`: a key of another project), steers
+generation towards stored renders, drives Schemathesis' own engine (examples, coverage,
+fuzzing and stateful phases, every check) and returns what happened: every exchange, every
+failure with a curl line, the documented statuses and examples seen and never seen.
+
+The engine is Schemathesis'; what is written here is the part it does not do: the
+operations x statuses table, the per-operation coverage of documented responses, the
+cross-tenant replay check, and steering towards ids that exist.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import pathlib
+import sys
+import tempfile
+import time
+import tomllib
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import schemathesis
+from hypothesis import strategies as st
+from schemathesis.config import SchemathesisConfig
+from schemathesis.core.parameters import ParameterLocation
+from schemathesis.engine import events, from_schema
+from schemathesis.reporting.junitxml import JunitXmlWriter
+from schemathesis.specs.openapi._auth_retry import send_probe
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CONFIG_PATH = ROOT / "schemathesis.toml"
+SPEC_PATH = ROOT / "openapi.yaml"
+DEFAULT_JUNIT = pathlib.Path("reports/contract-junit.xml")
+OWNER, FOREIGN = "owner", "foreign"
+
+# Every check Schemathesis 4.32 ships, plus ours. Switched off: none (see schemathesis.toml).
+BUILTIN_CHECKS = (
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_headers_conformance",
+    "response_schema_conformance",
+    "negative_data_rejection",
+    "positive_data_acceptance",
+    "missing_required_header",
+    "unsupported_method",
+    "allow_header_conformance",
+    "use_after_free",
+    "ensure_resource_availability",
+    "ignored_auth",
+    "object_level_authorization",
+)
+CUSTOM_CHECKS = ("cross_tenant_read",)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The key the run reads with, and optionally a key of another project (cross-tenant probes)."""
+
+    key: str
+    foreign_key: str | None = None
+    other_keys: tuple[str, ...] = ()  # revoked or unknown keys that generated cases may send
+
+
+@dataclass
+class Exchange:
+    """One request the run sent and the status it got."""
+
+    operation: str
+    method: str
+    path: str
+    status: int
+    phase: str
+    mode: str
+    key: str  # which credentials: owner, foreign, invalid, none
+    body: Any = None
+
+
+@dataclass
+class Finding:
+    """One failed check, with what it takes to reproduce it."""
+
+    operation: str
+    check: str
+    code: str
+    title: str
+    message: str
+    curl: str
+    status: int | None
+
+
+@dataclass
+class ContractResult:
+    exchanges: list[Exchange] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    checks: tuple[str, ...] = ()
+    elapsed: float = 0.0
+    documented: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings and not self.errors
+
+    @property
+    def caught_by(self) -> set[str]:
+        return {finding.check for finding in self.findings}
+
+    def statuses(self) -> dict[str, Counter[int]]:
+        table: dict[str, Counter[int]] = {}
+        for exchange in self.exchanges:
+            table.setdefault(exchange.operation, Counter())[exchange.status] += 1
+        return table
+
+    def share(self, predicate: Any) -> float:
+        if not self.exchanges:
+            return 0.0
+        return sum(1 for e in self.exchanges if predicate(e)) / len(self.exchanges)
+
+
+# --- configuration --------------------------------------------------------------------------
+
+
+def wfc_document(credentials: Credentials) -> dict[str, Any]:
+    """Web Fuzzing Commons auth document: the identities Schemathesis may send requests as."""
+    users = [(OWNER, credentials.key)]
+    if credentials.foreign_key:
+        users.append((FOREIGN, credentials.foreign_key))
+    return {
+        "schemaVersion": "1.0",
+        "auth": [
+            {"name": name, "fixedHeaders": [{"name": "Authorization", "value": f"Bearer {key}"}]}
+            for name, key in users
+        ],
+    }
+
+
+def load_config(
+    credentials: Credentials,
+    workdir: pathlib.Path,
+    *,
+    config_path: pathlib.Path = CONFIG_PATH,
+    max_examples: int | None = None,
+    base_url: str | None = None,
+) -> SchemathesisConfig:
+    """`schemathesis.toml` plus this run's credentials (kept out of the file: they are secrets)."""
+    data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    auth_file = workdir / "wfc-auth.json"
+    auth_file.write_text(json.dumps(wfc_document(credentials)), encoding="utf-8")
+    auth_file.chmod(0o600)
+    peers = [OWNER, FOREIGN] if credentials.foreign_key else [OWNER]
+    data["auth"] = {"wfc": {"path": str(auth_file), "user": OWNER, "peers": peers}}
+    if max_examples is not None:
+        data.setdefault("generation", {})["max-examples"] = max_examples
+    if base_url is not None:
+        data["base-url"] = base_url
+    return SchemathesisConfig.from_dict(data, base_dir=str(config_path.parent))
+
+
+# --- steering -------------------------------------------------------------------------------
+
+_KEYS: dict[int, Credentials] = {}
+
+
+def steer(schema: Any, render_ids: Sequence[str], credentials: Credentials) -> None:
+    """Make valid cases name stored renders, and send other keys, often.
+
+    A random UUID almost never exists, so half of the valid cases take an id from the pool
+    (the owner's renders, another project's, another mode's, missing ones). Some are sent with
+    the foreign project's key or a revoked or unknown one. Only cases whose path is positive
+    are steered: a negative id must stay invalid, or `negative_data_rejection` would rightly
+    complain that valid data was sent as invalid.
+    """
+    pool: list[str | None] = list(dict.fromkeys(render_ids))
+    other_keys: list[str | None] = [None] * 6
+    other_keys += [credentials.foreign_key, *credentials.other_keys]
+    if not pool:
+        return
+
+    def flatmap_case(_context: Any, case: Any) -> Any:
+        meta = case.meta
+        path = meta.components.get(ParameterLocation.PATH) if meta is not None else None
+        if path is not None and not path.mode.is_positive:
+            return st.just(case)
+        if "id" not in (case.path_parameters or {}) or "Authorization" not in case.headers:
+            return st.just(case)
+
+        def steered(choice: tuple[str | None, str | None]) -> Any:
+            render_id, key = choice
+            if render_id is not None:
+                case.path_parameters["id"] = render_id
+            if key is not None:
+                case.headers["Authorization"] = f"Bearer {key}"
+            return case
+
+        ids = st.sampled_from([None] * len(pool) + pool)
+        return st.tuples(ids, st.sampled_from(other_keys)).map(steered)
+
+    schema.hooks.register_hook_with_name(flatmap_case, "flatmap_case")
+
+
+@schemathesis.check
+def cross_tenant_read(ctx: Any, response: Any, case: Any) -> bool | None:
+    """A render one project reads must answer 404 to the other project's key.
+
+    Schemathesis' `object_level_authorization` learns who owns what from create and list
+    operations; this contract has neither, so every successful read is replayed here with the
+    other identity's key. Two projects never own the same render, so both reading it is a leak.
+    """
+    credentials = _KEYS.get(id(case.operation.schema))
+    if credentials is None or credentials.foreign_key is None:
+        return None
+    if case.method.upper() != "GET" or not 200 <= response.status_code < 300:
+        return None
+    sent = response.request.headers.get("Authorization", "")
+    keys = {f"Bearer {credentials.key}": credentials.foreign_key}
+    keys[f"Bearer {credentials.foreign_key}"] = credentials.key
+    other = keys.get(sent)
+    if other is None:
+        return None
+    probe = case.derive()
+    probe.headers["Authorization"] = f"Bearer {other}"
+    peer = send_probe(ctx, case, probe)
+    if peer.status_code != 404:
+        raise AssertionError(
+            f"Both projects' keys read {case.formatted_path}: the other key got "
+            f"{peer.status_code}, expected 404 (a render belongs to one project)."
+        )
+    return None
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def prepared_config(credentials: Credentials, **options: Any) -> Iterator[SchemathesisConfig]:
+    with tempfile.TemporaryDirectory(prefix="craftkit-contract-") as workdir:
+        yield load_config(credentials, pathlib.Path(workdir), **options)
+
+
+def run_contract(
+    schema: Any,
+    credentials: Credentials,
+    *,
+    render_ids: Sequence[str] = (),
+    junit: pathlib.Path | None = None,
+) -> ContractResult:
+    """Run every phase and check of `schema` (loaded with its config); collect what happened."""
+    result = ContractResult(checks=BUILTIN_CHECKS + CUSTOM_CHECKS)
+    result.documented = documented_responses(schema.raw_schema)
+    steer(schema, render_ids, credentials)
+    _KEYS[id(schema)] = credentials
+    keys = {
+        f"Bearer {credentials.key}": OWNER,
+        **({f"Bearer {credentials.foreign_key}": FOREIGN} if credentials.foreign_key else {}),
+    }
+
+    def after_call(_context: Any, case: Any, response: Any) -> None:
+        result.exchanges.append(_exchange(case, response, keys))
+
+    schema.hooks.register_hook_with_name(after_call, "after_call")
+    writer = JunitXmlWriter(junit) if junit is not None else None
+    started = time.monotonic()
+    try:
+        for event in from_schema(schema).execute():
+            _collect(event, result, writer, schema)
+    finally:
+        _KEYS.pop(id(schema), None)
+        result.elapsed = time.monotonic() - started
+        if writer is not None:
+            junit_path = pathlib.Path(junit or DEFAULT_JUNIT)
+            junit_path.parent.mkdir(parents=True, exist_ok=True)
+            writer.close()
+    return result
+
+
+def _exchange(case: Any, response: Any, keys: Mapping[str, str]) -> Exchange:
+    meta = case.meta
+    sent = response.request.headers.get("Authorization")
+    key = "none" if sent is None else keys.get(sent, "invalid")
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    return Exchange(
+        operation=case.operation.label,
+        method=str(response.request.method),
+        path=case.formatted_path,
+        status=response.status_code,
+        phase=meta.phase.name.value if meta is not None else "check",
+        mode=meta.generation.mode.value if meta is not None else "-",
+        key=key,
+        body=body,
+    )
+
+
+def _collect(
+    event: Any, result: ContractResult, writer: JunitXmlWriter | None, schema: Any
+) -> None:
+    output = schema.config.output
+    if isinstance(event, events.ScenarioFinished | events.FuzzScenarioFinished):
+        recorder = event.recorder
+        for case_id, checks in recorder.checks.items():
+            for check in checks:
+                info = check.failure_info
+                if info is None:
+                    continue
+                interaction = recorder.interactions.get(case_id)
+                response = interaction.response if interaction is not None else None
+                result.findings.append(
+                    Finding(
+                        operation=info.failure.operation or recorder.label,
+                        check=check.name,
+                        code=info.failure.code,
+                        title=info.failure.title,
+                        message=info.failure.message,
+                        curl=info.code_sample,
+                        status=response.status_code if response is not None else None,
+                    )
+                )
+        if writer is not None:
+            writer._config = output
+            writer.write(recorder, getattr(event, "elapsed_time", 0.0), status=event.status)
+    elif isinstance(event, events.NonFatalError):
+        result.errors.append(f"{event.label}: {event.info.format()}")
+        if writer is not None:
+            writer.record_error(label=event.label, message=event.info.format())
+    elif isinstance(event, events.FatalError):
+        result.errors.append(f"fatal: {event.exception!r}")
+
+
+# --- what the spec documents ----------------------------------------------------------------
+
+
+def documented_responses(spec: Mapping[str, Any]) -> dict[str, dict[str, list[Any]]]:
+    """{operation label: {status: [documented example bodies]}} from a loaded document."""
+    out: dict[str, dict[str, list[Any]]] = {}
+    for path, item in spec.get("paths", {}).items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            label = f"{method.upper()} {path}"
+            out[label] = {}
+            for status, response in operation["responses"].items():
+                response = _deref(spec, response)
+                examples: list[Any] = []
+                for media in response.get("content", {}).values():
+                    if "example" in media:
+                        examples.append(media["example"])
+                    for example in media.get("examples", {}).values():
+                        examples.append(_deref(spec, example).get("value"))
+                out[label][str(status)] = examples
+    return out
+
+
+def _deref(spec: Mapping[str, Any], node: Any) -> Any:
+    while isinstance(node, Mapping) and "$ref" in node:
+        target: Any = spec
+        for part in node["$ref"].lstrip("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+# --- reports --------------------------------------------------------------------------------
+
+
+def coverage_gaps(result: ContractResult) -> list[str]:
+    """Documented statuses and response examples this run never produced."""
+    gaps = []
+    seen = result.statuses()
+    for operation, statuses in result.documented.items():
+        for status, examples in statuses.items():
+            if int(status) not in seen.get(operation, Counter()):
+                gaps.append(f"{operation}: documented status {status} never produced")
+            for n, example in enumerate(examples, 1):
+                if not _example_seen(result, operation, int(status), example):
+                    gaps.append(f"{operation}: example {n} of {status} never produced")
+    return gaps
+
+
+def _example_seen(result: ContractResult, operation: str, status: int, example: Any) -> bool:
+    return any(
+        e.operation == operation and e.status == status and _matches(example, e.body)
+        for e in result.exchanges
+    )
+
+
+def _matches(example: Any, body: Any) -> bool:
+    """An example is produced when a body has its shape: the same keys, recursively.
+
+    Values are data (counts, ids, times); an example documents what a response looks like.
+    """
+    if isinstance(example, dict):
+        return (
+            isinstance(body, dict)
+            and set(example) == set(body)
+            and all(_matches(example[k], body[k]) for k in example)
+        )
+    if isinstance(example, list):
+        return isinstance(body, list) and bool(body) == bool(example)
+    return example is None or body is not None
+
+
+def summary(result: ContractResult) -> str:
+    """A readable report: operations x statuses, key kinds, coverage, failures with curl."""
+    lines = [f"Contract run: {len(result.exchanges)} requests in {result.elapsed:.1f}s"]
+    lines.append(f"Checks on ({len(result.checks)}): {', '.join(result.checks)}")
+    lines.append("")
+    lines.append("Operations x status codes seen:")
+    for operation, counter in sorted(result.statuses().items()):
+        documented = set(result.documented.get(operation, {}))
+        cells = []
+        for status, count in sorted(counter.items()):
+            mark = "" if str(status) in documented else " (undocumented)"
+            cells.append(f"{status} x{count}{mark}")
+        lines.append(f"  {operation}: {', '.join(cells)}")
+    keys = Counter(e.key for e in result.exchanges)
+    lines.append("Credentials sent: " + ", ".join(f"{k} {v}" for k, v in keys.most_common()))
+    if result.exchanges:
+        ok = result.share(lambda e: 200 <= e.status < 300)
+        client = result.share(lambda e: 400 <= e.status < 500)
+        lines.append(f"Share of responses: 2xx {ok:.0%}, 4xx {client:.0%}")
+    lines.append("")
+    gaps = coverage_gaps(result)
+    lines.append("Documented responses never produced: " + ("none" if not gaps else ""))
+    lines += [f"  {gap}" for gap in gaps]
+    if result.errors:
+        lines.append("")
+        lines.append(f"Errors ({len(result.errors)}):")
+        lines += [f"  {error}" for error in result.errors]
+    lines.append("")
+    if not result.findings:
+        lines.append("No failures.")
+    else:
+        lines.append(f"Failures ({len(result.findings)}):")
+        for n, finding in enumerate(_unique(result.findings), 1):
+            lines.append(f"{n}. [{finding.check}] {finding.operation}: {finding.title}")
+            lines += [f"     {line}" for line in finding.message.splitlines() if line.strip()]
+            lines.append(f"   Reproduce: {finding.curl}")
+    return "\n".join(lines)
+
+
+def _unique(findings: list[Finding]) -> list[Finding]:
+    seen: dict[tuple[str, str, str], Finding] = {}
+    for finding in findings:
+        seen.setdefault((finding.check, finding.operation, finding.title), finding)
+    return list(seen.values())
+
+
+def print_summary(result: ContractResult) -> None:
+    sys.stdout.write(summary(result) + "\n")
