@@ -35,6 +35,8 @@ def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
 
     app = connexion.FlaskApp(
         __name__,
+        # No /static/<path> route: the app serves the contract's paths and OPERATIONAL_ROUTES only.
+        server_args={"static_folder": None},
         swagger_ui_options=SwaggerUIOptions(serve_spec=False, swagger_ui=False),
     )
     flask_app = app.app

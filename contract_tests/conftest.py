@@ -56,10 +56,12 @@ def seeded(database_url: str) -> Seeded:
 
 
 @pytest.fixture(scope="module")
-def app(database_url: str, seeded: Seeded) -> Any:
-    settings = Settings.from_env(
-        {}, database_url=database_url, spec_path=str(ROOT / "openapi.yaml")
-    )
+def settings(database_url: str) -> Settings:
+    return Settings.from_env({}, database_url=database_url, spec_path=str(ROOT / "openapi.yaml"))
+
+
+@pytest.fixture(scope="module")
+def app(settings: Settings, seeded: Seeded) -> Any:
     return create_app(settings)
 
 
