@@ -303,5 +303,7 @@ def _project(name: str) -> Any:
         fail(str(exc))
 
 
+from api import cli_contract  # noqa: E402,F401
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -178,8 +178,8 @@ def steer(schema: Any, render_ids: Sequence[str], credentials: Credentials) -> N
     complain that valid data was sent as invalid.
     """
     pool: list[str | None] = list(dict.fromkeys(render_ids))
-    other_keys: list[str | None] = [None] * 6
-    other_keys += [credentials.foreign_key, *credentials.other_keys]
+    other_keys: list[str | None] = [None] * 4
+    other_keys += [credentials.foreign_key] * 2 + list(credentials.other_keys)
     if not pool:
         return
 
@@ -335,6 +335,23 @@ def _collect(
         result.errors.append(f"fatal: {event.exception!r}")
 
 
+def served_document_problem(base_url: str, spec_path: pathlib.Path = SPEC_PATH) -> str | None:
+    """Why the server's /openapi.json is not the contract file, or None when it is."""
+    import requests
+    import yaml
+
+    expected = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
+    url = base_url.rstrip("/") + "/openapi.json"
+    try:
+        response = requests.get(url, timeout=10)
+        served = response.json()
+    except (requests.RequestException, ValueError) as exc:
+        return f"{url}: could not read the served document ({exc})"
+    if response.status_code != 200 or served != expected:
+        return f"{url}: the served document differs from {spec_path.name}"
+    return None
+
+
 # --- what the spec documents ----------------------------------------------------------------
 
 
@@ -409,42 +426,54 @@ def _matches(example: Any, body: Any) -> bool:
 
 
 def summary(result: ContractResult) -> str:
-    """A readable report: operations x statuses, key kinds, coverage, failures with curl."""
+    """A readable report: operations x statuses, credentials, coverage, failures with curl."""
     lines = [f"Contract run: {len(result.exchanges)} requests in {result.elapsed:.1f}s"]
     lines.append(f"Checks on ({len(result.checks)}): {', '.join(result.checks)}")
-    lines.append("")
-    lines.append("Operations x status codes seen:")
-    for operation, counter in sorted(result.statuses().items()):
-        documented = set(result.documented.get(operation, {}))
-        cells = []
-        for status, count in sorted(counter.items()):
-            mark = "" if str(status) in documented else " (undocumented)"
-            cells.append(f"{status} x{count}{mark}")
-        lines.append(f"  {operation}: {', '.join(cells)}")
+    lines += ["", *status_table(result), ""]
+    total = len(result.exchanges) or 1
+    by_status = Counter(e.status for e in result.exchanges)
+    lines.append(
+        "Share of responses: "
+        + ", ".join(f"{s} {n / total:.0%}" for s, n in sorted(by_status.items()))
+    )
     keys = Counter(e.key for e in result.exchanges)
-    lines.append("Credentials sent: " + ", ".join(f"{k} {v}" for k, v in keys.most_common()))
-    if result.exchanges:
-        ok = result.share(lambda e: 200 <= e.status < 300)
-        client = result.share(lambda e: 400 <= e.status < 500)
-        lines.append(f"Share of responses: 2xx {ok:.0%}, 4xx {client:.0%}")
-    lines.append("")
+    lines.append("Credentials sent: " + ", ".join(f"{k} {n}" for k, n in keys.most_common()))
+    phases = Counter(e.phase for e in result.exchanges)
+    lines.append("Phases: " + ", ".join(f"{p} {n}" for p, n in phases.most_common()))
     gaps = coverage_gaps(result)
     lines.append("Documented responses never produced: " + ("none" if not gaps else ""))
     lines += [f"  {gap}" for gap in gaps]
     if result.errors:
-        lines.append("")
-        lines.append(f"Errors ({len(result.errors)}):")
-        lines += [f"  {error}" for error in result.errors]
+        lines += ["", f"Errors ({len(result.errors)}):", *(f"  {e}" for e in result.errors)]
     lines.append("")
     if not result.findings:
         lines.append("No failures.")
     else:
-        lines.append(f"Failures ({len(result.findings)}):")
-        for n, finding in enumerate(_unique(result.findings), 1):
+        distinct = _unique(result.findings)
+        lines.append(f"Failures: {len(result.findings)} failed checks, {len(distinct)} distinct")
+        for n, finding in enumerate(distinct, 1):
             lines.append(f"{n}. [{finding.check}] {finding.operation}: {finding.title}")
             lines += [f"     {line}" for line in finding.message.splitlines() if line.strip()]
             lines.append(f"   Reproduce: {finding.curl}")
     return "\n".join(lines)
+
+
+def status_table(result: ContractResult) -> list[str]:
+    """Operations down, status codes across; `*` marks a status the operation does not document."""
+    table = result.statuses()
+    statuses = sorted({s for counter in table.values() for s in counter})
+    documented = {s for op in result.documented.values() for s in op}
+    heads = [f"{s}{'' if str(s) in documented else '*'}" for s in statuses]
+    width = max([len("Operation"), *(len(op) for op in table)])
+    lines = ["  ".join([f"{'Operation':<{width}}", *(f"{h:>5}" for h in heads)])]
+    for operation, counter in sorted(table.items()):
+        cells = [f"{counter.get(s, 0):>5}" for s in statuses]
+        lines.append("  ".join([f"{operation:<{width}}", *cells]))
+    if any(h.endswith("*") for h in heads):
+        lines.append(
+            "* a status the contract does not document (405: a method it does not declare)"
+        )
+    return lines
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:

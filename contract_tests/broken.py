@@ -55,7 +55,7 @@ def _json_200(change: Callable[[dict[str, Any]], None]) -> Rewrite:
     def rewrite(
         scope: Scope, status: int, headers: dict[str, str], body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
-        if status == 200 and body:
+        if status == 200 and body and scope["path"].endswith("/engagement"):
             document = json.loads(body)
             change(document)
             body = json.dumps(document).encode()
@@ -130,3 +130,10 @@ VARIANTS: dict[str, tuple[Callable[[ASGIApp, str], ASGIApp], set[str]]] = {
         {"ignored_auth", "cross_tenant_read"},
     ),
 }
+
+
+def create_broken_app() -> ASGIApp:
+    """uvicorn factory: the real app (settings from the environment) with counts as strings."""
+    from api.app import create_app
+
+    return RewriteResponses(create_app(), _json_200(_count_as_string))
