@@ -35,9 +35,7 @@ from api.cli import main
 @click.option(
     "--junit",
     type=click.Path(dir_okay=False, path_type=pathlib.Path),
-    default=contract.DEFAULT_JUNIT,
-    show_default=True,
-    help="Where to write the JUnit XML report.",
+    help="Where to write the JUnit XML report (default: [reports.junit] path of the config).",
 )
 @click.option("--max-examples", type=int, help="Override generation.max-examples.")
 @click.option(
@@ -53,7 +51,7 @@ def contract_test(
     key: str,
     foreign_key: str | None,
     render_ids: tuple[str, ...],
-    junit: pathlib.Path,
+    junit: pathlib.Path | None,
     max_examples: int | None,
     config_path: pathlib.Path,
 ) -> None:
@@ -65,6 +63,7 @@ def contract_test(
     with contract.prepared_config(
         credentials, config_path=config_path, max_examples=max_examples, base_url=base_url
     ) as config:
+        junit = junit or contract.junit_path(config)
         schema = schemathesis.openapi.from_path(contract.SPEC_PATH, config=config)
         result = contract.run_contract(schema, credentials, render_ids=render_ids, junit=junit)
     problem = contract.served_document_problem(base_url)

@@ -163,6 +163,13 @@ def load_config(
     return SchemathesisConfig.from_dict(data, base_dir=str(config_path.parent))
 
 
+def junit_path(config: SchemathesisConfig) -> pathlib.Path:
+    """Where the config's `[reports.junit]` says the JUnit report goes."""
+    if config.reports.junit.path is not None:
+        return pathlib.Path(config.reports.junit.path)
+    return DEFAULT_JUNIT
+
+
 # --- steering -------------------------------------------------------------------------------
 
 _KEYS: dict[int, Credentials] = {}
@@ -171,38 +178,43 @@ _KEYS: dict[int, Credentials] = {}
 def steer(schema: Any, render_ids: Sequence[str], credentials: Credentials) -> None:
     """Make valid cases name stored renders, and send other keys, often.
 
-    A random UUID almost never exists, so half of the valid cases take an id from the pool
-    (the owner's renders, another project's, another mode's, missing ones). Some are sent with
-    the foreign project's key or a revoked or unknown one. Only cases whose path is positive
-    are steered: a negative id must stay invalid, or `negative_data_rejection` would rightly
-    complain that valid data was sent as invalid.
+    A random UUID almost never exists, so most valid cases take an id from the pool (the
+    owner's renders, another project's, another mode's, missing ones; repeat an id to weigh
+    it more). A fifth are sent with the foreign project's key or a revoked or unknown one.
+    Only valid parts are steered: a negative id must stay invalid, or `negative_data_rejection`
+    would rightly complain that valid data was sent as invalid.
     """
-    pool: list[str | None] = list(dict.fromkeys(render_ids))
-    other_keys: list[str | None] = [None] * 4
+    pool: list[str | None] = list(render_ids)
+    other_keys: list[str | None] = [None] * 6
     other_keys += [credentials.foreign_key] * 2 + list(credentials.other_keys)
     if not pool:
         return
 
     def flatmap_case(_context: Any, case: Any) -> Any:
-        meta = case.meta
-        path = meta.components.get(ParameterLocation.PATH) if meta is not None else None
-        if path is not None and not path.mode.is_positive:
+        if "id" not in (case.path_parameters or {}):
             return st.just(case)
-        if "id" not in (case.path_parameters or {}) or "Authorization" not in case.headers:
-            return st.just(case)
+        ids = st.sampled_from([None, *pool]) if _positive(case, "path") else st.none()
+        # Only a credential Schemathesis set from the auth config is swapped for another
+        # deliberate one; a negative (generated) Authorization header stays as generated.
+        keys = st.sampled_from(other_keys) if _positive(case, "header") else st.none()
 
         def steered(choice: tuple[str | None, str | None]) -> Any:
             render_id, key = choice
             if render_id is not None:
                 case.path_parameters["id"] = render_id
-            if key is not None:
+            if key is not None and "Authorization" in case.headers:
                 case.headers["Authorization"] = f"Bearer {key}"
             return case
 
-        ids = st.sampled_from([None] * len(pool) + pool)
-        return st.tuples(ids, st.sampled_from(other_keys)).map(steered)
+        return st.tuples(ids, keys).map(steered)
 
     schema.hooks.register_hook_with_name(flatmap_case, "flatmap_case")
+
+
+def _positive(case: Any, location: str) -> bool:
+    """Whether Schemathesis generated this part of the case as valid data."""
+    component = case.meta.components.get(ParameterLocation(location)) if case.meta else None
+    return component is None or component.mode.is_positive
 
 
 @schemathesis.check
@@ -265,17 +277,18 @@ def run_contract(
         result.exchanges.append(_exchange(case, response, keys))
 
     schema.hooks.register_hook_with_name(after_call, "after_call")
-    writer = JunitXmlWriter(junit) if junit is not None else None
+    writer = None
+    if junit is not None:
+        junit.parent.mkdir(parents=True, exist_ok=True)
+        writer = JunitXmlWriter(junit, schema.config.output)
     started = time.monotonic()
     try:
         for event in from_schema(schema).execute():
-            _collect(event, result, writer, schema)
+            _collect(event, result, writer)
     finally:
         _KEYS.pop(id(schema), None)
         result.elapsed = time.monotonic() - started
         if writer is not None:
-            junit_path = pathlib.Path(junit or DEFAULT_JUNIT)
-            junit_path.parent.mkdir(parents=True, exist_ok=True)
             writer.close()
     return result
 
@@ -300,10 +313,7 @@ def _exchange(case: Any, response: Any, keys: Mapping[str, str]) -> Exchange:
     )
 
 
-def _collect(
-    event: Any, result: ContractResult, writer: JunitXmlWriter | None, schema: Any
-) -> None:
-    output = schema.config.output
+def _collect(event: Any, result: ContractResult, writer: JunitXmlWriter | None) -> None:
     if isinstance(event, events.ScenarioFinished | events.FuzzScenarioFinished):
         recorder = event.recorder
         for case_id, checks in recorder.checks.items():
@@ -325,7 +335,6 @@ def _collect(
                     )
                 )
         if writer is not None:
-            writer._config = output
             writer.write(recorder, getattr(event, "elapsed_time", 0.0), status=event.status)
     elif isinstance(event, events.NonFatalError):
         result.errors.append(f"{event.label}: {event.info.format()}")
@@ -388,6 +397,21 @@ def _deref(spec: Mapping[str, Any], node: Any) -> Any:
 # --- reports --------------------------------------------------------------------------------
 
 
+def coverage_report(result: ContractResult) -> list[str]:
+    """Per operation, each documented status and example: produced (how often) or never seen."""
+    lines = ["Documented responses produced:"]
+    seen = result.statuses()
+    for operation, statuses in sorted(result.documented.items()):
+        lines.append(f"  {operation}")
+        for status, examples in statuses.items():
+            count = seen.get(operation, Counter()).get(int(status), 0)
+            cells = [f"{status}: " + (f"produced {count} times" if count else "NEVER PRODUCED")]
+            for n, example in enumerate(examples, 1):
+                cells.append(f"example {n} " + _example_state(result, operation, status, example))
+            lines.append("    " + "; ".join(cells))
+    return lines
+
+
 def coverage_gaps(result: ContractResult) -> list[str]:
     """Documented statuses and response examples this run never produced."""
     gaps = []
@@ -397,31 +421,37 @@ def coverage_gaps(result: ContractResult) -> list[str]:
             if int(status) not in seen.get(operation, Counter()):
                 gaps.append(f"{operation}: documented status {status} never produced")
             for n, example in enumerate(examples, 1):
-                if not _example_seen(result, operation, int(status), example):
+                if _example_state(result, operation, status, example) == "never seen":
                     gaps.append(f"{operation}: example {n} of {status} never produced")
     return gaps
 
 
-def _example_seen(result: ContractResult, operation: str, status: int, example: Any) -> bool:
-    return any(
-        e.operation == operation and e.status == status and _matches(example, e.body)
-        for e in result.exchanges
-    )
+def _example_state(result: ContractResult, operation: str, status: str, example: Any) -> str:
+    bodies = [
+        e.body for e in result.exchanges if e.operation == operation and str(e.status) == status
+    ]
+    if any(body == example for body in bodies):
+        return "seen verbatim"
+    if any(_same_shape(example, body) for body in bodies):
+        return "seen (same shape, other data)"
+    return "never seen"
 
 
-def _matches(example: Any, body: Any) -> bool:
-    """An example is produced when a body has its shape: the same keys, recursively.
+def _same_shape(example: Any, body: Any) -> bool:
+    """Whether `body` has the example's shape: the same keys, recursively, and list items alike.
 
-    Values are data (counts, ids, times); an example documents what a response looks like.
+    Values are data (counts, ids, times): an example documents what a response looks like.
     """
     if isinstance(example, dict):
         return (
             isinstance(body, dict)
             and set(example) == set(body)
-            and all(_matches(example[k], body[k]) for k in example)
+            and all(_same_shape(example[k], body[k]) for k in example)
         )
     if isinstance(example, list):
-        return isinstance(body, list) and bool(body) == bool(example)
+        if not isinstance(body, list) or bool(body) != bool(example):
+            return False
+        return not example or any(_same_shape(example[0], item) for item in body)
     return example is None or body is not None
 
 
@@ -440,8 +470,9 @@ def summary(result: ContractResult) -> str:
     lines.append("Credentials sent: " + ", ".join(f"{k} {n}" for k, n in keys.most_common()))
     phases = Counter(e.phase for e in result.exchanges)
     lines.append("Phases: " + ", ".join(f"{p} {n}" for p, n in phases.most_common()))
+    lines += ["", *coverage_report(result)]
     gaps = coverage_gaps(result)
-    lines.append("Documented responses never produced: " + ("none" if not gaps else ""))
+    lines.append("Gaps: " + ("none" if not gaps else ""))
     lines += [f"  {gap}" for gap in gaps]
     if result.errors:
         lines += ["", f"Errors ({len(result.errors)}):", *(f"  {e}" for e in result.errors)]

@@ -81,8 +81,19 @@ def seed() -> Seeded:
                 _event(busy, n, sourceIp=f"203.0.113.{n}" if n % 2 else None, userAgent=None)
                 for n in range(45)
             ),
-            # views through a share link (linkOpens), share lifecycle events
-            *(_event(shared, n, eventType="viewed", shareId=share) for n in range(5)),
+            # views through a share link (linkOpens), every field set; share lifecycle events
+            *(
+                _event(
+                    shared,
+                    n,
+                    eventType="viewed",
+                    actorKind="recipient",
+                    shareId=share,
+                    sourceIp="203.0.113.4",
+                    userAgent="Mozilla/5.0",
+                )
+                for n in range(5)
+            ),
             _event(shared, 6, eventType="share_created", actorKind="system", shareId=share),
             _event(shared, 7, eventType="share_revoked", actorKind="partner", shareId=share),
             # metadata of every JSON kind

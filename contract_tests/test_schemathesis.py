@@ -18,8 +18,9 @@ def test_the_server_meets_its_contract(app: Any, run_suite: Any) -> None:
     statuses = result.statuses()[OPERATION]
     assert set(statuses) >= {200, 401, 404}
     assert set(statuses) <= {200, 401, 404, 405}  # 405: methods the contract does not declare
-    # Steering works: a good share of requests read a stored render, with real data in it.
-    assert result.share(lambda e: e.status == 200) >= 0.25
+    # Steering works: a good share of valid requests read a stored render, with real data.
+    positive = [e for e in result.exchanges if e.mode == "positive"]
+    assert sum(e.status == 200 for e in positive) / len(positive) >= 0.4
     assert any(e.status == 200 and e.body["recent"] for e in result.exchanges)
     # Every kind of credentials was sent: the owner's, another project's, bad ones, none.
     assert {e.key for e in result.exchanges} >= {"owner", "foreign", "invalid", "none"}
