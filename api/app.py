@@ -18,6 +18,7 @@ from api import errors
 from api.config import Settings
 from api.head import HeadAsGet
 from api.openapi31 import OpenAPI31Specification, add_api
+from api.paths import NoLineFeedInPaths
 from api.resolver import OperationIdResolver
 from api.security import SECURITY_MAP
 from db.connection import database, open_database
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
     )
     _add_operational_routes(app, spec, pathlib.Path(settings.spec_path))
     app.add_middleware(HeadAsGet, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    app.add_middleware(NoLineFeedInPaths, position=MiddlewarePosition.BEFORE_SWAGGER)
     errors.register(app)
     return app
 

@@ -33,9 +33,15 @@ from schemathesis.engine import events, from_schema
 from schemathesis.reporting.junitxml import JunitXmlWriter
 from schemathesis.specs.openapi._auth_retry import send_probe
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-CONFIG_PATH = ROOT / "schemathesis.toml"
-SPEC_PATH = ROOT / "openapi.yaml"
+
+def _shipped(name: str) -> pathlib.Path:
+    """A file of this repo, or the copy a non-editable install puts under share/craftkit."""
+    repo_copy = pathlib.Path(__file__).resolve().parent.parent / name
+    return repo_copy if repo_copy.exists() else pathlib.Path(sys.prefix, "share", "craftkit", name)
+
+
+CONFIG_PATH = _shipped("schemathesis.toml")
+SPEC_PATH = _shipped("openapi.yaml")
 DEFAULT_JUNIT = pathlib.Path("reports/contract-junit.xml")
 OWNER, FOREIGN = "owner", "foreign"
 

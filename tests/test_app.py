@@ -294,6 +294,12 @@ def test_a_non_uuid_id_gets_404_and_never_reaches_the_database(client, tenant, b
     assert valid.json()["error"]["code"] in ("internal_error", "service_unavailable")
 
 
+@pytest.mark.parametrize("bad_id", ["a%0Ab", "%0A", "ab%0A"])
+def test_a_line_feed_in_the_path_gets_404_not_500(client, tenant, bad_id):
+    # Connexion's router and Flask's disagreed on these (found by the contract tests).
+    assert_envelope(client.get(url(bad_id), headers=tenant["headers"]), 404, "not_found")
+
+
 def test_unknown_query_parameters_get_400_listing_each(client, tenant, make_render):
     render = make_render(tenant["project"])
     resp = client.get(url(render) + "?limit=5&expand=all", headers=tenant["headers"])
