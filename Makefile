@@ -32,9 +32,10 @@ contract: $(VENV)/.installed-test
 	@test -n "$(URL)" -a -n "$(KEY)" || { echo "usage: make contract URL=http://host:port KEY=ck_… [ARGS='--foreign-key … --render-id …']"; exit 2; }
 	$(BIN)/craftkit contract-test --url "$(URL)" --key "$(KEY)" $(ARGS)
 
-## contract-deep: the in-process contract suite with ten times the examples
+## contract-deep: the in-process contract suite with ten times the examples, on a new seed (or SEED=…)
 contract-deep: $(VENV)/.installed-test
-	CRAFTKIT_CONTRACT_MAX_EXAMPLES=2000 $(BIN)/python -m pytest -s contract_tests/test_schemathesis.py $(PYTEST_ARGS)
+	CRAFTKIT_CONTRACT_MAX_EXAMPLES=10000 CRAFTKIT_CONTRACT_SEED=$(or $(SEED),$(shell date +%s)) \
+	  $(BIN)/python -m pytest -s contract_tests/test_schemathesis.py $(PYTEST_ARGS)
 
 ## lint: ruff (lint + format check) and mypy
 lint: $(VENV)/.installed-test

@@ -107,6 +107,7 @@ class ContractResult:
     findings: list[Finding] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     checks: tuple[str, ...] = ()
+    seed: int | None = None
     elapsed: float = 0.0
     documented: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
 
@@ -154,6 +155,7 @@ def load_config(
     config_path: pathlib.Path = CONFIG_PATH,
     max_examples: int | None = None,
     base_url: str | None = None,
+    seed: int | None = None,
 ) -> SchemathesisConfig:
     """`schemathesis.toml` plus this run's credentials (kept out of the file: they are secrets)."""
     data = tomllib.loads(config_path.read_text(encoding="utf-8"))
@@ -166,6 +168,8 @@ def load_config(
         data.setdefault("generation", {})["max-examples"] = max_examples
     if base_url is not None:
         data["base-url"] = base_url
+    if seed is not None:
+        data["seed"] = seed
     return SchemathesisConfig.from_dict(data, base_dir=str(config_path.parent))
 
 
@@ -199,7 +203,7 @@ def steer(schema: Any, render_ids: Sequence[str], credentials: Credentials) -> N
     def flatmap_case(_context: Any, case: Any) -> Any:
         if "id" not in (case.path_parameters or {}):
             return st.just(case)
-        ids = st.sampled_from([None, *pool]) if _positive(case, "path") else st.none()
+        ids = st.sampled_from([*pool, None]) if _positive(case, "path") else st.none()
         # Only a credential Schemathesis set from the auth config is swapped for another
         # deliberate one; a negative (generated) Authorization header stays as generated.
         keys = st.sampled_from(other_keys) if _positive(case, "header") else st.none()
@@ -270,7 +274,7 @@ def run_contract(
     junit: pathlib.Path | None = None,
 ) -> ContractResult:
     """Run every phase and check of `schema` (loaded with its config); collect what happened."""
-    result = ContractResult(checks=BUILTIN_CHECKS + CUSTOM_CHECKS)
+    result = ContractResult(checks=BUILTIN_CHECKS + CUSTOM_CHECKS, seed=schema.config.seed)
     result.documented = documented_responses(schema.raw_schema)
     steer(schema, render_ids, credentials)
     _KEYS[id(schema)] = credentials
@@ -463,7 +467,10 @@ def _same_shape(example: Any, body: Any) -> bool:
 
 def summary(result: ContractResult) -> str:
     """A readable report: operations x statuses, credentials, coverage, failures with curl."""
-    lines = [f"Contract run: {len(result.exchanges)} requests in {result.elapsed:.1f}s"]
+    lines = [
+        f"Contract run: {len(result.exchanges)} requests in {result.elapsed:.1f}s "
+        f"(seed {result.seed}; the same seed sends the same cases)"
+    ]
     lines.append(f"Checks on ({len(result.checks)}): {', '.join(result.checks)}")
     lines += ["", *status_table(result), ""]
     total = len(result.exchanges) or 1

@@ -25,6 +25,8 @@ POSTGRES_URL = os.environ.get("CRAFTKIT_TEST_POSTGRES_URL")
 UNKNOWN_KEY = "ck_test_" + "A" * 32
 # `make contract-deep` sets this to run many more examples per operation and phase.
 MAX_EXAMPLES = int(os.environ.get("CRAFTKIT_CONTRACT_MAX_EXAMPLES", "0")) or None
+# ... and this to explore other cases than schemathesis.toml's fixed seed sends.
+SEED = int(os.environ.get("CRAFTKIT_CONTRACT_SEED", "0")) or None
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -81,7 +83,8 @@ def run_suite(
     def run(
         app: Any, *, max_examples: int | None = MAX_EXAMPLES, junit: Path | None = None
     ) -> contract.ContractResult:
-        with contract.prepared_config(credentials, max_examples=max_examples) as config:
+        options = {"max_examples": max_examples, "seed": SEED}
+        with contract.prepared_config(credentials, **options) as config:
             schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
             return contract.run_contract(schema, credentials, render_ids=seeded.pool, junit=junit)
 
