@@ -27,10 +27,12 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## contract: the contract suite against a running server: make contract URL=http://… KEY=ck_… [ARGS=…]
+## contract: the contract suite against a running server: make contract URL=http://… KEY=ck_… [FOREIGN_KEY=ck_…] [ARGS=…]
 contract: $(VENV)/.installed-test
-	@test -n "$(URL)" -a -n "$(KEY)" || { echo "usage: make contract URL=http://host:port KEY=ck_… [ARGS='--foreign-key … --render-id …']"; exit 2; }
-	$(BIN)/craftkit contract-test --url "$(URL)" --key "$(KEY)" $(ARGS)
+	@test -n "$(URL)" -a -n "$(KEY)" || { echo "usage: make contract URL=http://host:port KEY=ck_… [FOREIGN_KEY=ck_…] [ARGS='--render-id …']"; exit 2; }
+	@echo "craftkit contract-test --url $(URL) $(ARGS)  (keys from the environment, not echoed)"
+	@CRAFTKIT_CONTRACT_KEY="$(KEY)" CRAFTKIT_CONTRACT_FOREIGN_KEY="$(FOREIGN_KEY)" \
+	  $(BIN)/craftkit contract-test --url "$(URL)" $(ARGS)
 
 ## contract-deep: the in-process contract suite with ten times the examples, on a new seed (or SEED=…)
 contract-deep: $(VENV)/.installed-test

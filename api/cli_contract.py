@@ -64,7 +64,7 @@ def contract_test(
             f"{exc.name} is missing: install the test extras (pip install -e '.[test]')"
         ) from exc
 
-    credentials = contract.Credentials(key=key, foreign_key=foreign_key)
+    credentials = contract.Credentials(key=key, foreign_key=foreign_key or None)
     base_url = url.rstrip("/")
     with contract.prepared_config(
         credentials,

@@ -162,8 +162,10 @@ def load_config(
     auth_file = workdir / "wfc-auth.json"
     auth_file.write_text(json.dumps(wfc_document(credentials)), encoding="utf-8")
     auth_file.chmod(0o600)
-    peers = [OWNER, FOREIGN] if credentials.foreign_key else [OWNER]
-    data["auth"] = {"wfc": {"path": str(auth_file), "user": OWNER, "peers": peers}}
+    wfc: dict[str, Any] = {"path": str(auth_file), "user": OWNER}
+    if credentials.foreign_key:
+        wfc["peers"] = [OWNER, FOREIGN]  # identities that must not see each other's objects
+    data["auth"] = {"wfc": wfc}
     if max_examples is not None:
         data.setdefault("generation", {})["max-examples"] = max_examples
     if base_url is not None:

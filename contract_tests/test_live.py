@@ -98,7 +98,9 @@ def broken_server(demo: dict[str, str]) -> Iterator[str]:
     yield from serve(demo, command, "broken")
 
 
-def contract_test(demo: dict[str, str], url: str, junit: Path) -> subprocess.CompletedProcess:
+def contract_test(
+    demo: dict[str, str], url: str, junit: Path, *, foreign: bool = True
+) -> subprocess.CompletedProcess:
     return craftkit(
         demo["url"],
         "contract-test",
@@ -106,8 +108,7 @@ def contract_test(demo: dict[str, str], url: str, junit: Path) -> subprocess.Com
         url,
         "--key",
         demo["key"],
-        "--foreign-key",
-        demo["foreign_key"],
+        *(["--foreign-key", demo["foreign_key"]] if foreign else []),
         "--render-id",
         str(DEMO_RENDER_ID),
         "--junit",
@@ -117,11 +118,12 @@ def contract_test(demo: dict[str, str], url: str, junit: Path) -> subprocess.Com
     )
 
 
+@pytest.mark.parametrize("foreign", [True, False], ids=["two-projects", "one-key"])
 def test_a_live_server_passes_with_a_summary_and_a_junit_report(
-    demo: dict[str, str], live_server: str, tmp_path: Path
+    demo: dict[str, str], live_server: str, tmp_path: Path, foreign: bool
 ) -> None:
     junit = tmp_path / "reports" / "junit.xml"
-    run = contract_test(demo, live_server, junit)
+    run = contract_test(demo, live_server, junit, foreign=foreign)
     print(run.stdout)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "GET /v1/renders/{id}/engagement" in run.stdout
@@ -129,6 +131,7 @@ def test_a_live_server_passes_with_a_summary_and_a_junit_report(
     assert header.split()[1:4] == ["200", "401", "404"]
     assert "No failures." in run.stdout
     assert demo["key"] not in run.stdout  # credentials are filtered from the report
+    assert ("foreign" in run.stdout.split("Credentials sent:")[1].splitlines()[0]) == foreign
     suite = ElementTree.parse(junit).getroot()
     assert suite.get("failures") == "0" and int(suite.get("tests", "0")) >= 1
 

@@ -1,7 +1,10 @@
-"""The coverage report and summary of api/contract.py, on results built by hand."""
+"""api/contract.py without a server: configuration, and reports built from results by hand."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 import yaml
 
 from api import contract
@@ -11,6 +14,21 @@ OPERATION = "GET /v1/renders/{id}/engagement"
 SPEC = yaml.safe_load((ROOT / "openapi.yaml").read_text())
 DOCUMENTED = contract.documented_responses(SPEC)
 NOT_FOUND = {"error": {"code": "not_found", "message": "Render not found."}}
+
+
+@pytest.mark.parametrize("foreign_key", [None, "ck_test_" + "F" * 32])
+def test_the_config_is_the_toml_plus_the_runs_keys(tmp_path: Path, foreign_key: str | None) -> None:
+    credentials = contract.Credentials("ck_test_" + "K" * 32, foreign_key)
+    config = contract.load_config(credentials, tmp_path, max_examples=7, seed=3)
+    project = config.projects.get_default()
+    assert config.seed == 3
+    assert project.generation.max_examples == 7
+    assert project.auth.wfc is not None and project.auth.wfc.user == "owner"
+    assert project.auth.wfc.peers == (["owner", "foreign"] if foreign_key else None)
+    users = contract.wfc_document(credentials)["auth"]
+    assert [u["name"] for u in users] == (["owner", "foreign"] if foreign_key else ["owner"])
+    assert oct(Path(project.auth.wfc.path).stat().st_mode & 0o777) == "0o600"
+    assert contract.junit_path(config) == Path("reports/contract-junit.xml")
 
 
 def exchange(status: int, body: object) -> contract.Exchange:
