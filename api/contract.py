@@ -31,6 +31,9 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.engine import events, from_schema
 from schemathesis.reporting.junitxml import JunitXmlWriter
+
+# Private, but it is how Schemathesis' own auth checks replay a case as another identity
+# (recorded, on the run's transport); the version is pinned below 5 in pyproject.toml.
 from schemathesis.specs.openapi._auth_retry import send_probe
 
 
@@ -103,6 +106,8 @@ class Finding:
 
 @dataclass
 class ContractResult:
+    """Everything a run produced, for the summary, the coverage report and the tests."""
+
     exchanges: list[Exchange] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -124,11 +129,6 @@ class ContractResult:
         for exchange in self.exchanges:
             table.setdefault(exchange.operation, Counter())[exchange.status] += 1
         return table
-
-    def share(self, predicate: Any) -> float:
-        if not self.exchanges:
-            return 0.0
-        return sum(1 for e in self.exchanges if predicate(e)) / len(self.exchanges)
 
 
 # --- configuration --------------------------------------------------------------------------
@@ -184,6 +184,7 @@ def junit_path(config: SchemathesisConfig) -> pathlib.Path:
 
 # --- steering -------------------------------------------------------------------------------
 
+# A check gets only (ctx, response, case): it finds the run's keys by the case's schema.
 _KEYS: dict[int, Credentials] = {}
 
 
@@ -192,20 +193,20 @@ def steer(schema: Any, render_ids: Sequence[str], credentials: Credentials) -> N
 
     A random UUID almost never exists, so most valid cases take an id from the pool (the
     owner's renders, another project's, another mode's, missing ones; repeat an id to weigh
-    it more). A fifth are sent with the foreign project's key or a revoked or unknown one.
+    it more). Some are sent with the foreign project's key or a revoked or unknown one.
     Only valid parts are steered: a negative id must stay invalid, or `negative_data_rejection`
     would rightly complain that valid data was sent as invalid.
     """
-    pool: list[str | None] = list(render_ids)
-    other_keys: list[str | None] = [None] * 6
-    other_keys += [credentials.foreign_key] * 2 + list(credentials.other_keys)
-    if not pool:
-        return
+    pool: list[str | None] = [*render_ids, None]  # None: keep the generated id
+    other_keys: list[str | None] = [None] * 6  # None: keep the owner's key
+    if credentials.foreign_key:
+        other_keys += [credentials.foreign_key] * 2
+    other_keys += credentials.other_keys
 
     def flatmap_case(_context: Any, case: Any) -> Any:
         if "id" not in (case.path_parameters or {}):
             return st.just(case)
-        ids = st.sampled_from([*pool, None]) if _positive(case, "path") else st.none()
+        ids = st.sampled_from(pool) if _positive(case, "path") else st.none()
         # Only a credential Schemathesis set from the auth config is swapped for another
         # deliberate one; a negative (generated) Authorization header stays as generated.
         keys = st.sampled_from(other_keys) if _positive(case, "header") else st.none()
