@@ -37,7 +37,9 @@ from api.cli import main
     help="Where to write the JUnit XML report (default: [reports.junit] path of the config).",
 )
 @click.option("--max-examples", type=int, help="Override generation.max-examples.")
-@click.option("--seed", type=int, help="Override the config's seed (same seed, same cases).")
+@click.option(
+    "--seed", type=int, help="Override the config's seed (same seed and data, same cases)."
+)
 @click.option(
     "--config",
     "config_path",

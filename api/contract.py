@@ -472,7 +472,7 @@ def summary(result: ContractResult) -> str:
     """A readable report: operations x statuses, credentials, coverage, failures with curl."""
     lines = [
         f"Contract run: {len(result.exchanges)} requests in {result.elapsed:.1f}s "
-        f"(seed {result.seed}; the same seed sends the same cases)"
+        f"(seed {result.seed}: the same seed and data send the same cases)"
     ]
     lines.append(f"Checks on ({len(result.checks)}): {', '.join(result.checks)}")
     lines += ["", *status_table(result), ""]
