@@ -27,6 +27,18 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## contract: the contract suite against a running server: make contract URL=http://… KEY=ck_… [FOREIGN_KEY=ck_…] [ARGS=…]
+contract: $(VENV)/.installed-test
+	@test -n "$(URL)" -a -n "$(KEY)" || { echo "usage: make contract URL=http://host:port KEY=ck_… [FOREIGN_KEY=ck_…] [ARGS='--render-id …']"; exit 2; }
+	@echo "craftkit contract-test --url $(URL) $(ARGS)  (keys from the environment, not echoed)"
+	@CRAFTKIT_CONTRACT_KEY="$(KEY)" CRAFTKIT_CONTRACT_FOREIGN_KEY="$(FOREIGN_KEY)" \
+	  $(BIN)/craftkit contract-test --url "$(URL)" $(ARGS)
+
+## contract-deep: the in-process contract suite with ten times the examples, on a new seed (or SEED=…)
+contract-deep: $(VENV)/.installed-test
+	CRAFTKIT_CONTRACT_MAX_EXAMPLES=10000 CRAFTKIT_CONTRACT_SEED=$(or $(SEED),$(shell date +%s)) \
+	  $(BIN)/python -m pytest -s contract_tests/test_schemathesis.py $(PYTEST_ARGS)
+
 ## lint: ruff (lint + format check) and mypy
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

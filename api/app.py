@@ -18,6 +18,7 @@ from api import errors
 from api.config import Settings
 from api.head import HeadAsGet
 from api.openapi31 import OpenAPI31Specification, add_api
+from api.paths import NoLineFeedInPaths
 from api.resolver import OperationIdResolver
 from api.routing import middlewares
 from api.security import SECURITY_MAP
@@ -36,6 +37,8 @@ def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
 
     app = connexion.FlaskApp(
         __name__,
+        # No /static/<path> route: the app serves the contract's paths and OPERATIONAL_ROUTES only.
+        server_args={"static_folder": None},
         swagger_ui_options=SwaggerUIOptions(serve_spec=False, swagger_ui=False),
         middlewares=middlewares(),
     )
@@ -57,6 +60,7 @@ def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
     )
     _add_operational_routes(app, spec, pathlib.Path(settings.spec_path))
     app.add_middleware(HeadAsGet, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    app.add_middleware(NoLineFeedInPaths, position=MiddlewarePosition.BEFORE_SWAGGER)
     errors.register(app)
     return app
 

@@ -312,7 +312,8 @@ def _project(name: str) -> Any:
         fail(str(exc))
 
 
-from api import cli_mock  # noqa: E402,F401
+# Commands defined in their own modules register themselves on `main` when imported.
+from api import cli_contract, cli_mock  # noqa: E402,F401
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -1,0 +1,87 @@
+"""`craftkit contract-test`: the contract suite against a running server, over HTTP.
+
+The same engine and `schemathesis.toml` as the in-process suite (`api/contract.py`); the
+contract is this repo's `openapi.yaml`, not whatever the server claims to serve (that is
+checked too). Schemathesis is a test extra, so it is imported only when the command runs.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import click
+
+from api.cli import main
+
+
+@main.command("contract-test")
+@click.option("--url", required=True, metavar="URL", help="Base URL of the server to test.")
+@click.option(
+    "--key", required=True, envvar="CRAFTKIT_CONTRACT_KEY", help="An API key the server accepts."
+)
+@click.option(
+    "--foreign-key",
+    envvar="CRAFTKIT_CONTRACT_FOREIGN_KEY",
+    help="A key of another project, for cross-tenant probes.",
+)
+@click.option(
+    "--render-id",
+    "render_ids",
+    multiple=True,
+    metavar="UUID",
+    help="A render to steer cases to (repeat; the key's own renders give 200s).",
+)
+@click.option(
+    "--junit",
+    type=click.Path(dir_okay=False, path_type=pathlib.Path),
+    help="Where to write the JUnit XML report (default: [reports.junit] path of the config).",
+)
+@click.option("--max-examples", type=int, help="Override generation.max-examples.")
+@click.option(
+    "--seed", type=int, help="Override the config's seed (same seed and data, same cases)."
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path),
+    help="Schemathesis settings (default: the schemathesis.toml the in-process suite uses).",
+)
+def contract_test(
+    url: str,
+    key: str,
+    foreign_key: str | None,
+    render_ids: tuple[str, ...],
+    junit: pathlib.Path | None,
+    max_examples: int | None,
+    seed: int | None,
+    config_path: pathlib.Path | None,
+) -> None:
+    """Check a running server against openapi.yaml with Schemathesis; exit 1 on any failure."""
+    try:
+        import schemathesis
+
+        from api import contract
+    except ImportError as exc:
+        raise click.ClickException(
+            f"{exc.name} is missing: install the test extras (pip install -e '.[test]')"
+        ) from exc
+
+    credentials = contract.Credentials(key=key, foreign_key=foreign_key or None)
+    base_url = url.rstrip("/")
+    with contract.prepared_config(
+        credentials,
+        config_path=config_path or contract.CONFIG_PATH,
+        max_examples=max_examples,
+        base_url=base_url,
+        seed=seed,
+    ) as config:
+        junit = junit or contract.junit_path(config)
+        schema = schemathesis.openapi.from_path(contract.SPEC_PATH, config=config)
+        result = contract.run_contract(schema, credentials, render_ids=render_ids, junit=junit)
+    problem = contract.served_document_problem(base_url)
+    if problem is not None:
+        result.errors.append(problem)
+    click.echo(contract.summary(result))
+    click.echo(f"JUnit report: {junit}")
+    if not result.ok:
+        raise SystemExit(1)

@@ -1,0 +1,44 @@
+"""A suite that passes a broken server is worthless: each broken variant must be caught."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import handlers.renders
+from api import contract
+from contract_tests.broken import VARIANTS
+from db import queries
+from db.models import Render
+
+# Enough to find each fault, small enough for `make test`; the seed keeps runs repeatable.
+MAX_EXAMPLES = 40
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_a_broken_response_is_caught(name: str, app: Any, credentials: Any, run_suite: Any) -> None:
+    build, catchers = VARIANTS[name]
+    result = run_suite(build(app, credentials.key), max_examples=MAX_EXAMPLES)
+    assert not result.ok, f"{name}: not caught\n{contract.summary(result)}"
+    print(f"{name}: caught by {sorted(result.caught_by)}")
+    assert result.caught_by & catchers, f"{name}: caught by {sorted(result.caught_by)} only"
+
+
+def test_a_foreign_render_served_with_200_is_caught(
+    app: Any, run_suite: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tenancy taken out of the query: any valid key reads any render."""
+    real = queries.engagement_summary
+
+    def leaky(render_id: str, owner: queries.KeyOwner, recent_limit: int) -> dict[str, Any]:
+        render = Render.get_or_none(Render.id == render_id)
+        if render is not None:
+            owner = queries.KeyOwner(owner.key_id, render.project_id, render.mode)
+        return real(render_id, owner, recent_limit)
+
+    monkeypatch.setattr(handlers.renders, "engagement_summary", leaky)
+    result = run_suite(app, max_examples=MAX_EXAMPLES)
+    assert not result.ok, contract.summary(result)
+    print(f"foreign render served with 200: caught by {sorted(result.caught_by)}")
+    assert "cross_tenant_read" in result.caught_by

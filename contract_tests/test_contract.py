@@ -1,0 +1,88 @@
+"""api/contract.py without a server: configuration, and reports built from results by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from api import contract
+from contract_tests.conftest import ROOT
+
+OPERATION = "GET /v1/renders/{id}/engagement"
+SPEC = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+DOCUMENTED = contract.documented_responses(SPEC)
+NOT_FOUND = {"error": {"code": "not_found", "message": "Render not found."}}
+
+
+@pytest.mark.parametrize("foreign_key", [None, "ck_test_" + "F" * 32])
+def test_the_config_is_the_toml_plus_the_runs_keys(tmp_path: Path, foreign_key: str | None) -> None:
+    credentials = contract.Credentials("ck_test_" + "K" * 32, foreign_key)
+    config = contract.load_config(credentials, tmp_path, max_examples=7, seed=3)
+    project = config.projects.get_default()
+    assert config.seed == 3
+    assert project.generation.max_examples == 7
+    assert project.auth.wfc is not None and project.auth.wfc.user == "owner"
+    assert project.auth.wfc.peers == (["owner", "foreign"] if foreign_key else None)
+    users = contract.wfc_document(credentials)["auth"]
+    assert [u["name"] for u in users] == (["owner", "foreign"] if foreign_key else ["owner"])
+    assert oct(Path(project.auth.wfc.path).stat().st_mode & 0o777) == "0o600"
+    assert contract.junit_path(config) == Path("reports/contract-junit.xml")
+
+
+def exchange(status: int, body: object) -> contract.Exchange:
+    return contract.Exchange(
+        OPERATION, "GET", "/v1/renders/x/engagement", status, "fuzzing", "positive", "owner", body
+    )
+
+
+def test_documented_responses_follow_refs_to_their_examples() -> None:
+    statuses = DOCUMENTED[OPERATION]
+    assert list(statuses) == ["200", "401", "404"]
+    assert statuses["404"] == [NOT_FOUND]
+    assert statuses["200"][0]["linkOpens"] == 8
+
+
+def test_a_documented_status_never_produced_is_a_gap() -> None:
+    result = contract.ContractResult(documented=DOCUMENTED, exchanges=[exchange(404, NOT_FOUND)])
+    gaps = contract.coverage_gaps(result)
+    assert f"{OPERATION}: documented status 200 never produced" in gaps
+    assert f"{OPERATION}: documented status 401 never produced" in gaps
+    assert not any("404" in gap for gap in gaps)
+    report = "\n".join(contract.coverage_report(result))
+    assert "200: NEVER PRODUCED; example 1 never seen" in report
+    assert "404: produced 1 times; example 1 seen verbatim" in report
+
+
+def test_an_example_counts_as_produced_by_shape_not_by_data() -> None:
+    example = DOCUMENTED[OPERATION]["200"][0]
+    other_data = {**example, "total": 99, "recent": [{**example["recent"][0], "id": "ev_9"}]}
+    empty_recent = {**example, "recent": []}
+    missing_key = {k: v for k, v in example.items() if k != "linkOpens"}
+    for body, state in [
+        (example, "seen verbatim"),
+        (other_data, "seen (same shape, other data)"),
+        (empty_recent, "never seen"),
+        (missing_key, "never seen"),
+    ]:
+        result = contract.ContractResult(documented=DOCUMENTED, exchanges=[exchange(200, body)])
+        assert f"200: produced 1 times; example 1 {state}" in contract.summary(result)
+
+
+def test_the_summary_lists_failures_with_a_curl_line() -> None:
+    finding = contract.Finding(
+        OPERATION,
+        "not_a_server_error",
+        "ST101",
+        "Server error",
+        "Received 500",
+        "curl -X GET http://x/v1/renders/y/engagement",
+        500,
+    )
+    result = contract.ContractResult(documented=DOCUMENTED, findings=[finding, finding])
+    text = contract.summary(result)
+    assert not result.ok
+    assert "Failures: 2 failed checks, 1 distinct" in text
+    assert "1. [not_a_server_error] GET /v1/renders/{id}/engagement: Server error" in text
+    assert "Reproduce: curl -X GET http://x/v1/renders/y/engagement" in text

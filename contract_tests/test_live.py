@@ -1,0 +1,151 @@
+"""`craftkit contract-test --url` against real servers started here: `craftkit serve`, and a
+broken one, each on a free port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.demo import DEMO_RENDER_ID
+from contract_tests.conftest import ROOT
+
+CRAFTKIT = str(Path(sys.executable).with_name("craftkit"))
+MAX_EXAMPLES = "40"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def craftkit(database_url: str, *args: str, **options: object) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [CRAFTKIT, "--database-url", database_url, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        check=False,
+        **options,  # type: ignore[call-overload]
+    )
+
+
+def start(command: list[str], env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
+    with log.open("w") as out:
+        server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    server.terminate()
+    raise AssertionError(f"server did not start:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A demo database (`craftkit demo`), plus a second project's key."""
+    tmp = tmp_path_factory.mktemp("live")
+    db = tmp / "demo.db"
+    url = f"sqlite:///{db}"
+    seeded = craftkit(url, "demo")
+    assert seeded.returncode == 0, seeded.stderr
+    assert craftkit(url, "projects", "create", "other").returncode == 0
+    foreign = craftkit(url, "keys", "create", "--project", "other")
+    assert foreign.returncode == 0, foreign.stderr
+    key = Path(f"{db}.demo-key").read_text().strip()
+    assert key in seeded.stdout  # the printed curl line carries the same key
+    return {"url": url, "key": key, "foreign_key": foreign.stdout.strip(), "tmp": str(tmp)}
+
+
+def serve(demo: dict[str, str], command: list[str], name: str) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": demo["url"], "CRAFTKIT_LOG_LEVEL": "warning"}
+    server = start([*command, "--port", str(port)], env, port, Path(demo["tmp"]) / f"{name}.log")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def live_server(demo: dict[str, str]) -> Iterator[str]:
+    yield from serve(demo, [CRAFTKIT, "serve"], "serve")
+
+
+@pytest.fixture(scope="module")
+def broken_server(demo: dict[str, str]) -> Iterator[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "contract_tests.broken:create_broken_app",
+    ]
+    yield from serve(demo, command, "broken")
+
+
+def contract_test(
+    demo: dict[str, str], url: str, junit: Path, *, foreign: bool = True
+) -> subprocess.CompletedProcess:
+    return craftkit(
+        demo["url"],
+        "contract-test",
+        "--url",
+        url,
+        "--key",
+        demo["key"],
+        *(["--foreign-key", demo["foreign_key"]] if foreign else []),
+        "--render-id",
+        str(DEMO_RENDER_ID),
+        "--junit",
+        str(junit),
+        "--max-examples",
+        MAX_EXAMPLES,
+    )
+
+
+@pytest.mark.parametrize("foreign", [True, False], ids=["two-projects", "one-key"])
+def test_a_live_server_passes_with_a_summary_and_a_junit_report(
+    demo: dict[str, str], live_server: str, tmp_path: Path, foreign: bool
+) -> None:
+    junit = tmp_path / "reports" / "junit.xml"
+    run = contract_test(demo, live_server, junit, foreign=foreign)
+    print(run.stdout)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "GET /v1/renders/{id}/engagement" in run.stdout
+    header = next(line for line in run.stdout.splitlines() if line.startswith("Operation "))
+    assert header.split()[1:4] == ["200", "401", "404"]
+    assert "No failures." in run.stdout
+    assert demo["key"] not in run.stdout  # credentials are filtered from the report
+    assert ("foreign" in run.stdout.split("Credentials sent:")[1].splitlines()[0]) == foreign
+    suite = ElementTree.parse(junit).getroot()
+    assert suite.get("failures") == "0" and int(suite.get("tests", "0")) >= 1
+
+
+def test_a_broken_live_server_fails_with_a_curl_reproduction(
+    demo: dict[str, str], broken_server: str, tmp_path: Path
+) -> None:
+    junit = tmp_path / "junit.xml"
+    run = contract_test(demo, broken_server, junit)
+    print(run.stdout)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "[response_schema_conformance]" in run.stdout
+    assert f"Reproduce: curl -X GET -H 'Authorization: [Filtered]' {broken_server}" in run.stdout
+    suite = ElementTree.parse(junit).getroot()
+    assert suite.get("failures") == "1"
+    failure = suite.find("./testsuite/testcase/failure")
+    assert failure is not None and "Response violates schema" in (failure.text or "")
