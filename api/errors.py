@@ -91,10 +91,6 @@ def problem(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
         logger.error("%s %s: %r", request.method, request.url.path, exc)
         return envelope(status, MESSAGES.get(status, MESSAGES[500]))
     if isinstance(exc, RequestValidationProblem):
-        if all(issue["in"] == "path" for issue in exc.issues):
-            # A path that no resource can have names nothing: 404, which the contract documents
-            # for its operations, rather than an undocumented 400 (found by the contract tests).
-            return envelope(404, f"Not found: {exc.detail}", issues=exc.issues)
         return envelope(400, str(exc.detail), issues=exc.issues)
     if isinstance(exc, InvalidApiKey):
         return envelope(401, exc.detail)

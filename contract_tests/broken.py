@@ -94,6 +94,26 @@ def _500_on_malformed_id(
     return status, headers, body
 
 
+def _valid_ids_refused(
+    scope: Scope, status: int, headers: dict[str, str], body: bytes
+) -> tuple[int, dict[str, str], bytes]:
+    """A stored render answered with the 400 envelope, as if its valid id were malformed."""
+    if status == 200 and scope["path"].endswith("/engagement"):
+        issue = {"in": "path", "name": "id", "message": "rejected"}
+        error = {"error": {"code": "invalid_request", "message": "Bad id.", "issues": [issue]}}
+        return 400, {"content-type": "application/json"}, json.dumps(error).encode()
+    return status, headers, body
+
+
+def _bare_400(
+    scope: Scope, status: int, headers: dict[str, str], body: bytes
+) -> tuple[int, dict[str, str], bytes]:
+    """A malformed id still answered 400, but not in the contract's envelope."""
+    if status == 400:
+        return 400, {"content-type": "application/json"}, b'{"detail": "bad request"}'
+    return status, headers, body
+
+
 def _auth_ignored(app: ASGIApp, key: str) -> ASGIApp:
     """Requests without credentials are served as the owner's."""
 
@@ -123,7 +143,15 @@ VARIANTS: dict[str, tuple[Callable[[ASGIApp, str], ASGIApp], set[str]]] = {
     ),
     "500 on a malformed id": (
         lambda app, key: RewriteResponses(app, _500_on_malformed_id),
-        {"not_a_server_error", "status_code_conformance"},
+        {"not_a_server_error", "documented_status_or_invalid_request"},
+    ),
+    "valid ids refused with 400": (
+        lambda app, key: RewriteResponses(app, _valid_ids_refused),
+        {"positive_data_acceptance", "documented_status_or_invalid_request"},
+    ),
+    "400 outside the envelope": (
+        lambda app, key: RewriteResponses(app, _bare_400),
+        {"documented_status_or_invalid_request"},
     ),
     "any or no key served as the owner": (
         _auth_ignored,

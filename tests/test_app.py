@@ -275,12 +275,14 @@ def test_keys_never_appear_in_logs(client, tenant, make_render, caplog):
 @pytest.mark.parametrize(
     "bad_id", ["notauuid", "123", "5f0c6a52-4d0e-4b8a-9a57-1d3c2e7b9f1", "%20"]
 )
-def test_a_non_uuid_id_gets_404_and_never_reaches_the_database(client, tenant, bad_id):
-    # Without the renders table, any query for a render would fail (503): a 404 proves the
-    # request stopped at validation. 404, not 400: the contract documents only 200/401/404.
+def test_a_non_uuid_id_gets_400_and_never_reaches_the_database(client, tenant, bad_id):
+    # Without the renders table, any query for a render would fail (503): a 400 proves the
+    # request stopped at validation.
     with connection():
         database.execute_sql("DROP TABLE render" + ("" if is_sqlite() else " CASCADE"))
-    error = assert_envelope(client.get(url(bad_id), headers=tenant["headers"]), 404, "not_found")
+    error = assert_envelope(
+        client.get(url(bad_id), headers=tenant["headers"]), 400, "invalid_request"
+    )
     assert error["issues"] == [
         {
             "in": "path",

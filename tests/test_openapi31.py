@@ -226,7 +226,7 @@ def test_validators_are_compiled_at_start_up_not_per_request(client, tenant, mak
             == 200
         )
         assert (
-            client.get("/v1/renders/nope/engagement", headers=tenant["headers"]).status_code == 404
+            client.get("/v1/renders/nope/engagement", headers=tenant["headers"]).status_code == 400
         )
     assert SchemaCache.compiled_on_demand == before
 
