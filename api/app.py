@@ -18,9 +18,8 @@ from api import errors
 from api.config import Settings
 from api.head import HeadAsGet
 from api.openapi31 import OpenAPI31Specification, add_api
-from api.paths import NoLineFeedInPaths
 from api.resolver import OperationIdResolver
-from api.routing import middlewares
+from api.routing import NoLineFeedInPaths, middlewares
 from api.security import SECURITY_MAP
 from db.connection import database, open_database
 

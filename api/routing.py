@@ -1,9 +1,12 @@
-"""Connexion's routing without Starlette's trailing-slash redirects.
+"""Routing that answers only the contract's exact paths; anything else is the 404 envelope.
 
-Starlette routers answer `/v1/renders/{id}/engagement/` with a bodiless 307 to the path without
-the slash: an undocumented response outside the error envelope. The contract declares exact
-paths, so a stray slash is an unknown path (404 envelope) like any other. `middlewares()` is
-Connexion's default stack with its routing middleware swapped for this one.
+- Starlette routers answer `/v1/renders/{id}/engagement/` with a bodiless 307 to the path
+  without the slash: an undocumented response outside the envelope. `middlewares()` is
+  Connexion's default stack with its routing middleware swapped for `ExactPathRouting`.
+- Connexion 3.3 mounts each API on a Starlette `Mount`, whose `(?P<path>.*)` does not match a
+  line feed, while Flask's router does: `/v1/renders/a%0Ab/engagement` reached the handler with
+  no operation context and failed with a 500 (found by the contract tests). No path of the
+  contract can hold one, so `NoLineFeedInPaths` answers 404 before routing.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from typing import Any
 
 from connexion.middleware.main import ConnexionMiddleware
 from connexion.middleware.routing import RoutingMiddleware
+from starlette.exceptions import HTTPException
 from starlette.routing import Mount, Router
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 
 class ExactPathRouting(RoutingMiddleware):
@@ -34,3 +38,13 @@ def middlewares() -> list[Any]:
         ExactPathRouting if middleware is RoutingMiddleware else middleware
         for middleware in ConnexionMiddleware.default_middlewares
     ]
+
+
+class NoLineFeedInPaths:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "\n" in scope["path"]:
+            raise HTTPException(404)  # the error module's "No route matches" envelope
+        await self.app(scope, receive, send)
