@@ -6,6 +6,7 @@ import logging
 import random
 import threading
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connexion.exceptions import ProblemException
@@ -29,13 +30,14 @@ class Generator:
     def __init__(self, *, oas30: bool) -> None:
         self.oas30 = oas30
 
-    def generate(self, schema: Mapping[str, Any], seed: int) -> Any:
+    def generate(self, schema: Mapping[str, Any], seed: int, hint: Any = None) -> Any:
+        """A value valid against `schema`; `hint` (the response's example) names map keys."""
         from jsf import JSF  # imported on first use: it pulls in Faker
 
         validator = SchemaCache.get(schema, oas30=self.oas30)
         for draw in range(MAX_DRAWS):
             with self._lock:
-                value = self._draw(JSF, dict(schema), seed * MAX_DRAWS + draw)
+                value = self._draw(JSF, dict(schema), seed * MAX_DRAWS + draw, hint)
             if value is _FAILED:
                 continue
             error = next(iter(validator.iter_errors(value)), None)
@@ -49,7 +51,7 @@ class Generator:
         )
 
     @staticmethod
-    def _draw(jsf_class: Any, schema: dict[str, Any], seed: int) -> Any:
+    def _draw(jsf_class: Any, schema: dict[str, Any], seed: int, hint: Any) -> Any:
         import faker
         import rstr
 
@@ -61,7 +63,7 @@ class Generator:
             if rstr_random is not None:
                 rstr_random.seed(seed)
             try:
-                return jsf_class(for_jsf(schema, random.Random(seed))).generate()
+                return jsf_class(for_jsf(schema, random.Random(seed), hint=hint)).generate()
             except Exception as exc:  # jsf refuses some 2020-12 keywords; try another draw
                 logger.debug("jsf could not generate (seed %d): %s", seed, exc)
                 return _FAILED
@@ -70,6 +72,8 @@ class Generator:
 
 
 _FAILED = object()
+CLOCK_FORMATS = ("date-time", "date")
+YEAR_START = datetime(2026, 1, 1, tzinfo=UTC)
 MAP_KEYS = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta")
 
 
@@ -78,27 +82,53 @@ SUBSCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
 SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions")
 
 
-def for_jsf(schema: Any, rng: random.Random, depth: int = 0) -> Any:
-    """A copy of `schema` in which maps name a few keys, since jsf leaves them empty.
+def for_jsf(schema: Any, rng: random.Random, depth: int = 0, hint: Any = None) -> Any:
+    """A copy of `schema` in which maps name keys, since jsf leaves them empty.
 
     jsf generates nothing for `additionalProperties` (a map such as `counts` would always be
-    `{}`, and its `patternProperties` support fails), so some of the keys it allows are named
-    as optional properties. Only subschema keywords are followed, to a bounded depth: resolved
-    documents can be cyclic. The result is still checked against the original schema.
+    `{}`, and its `patternProperties` support fails), so keys it allows are named as
+    properties: the keys of the example at the same place when there is one (all of them, so
+    `counts` has the event types a frontend expects), else a few placeholder names. Dates and
+    times are drawn from `rng` (Faker's follow the clock, and a seed must replay). Only
+    subschema keywords are followed, to a bounded depth: resolved documents can be cyclic. The
+    result is still checked against the original schema.
     """
     if not isinstance(schema, dict) or depth > 16:
         return schema
     copy = dict(schema)
+    item_hint = hint[0] if isinstance(hint, list) and hint else None
     for key in SUBSCHEMA:
         if isinstance(copy.get(key), dict):
-            copy[key] = for_jsf(copy[key], rng, depth + 1)
+            copy[key] = for_jsf(copy[key], rng, depth + 1, item_hint if key == "items" else None)
     for key in SUBSCHEMA_LISTS:
         if isinstance(copy.get(key), list):
-            copy[key] = [for_jsf(item, rng, depth + 1) for item in copy[key]]
+            copy[key] = [for_jsf(item, rng, depth + 1, hint) for item in copy[key]]
     for key in SUBSCHEMA_MAPS:
         if isinstance(copy.get(key), dict):
-            copy[key] = {k: for_jsf(v, rng, depth + 1) for k, v in copy[key].items()}
+            copy[key] = {
+                k: for_jsf(v, rng, depth + 1, _at(hint, k) if key == "properties" else None)
+                for k, v in copy[key].items()
+            }
+    if copy.get("type") == "string" and copy.get("format") in CLOCK_FORMATS and "enum" not in copy:
+        copy["enum"] = [_moment(rng, copy["format"]) for _ in range(12)]
     extra = copy.get("additionalProperties")
     if isinstance(extra, dict) and not copy.get("properties") and not copy.get("patternProperties"):
-        copy["properties"] = {name: extra for name in rng.sample(MAP_KEYS, rng.randint(1, 4))}
+        if isinstance(hint, dict) and hint:
+            copy["properties"] = {name: for_jsf(extra, rng, depth + 1) for name in hint}
+            copy["required"] = sorted(set(copy.get("required") or []) | set(hint))
+        else:
+            names = rng.sample(MAP_KEYS, rng.randint(1, 4))
+            copy["properties"] = {name: extra for name in names}
     return copy
+
+
+def _moment(rng: random.Random, fmt: str) -> str:
+    """A time in 2026 from `rng`: Faker's times follow the clock, so a seed would not replay."""
+    moment = YEAR_START + timedelta(milliseconds=rng.randrange(366 * 24 * 3600 * 1000))
+    if fmt == "date":
+        return moment.date().isoformat()
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _at(hint: Any, key: str) -> Any:
+    return hint.get(key) if isinstance(hint, dict) else None

@@ -126,7 +126,10 @@ class MockOperation:
             # Asked-for dynamic data varies per call; a stand-in for a missing example is stable.
             seed = random.randrange(1_000_000) if prefs.dynamic else 0
         applied = ["dynamic=true", f"seed={seed}"] if prefs.dynamic else []
-        return self.generator.generate(schema, seed), f"generated (seed {seed})", applied
+        first_named = next(iter(named.values()), None)
+        hint = media.get("example", first_named["value"] if first_named else None)
+        body = self.generator.generate(schema, seed, hint)
+        return body, f"generated (seed {seed})", applied
 
     def _headers(self, declared: Mapping[str, Any], seed: int) -> dict[str, str]:
         """Headers from the spec's examples; a required one without any is generated."""
