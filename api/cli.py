@@ -8,6 +8,7 @@ from typing import IO, Any
 
 import click
 import peewee
+from connexion.exceptions import InvalidSpecification
 
 from api import keys
 from api.config import Settings
@@ -103,7 +104,12 @@ def serve(
             init_schema()
         except DatabaseUnavailable as exc:
             click.echo(f"warning: database unreachable ({exc}); requests will get 503", err=True)
-    create_app(settings)  # fail now, with a readable message, if the spec or settings are bad
+    try:
+        create_app(settings)  # fail now, with one readable line, if the spec is bad
+    except InvalidSpecification as exc:
+        fail(f"{settings.spec_path}: {exc}")
+    except OSError as exc:
+        fail(f"cannot read the spec: {exc}")
     os.environ["DATABASE_URL"] = settings.database_url  # for worker processes
     click.echo(f"Serving {settings.spec_path} on http://{host}:{port} ({workers} worker(s))")
     uvicorn.run(

@@ -65,9 +65,15 @@ HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "tra
 def load_document(path: str | pathlib.Path) -> dict[str, Any]:
     """Parse a YAML or JSON document as written (no templating, unlike Connexion's loader)."""
     text = pathlib.Path(path).read_text(encoding="utf-8")
-    document = yaml.safe_load(text)
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InvalidSpecification(f"not valid YAML or JSON: {problem}{where}") from None
     if not isinstance(document, dict):
-        raise InvalidSpecification(f"{path}: not an OpenAPI document (top level is not a map)")
+        raise InvalidSpecification("not an OpenAPI document (top level is not a map)")
     return document
 
 

@@ -399,3 +399,32 @@ def test_passwords_are_redacted_from_output():
     assert redact("postgresql://u:pw@h:5432/d") == "postgresql://u:***@h:5432/d"
     assert redact("postgresql://u@h/d") == "postgresql://u@h/d"
     assert redact("sqlite:///x.db") == "sqlite:///x.db"
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ("openapi: 3.1.0\npaths: {}\n", 'Invalid OpenAPI 3.1.0 document: "info" is a required'),
+        ("openapi: 3.1.0\ninfo: [\n", "not valid YAML or JSON: expected the node content"),
+        ("- just\n- a list\n", "not an OpenAPI document (top level is not a map)"),
+    ],
+)
+def test_serve_refuses_a_broken_spec_in_one_line(tmp_path, document, message):
+    spec = tmp_path / "broken.yaml"
+    spec.write_text(document)
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    result = CliRunner().invoke(
+        main, ["--database-url", url, "serve", "--port", "1"], env={"CRAFTKIT_SPEC": str(spec)}
+    )
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: {spec}: {message}")
+    assert "Traceback" not in result.output and len(result.stderr.splitlines()) == 1
+
+
+def test_yaml_errors_name_the_line(tmp_path):
+    spec = tmp_path / "broken.yaml"
+    spec.write_text("openapi: 3.1.0\ninfo:\n  title: x\n  version: [\n")
+    result = CliRunner().invoke(
+        main, ["serve", "--port", "1", "--no-init"], env={"CRAFTKIT_SPEC": str(spec)}
+    )
+    assert "at line 5, column 1" in result.stderr
