@@ -525,7 +525,11 @@ def summary(result: ContractResult) -> str:
     if result.errors:
         lines += ["", f"Errors ({len(result.errors)}):", *(f"  {e}" for e in result.errors)]
     lines.append("")
-    if not result.findings:
+    if not result.findings and result.errors:
+        lines.append(
+            f"No check failed, but {len(result.errors)} errors stopped requests: not a pass."
+        )
+    elif not result.findings:
         lines.append("No failures.")
     else:
         distinct = _unique(result.findings)
@@ -548,12 +552,27 @@ def status_table(result: ContractResult) -> list[str]:
     for operation, counter in sorted(table.items()):
         cells = [f"{counter.get(s, 0):>5}" for s in statuses]
         lines.append("  ".join([f"{operation:<{width}}", *cells]))
-    if any(h.endswith("*") for h in heads):
+    starred = [h for h in heads if h.endswith("*")]
+    if starred:
+        reasons = {
+            "400*": "400 answers a request the contract calls invalid "
+            "(see documented_status_or_invalid_request)",
+            "405*": "405, a method it does not declare",
+        }
         lines.append(
-            "* not in the contract: 400 answers a request the contract calls invalid (see "
-            "documented_status_or_invalid_request); 405, a method it does not declare"
+            "* not in the contract: " + "; ".join(reasons.get(h, h.rstrip("*")) for h in starred)
         )
     return lines
+
+
+def gap_hint(result: ContractResult) -> str | None:
+    """Why a live run produced no 200, when the exchanges say so."""
+    if any(e.status == 200 for e in result.exchanges):
+        return None
+    owner = [e for e in result.exchanges if e.key == OWNER and e.mode == "positive"]
+    if owner and all(e.status == 401 for e in owner):
+        return "hint: every valid request with --key got 401: does the server accept that key?"
+    return "hint: no 200 at all: pass --render-id with a render the key can read"
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:

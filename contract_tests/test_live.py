@@ -151,3 +151,35 @@ def test_a_broken_live_server_fails_with_a_curl_reproduction(
     assert suite.get("failures") == "1"
     failure = suite.find("./testsuite/testcase/failure")
     assert failure is not None and "Response violates schema" in (failure.text or "")
+
+
+def test_a_refused_key_fails_the_run_instead_of_passing_on_401s(
+    demo: dict[str, str], live_server: str, tmp_path: Path
+) -> None:
+    """Every answer a 401 would check no 200 body: that is a gap, and gaps fail a live run."""
+    run = craftkit(
+        demo["url"],
+        "contract-test",
+        "--url",
+        live_server,
+        "--key",
+        "ck_test_" + "A" * 32,  # well formed, but no such key
+        "--render-id",
+        str(DEMO_RENDER_ID),
+        "--junit",
+        str(tmp_path / "junit.xml"),
+        "--max-examples",
+        "20",
+    )
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "200: NEVER PRODUCED" in run.stdout
+    assert "FAILED: " in run.stdout and "documented responses never produced" in run.stdout
+    assert "does the server accept that key?" in run.stdout
+    assert "no --foreign-key" in run.stderr
+
+    allowed = craftkit(
+        demo["url"], "contract-test", "--url", live_server, "--key", "ck_test_" + "A" * 32,
+        "--allow-gaps", "--max-examples", "20", "--junit", str(tmp_path / "j2.xml"),
+    )  # fmt: skip
+    assert allowed.returncode == 0, allowed.stdout
+    assert "no --render-id" in allowed.stderr
