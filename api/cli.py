@@ -206,12 +206,16 @@ def keys_revoke(obj: Context, key_or_prefix: str) -> None:
     with connection():
         try:
             if keys.key_mode(key_or_prefix):
-                key = queries.revoke_key(digest=keys.digest(key_or_prefix))
+                key, revoked = queries.revoke_key(digest=keys.digest(key_or_prefix))
             else:
-                key = queries.revoke_key(display_prefix=key_or_prefix.rstrip("…"))
+                key, revoked = queries.revoke_key(display_prefix=key_or_prefix.rstrip("…"))
         except NotFound as exc:
             fail(str(exc))
-    click.echo(f"Revoked {key.display_prefix}…")
+    if revoked:
+        click.echo(f"Revoked {key.display_prefix}…")
+    elif key.revoked_at_ms is not None:
+        when = queries.format_ms(key.revoked_at_ms)
+        click.echo(f"{key.display_prefix}… was already revoked at {when}; nothing changed")
 
 
 @keys_group.command("list")
@@ -283,8 +287,10 @@ def events_record(obj: Context, source: IO[str]) -> None:
         try:
             result = queries.record_events(parsed)
         except EventRejected as exc:
-            fail(f"{source.name}: nothing recorded; {exc}")
-    click.echo(f"Recorded {result.inserted} events, skipped {result.skipped} already stored")
+            fail(f"{source.name}: nothing recorded; fix these lines:\n{exc}")
+    click.echo(
+        f"Recorded {_plural(result.inserted, 'event')}, skipped {result.skipped} already stored"
+    )
 
 
 # --- demo -----------------------------------------------------------------------------------
@@ -309,6 +315,10 @@ def demo(obj: Context, base_url: str | None) -> None:
         f"  curl -s -H 'Authorization: Bearer {result.key}' "
         f"{base_url}/v1/renders/{result.render_id}/engagement"
     )
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _project(name: str) -> Any:

@@ -85,12 +85,16 @@ class Settings:
 
     def __post_init__(self) -> None:
         if not 1 <= self.recent_limit <= 1000:
-            raise ValueError(f"recent_limit must be between 1 and 1000, got {self.recent_limit}")
+            raise ValueError(
+                f"CRAFTKIT_RECENT_LIMIT (recent_limit) must be between 1 and 1000, "
+                f"got {self.recent_limit}"
+            )
         if self.workers < 1:
-            raise ValueError(f"workers must be at least 1, got {self.workers}")
+            raise ValueError(f"CRAFTKIT_WORKERS (workers) must be at least 1, got {self.workers}")
         if self.log_level not in LOG_LEVELS:
             raise ValueError(
-                f"log_level must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}"
+                f"CRAFTKIT_LOG_LEVEL (log_level) must be one of {', '.join(LOG_LEVELS)}, "
+                f"got {self.log_level!r}"
             )
 
 

@@ -59,8 +59,6 @@ def parse_event(line: int, text: str) -> NewEvent:
         raise ValueError("expected a JSON object")
     problems = [f"{name}: required" for name in REQUIRED if name not in data]
     problems += [f"{name}: unknown field" for name in data if name not in REQUIRED + OPTIONAL]
-    if problems:
-        raise ValueError("; ".join(problems))
 
     fields: dict[str, Any] = {}
     checks = {
@@ -78,6 +76,8 @@ def parse_event(line: int, text: str) -> NewEvent:
         ),
     }
     for name, value in data.items():
+        if name not in checks:
+            continue  # reported above as an unknown field
         try:
             key, converted = checks[name](value)
         except ValueError as exc:

@@ -25,9 +25,13 @@ class Conflict(Exception):
 
 
 class EventRejected(Exception):
-    """An event of a batch cannot be stored; `line` says which one, nothing of the batch is."""
+    """Events of a batch cannot be stored; nothing of the batch is. `problems`: (line, why)."""
 
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(f"line {line}: {message}")
-        self.line = line
-        self.message = message
+    SHOWN = 20
+
+    def __init__(self, problems: list[tuple[int, str]]) -> None:
+        lines = [f"line {line}: {why}" for line, why in problems[: self.SHOWN]]
+        if len(problems) > self.SHOWN:
+            lines.append(f"… and {len(problems) - self.SHOWN} more")
+        super().__init__("\n".join(lines))
+        self.problems = problems

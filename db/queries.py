@@ -100,18 +100,23 @@ def find_active_key(digest: str) -> KeyOwner | None:
     return KeyOwner(key_id=row.id, project_id=row.project_id, mode=row.mode)
 
 
-def revoke_key(*, digest: str | None = None, display_prefix: str | None = None) -> ApiKey:
-    """Revoke one key named by its digest or display prefix; revoking twice keeps the first time."""
+def revoke_key(
+    *, digest: str | None = None, display_prefix: str | None = None
+) -> tuple[ApiKey, bool]:
+    """Revoke one key named by its digest or display prefix: (key, whether this call revoked it).
+
+    Revoking twice keeps the first time."""
     if digest is not None:
         key = ApiKey.get_or_none(ApiKey.digest == digest)
     else:
         key = ApiKey.get_or_none(ApiKey.display_prefix == display_prefix)
     if key is None:
         raise KeyNotFound(display_prefix or "the given key")
-    if key.revoked_at_ms is None:
-        key.revoked_at_ms = now_ms()
-        key.save(only=[ApiKey.revoked_at_ms])
-    return key
+    if key.revoked_at_ms is not None:
+        return key, False
+    key.revoked_at_ms = now_ms()
+    key.save(only=[ApiKey.revoked_at_ms])
+    return key, True
 
 
 def list_keys(project: Project) -> list[ApiKey]:
@@ -229,10 +234,11 @@ def new_event_id() -> str:
 
 
 def record_events(events: Sequence[NewEvent]) -> RecordResult:
-    """Store a batch in one transaction: all of it, or (on the first bad event) none of it.
+    """Store a batch in one transaction: all of it, or (if any event is bad) none of it.
 
-    An event whose id is already stored with the same content is skipped, so a file can be
-    replayed; the same id with other content is an error.
+    Every bad event is reported, not just the first. An event whose id is already stored with
+    the same content is skipped, so a file whose events carry ids can be replayed; the same id
+    with other content is an error.
     """
     with database.atomic():
         renders = _existing(Render, Render.id, {e.render_id for e in events})
@@ -252,27 +258,34 @@ def record_events(events: Sequence[NewEvent]) -> RecordResult:
         new_shares: list[dict[str, Any]] = []
         batch_ids: dict[str, NewEvent] = {}
         skipped = 0
+        problems: list[tuple[int, str]] = []
         for event in events:
             if event.render_id not in renders:
-                raise EventRejected(event.line, f"renderId {event.render_id} does not exist")
+                problems.append((event.line, f"renderId {event.render_id} does not exist"))
+                continue
             if event.public_id is not None:
                 earlier = batch_ids.get(event.public_id)
                 if earlier is not None:
                     if _same_new(earlier, event):
                         skipped += 1
                         continue
-                    raise EventRejected(
-                        event.line,
-                        f"id {event.public_id} appears on line {earlier.line} with other content",
+                    problems.append(
+                        (
+                            event.line,
+                            f"id {event.public_id} appears on line {earlier.line} with other "
+                            "content",
+                        )
                     )
+                    continue
                 row = stored.get(event.public_id)
                 if row is not None:
                     if event.same_content(row):
                         skipped += 1
                         continue
-                    raise EventRejected(
-                        event.line, f"id {event.public_id} is already stored with other content"
+                    problems.append(
+                        (event.line, f"id {event.public_id} is already stored with other content")
                     )
+                    continue
                 batch_ids[event.public_id] = event
             if event.share_id is not None:
                 owner = shares.get(event.share_id)
@@ -286,9 +299,10 @@ def record_events(events: Sequence[NewEvent]) -> RecordResult:
                         }
                     )
                 elif owner != event.render_id:
-                    raise EventRejected(
-                        event.line, f"shareId {event.share_id} belongs to another render"
+                    problems.append(
+                        (event.line, f"shareId {event.share_id} belongs to another render")
                     )
+                    continue
             rows.append(
                 {
                     "public_id": event.public_id or new_event_id(),
@@ -302,6 +316,8 @@ def record_events(events: Sequence[NewEvent]) -> RecordResult:
                     "created_at_ms": event.created_at_ms,
                 }
             )
+        if problems:
+            raise EventRejected(problems)
         for chunk in _chunks(new_shares, CHUNK // 4):
             Share.insert_many(chunk).execute()
         for chunk in _chunks(rows, CHUNK // 10):

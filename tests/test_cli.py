@@ -163,6 +163,7 @@ def test_revoked_key_gets_401_at_once(cli, acme, settings):
         assert client.get(url, headers=headers).status_code == 200
         assert "Revoked" in ok(cli("keys", "revoke", key))
         resp = client.get(url, headers=headers)
+    assert "was already revoked at 20" in ok(cli("keys", "revoke", key))  # idempotent, and says so
     assert resp.status_code == 401
     assert resp.json()["error"]["code"] == "unauthorized"
 
@@ -212,7 +213,7 @@ def test_events_record_stores_a_file_and_replays_idempotently(cli, acme, tmp_pat
 
 def test_events_record_reads_stdin(cli, acme):
     result = cli("events", "record", "-", input=line(acme["render"]) + "\n")
-    assert "Recorded 1 events" in ok(result)
+    assert "Recorded 1 event," in ok(result)
     assert event_count() == 1
 
 
@@ -428,3 +429,56 @@ def test_yaml_errors_name_the_line(tmp_path):
         main, ["serve", "--port", "1", "--no-init"], env={"CRAFTKIT_SPEC": str(spec)}
     )
     assert "at line 5, column 1" in result.stderr
+
+
+def test_every_problem_of_a_line_is_named_at_once(cli, acme, tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_text(
+        json.dumps(
+            {
+                "renderId": "not-a-uuid",
+                "eventType": "viewed",
+                "actorKind": "robot",
+                "createdAt": "2026-06-21T10:00:00Z",
+                "extra": 1,
+            }
+        )
+    )
+    message = failed(cli("events", "record", str(path)))
+    assert "extra: unknown field" in message
+    assert "renderId: 'not-a-uuid' is not a UUID" in message
+    assert "actorKind: 'robot' is not one of" in message
+
+
+def test_every_stored_state_conflict_is_named_at_once(cli, acme, tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_text(line(acme["render"], id="ev_1") + "\n")
+    ok(cli("events", "record", str(path)))
+    path.write_text(
+        "\n".join(
+            [
+                line(str(uuid.uuid4())),
+                line(acme["render"], id="ev_1", eventType="printed"),
+                line(acme["render"], id="ev_dup"),
+                line(acme["render"], id="ev_dup", eventType="printed"),
+                line(acme["render"], id="ev_fine"),
+            ]
+        )
+    )
+    message = failed(cli("events", "record", str(path)))
+    assert "line 1: renderId" in message and "does not exist" in message
+    assert "line 2: id ev_1 is already stored with other content" in message
+    assert "line 4: id ev_dup appears on line 3 with other content" in message
+    assert "line 5" not in message
+    assert event_count() == 1
+
+
+def test_the_readme_events_line_records_on_the_demo_database_and_replays(cli, tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    sample = re.search(r"```json\n(\{.+\})\n```", readme)
+    assert sample, "README shows an events line"
+    ok(cli("demo"))
+    path = tmp_path / "readme.jsonl"
+    path.write_text(sample.group(1) + "\n")
+    assert "Recorded 1 event, skipped 0" in ok(cli("events", "record", str(path)))
+    assert "Recorded 0 events, skipped 1" in ok(cli("events", "record", str(path)))

@@ -63,12 +63,25 @@ def test_empty_variables_mean_the_default_and_overrides_win():
     [
         ("CRAFTKIT_PORT", "eighty", "CRAFTKIT_PORT (port): invalid literal"),
         ("CRAFTKIT_VALIDATE_RESPONSES", "maybe", "expected true or false, got 'maybe'"),
-        ("CRAFTKIT_RECENT_LIMIT", "0", "recent_limit must be between 1 and 1000, got 0"),
-        ("CRAFTKIT_RECENT_LIMIT", "1001", "recent_limit must be between 1 and 1000"),
-        ("CRAFTKIT_WORKERS", "0", "workers must be at least 1"),
-        ("CRAFTKIT_LOG_LEVEL", "loud", "log_level must be one of debug, info, warning, error"),
+        (
+            "CRAFTKIT_RECENT_LIMIT",
+            "0",
+            "(recent_limit) must be between 1 and 1000, got 0",
+        ),
+        (
+            "CRAFTKIT_RECENT_LIMIT",
+            "1001",
+            "(recent_limit) must be between 1 and 1000",
+        ),
+        ("CRAFTKIT_WORKERS", "0", "(workers) must be at least 1"),
+        (
+            "CRAFTKIT_LOG_LEVEL",
+            "loud",
+            "(log_level) must be one of debug, info, warning, error",
+        ),
     ],
 )
 def test_bad_values_are_refused_by_name(env, value, message):
-    with pytest.raises(ValueError, match=re.escape(message)):
+    with pytest.raises(ValueError, match=re.escape(message)) as raised:
         Settings.from_env({env: value})
+    assert str(raised.value).startswith(env)  # the variable a user sets, named first
