@@ -88,6 +88,8 @@ def client(mock_client: Callable[..., TestClient]) -> TestClient:
         (["code=404"], {"code": 404}),
         (['example="two"'], {"example": "two"}),
         (["dynamic=true, seed=7"], {"dynamic": True, "seed": 7}),
+        (["dynamic=true; seed=7"], {"dynamic": True, "seed": 7}),  # RFC 7240 parameter form
+        (['example="a,b;c", code=201'], {"example": "a,b;c", "code": 201}),
         (["code=429", "dynamic=true"], {"code": 429, "dynamic": True}),
         (["return=minimal; x=1, CODE=201"], {"code": 201}),
         (["respond-async"], {}),
@@ -146,6 +148,24 @@ def test_undocumented_code_is_a_400_naming_the_documented_ones(client: TestClien
     )
     assert f"documented: {documented}." in error["message"]
     assert error["issues"][0]["name"] == "Prefer"
+
+
+@pytest.mark.parametrize(
+    ("query", "headers", "where"),
+    [
+        ("?__code=418", {}, {"in": "query", "name": "__code"}),
+        ("?__code=teapot", {}, {"in": "query", "name": "__code"}),
+        ("?__seed=x", {}, {"in": "query", "name": "__seed"}),
+        ("", {"Prefer": "code=418"}, {"in": "header", "name": "Prefer"}),
+        ("", {"Prefer": "dynamic=maybe"}, {"in": "header", "name": "Prefer"}),
+    ],
+)
+def test_a_refused_preference_names_where_it_came_from(
+    client: TestClient, query: str, headers: dict[str, str], where: dict[str, str]
+) -> None:
+    resp = client.get(ENGAGEMENT + query, headers={**BEARER, **headers})
+    issue = assert_envelope(resp, 400, "invalid_request")["issues"][0]
+    assert {"in": issue["in"], "name": issue["name"]} == where
 
 
 def test_bad_prefer_is_a_400(client: TestClient) -> None:

@@ -128,7 +128,7 @@ class MockRequest:
         kept = []
         for name, value in query:
             if name in PRISM_PARAMS:
-                prefs.set(PRISM_PARAMS[name], value)
+                prefs.set(PRISM_PARAMS[name], value, ("query", name))
             else:
                 kept.append((name, value))
         if len(kept) != len(query):

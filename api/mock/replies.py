@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from api.mock.generate import Generator
-from api.mock.prefer import Preferences
+from api.mock.prefer import PREFER_HEADER, Preferences
 from api.openapi31 import RequestValidationProblem
 
 
@@ -32,13 +32,19 @@ class MockReply:
 
 
 class PreferenceProblem(RequestValidationProblem):
-    """A preference the spec cannot satisfy; the message says what it can."""
+    """A preference the spec cannot satisfy; the message says what it can.
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, [{"in": "header", "name": "Prefer", "message": message}])
+    `where` is the (in, name) the preference came from: the `Prefer` header or a `__…` query
+    parameter.
+    """
+
+    def __init__(self, message: str, where: tuple[str, str] = PREFER_HEADER) -> None:
+        super().__init__(message, [{"in": where[0], "name": where[1], "message": message}])
 
 
-def documented_status(responses: Mapping[str, Any], wanted: int | None) -> tuple[int, str]:
+def documented_status(
+    responses: Mapping[str, Any], wanted: int | None, where: tuple[str, str] = PREFER_HEADER
+) -> tuple[int, str]:
     """(status to send, key of `responses` that documents it)."""
     if wanted is None:
         for key in responses:
@@ -52,7 +58,8 @@ def documented_status(responses: Mapping[str, Any], wanted: int | None) -> tuple
     raise PreferenceProblem(
         f"No {wanted} response is documented for this operation; documented: "
         + ", ".join(str(k) for k in responses)
-        + "."
+        + ".",
+        where,
     )
 
 
@@ -78,9 +85,10 @@ class MockOperation:
 
     def reply(self, prefs: Preferences) -> MockReply:
         if prefs.problems:
-            raise PreferenceProblem("Invalid Prefer: " + "; ".join(prefs.problems) + ".")
+            message = "; ".join(p["message"] for p in prefs.problems)
+            raise RequestValidationProblem(f"Invalid preference: {message}.", prefs.problems)
         responses = self.definition.get("responses") or {"200": {"description": "OK"}}
-        status, key = documented_status(responses, prefs.code)
+        status, key = documented_status(responses, prefs.code, prefs.source("code"))
         response = responses[key]
         applied = [f"code={status}"] if prefs.code is not None else []
         content = response.get("content") or {}
@@ -101,7 +109,8 @@ class MockOperation:
                 raise PreferenceProblem(
                     f"No example named {prefs.example!r} for this response; named examples: "
                     + (", ".join(named) or "none")
-                    + "."
+                    + ".",
+                    prefs.source("example"),
                 )
             return (
                 named[prefs.example]["value"],
