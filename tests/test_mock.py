@@ -429,11 +429,65 @@ def test_cors_origin_restricts_origins(mock_client: Callable[..., TestClient]) -
     assert ok.headers["access-control-allow-origin"] == ORIGIN
     other = client.get(ENGAGEMENT, headers={**BEARER, "Origin": "http://evil.test"})
     assert "access-control-allow-origin" not in other.headers
+
+
+@pytest.mark.parametrize(
+    ("options", "request_headers", "refused", "named"),
+    [
+        ({}, {"Origin": "http://evil.test"}, ["Origin"], "origin 'http://evil.test'"),
+        (
+            {"allow_methods": ["GET"], "allow_headers": ["authorization"]},
+            {
+                "Origin": ORIGIN,
+                "Access-Control-Request-Method": "PUT",
+                "Access-Control-Request-Headers": "authorization, x-debug",
+            },
+            ["Access-Control-Request-Method", "Access-Control-Request-Headers"],
+            "method 'PUT' is not allowed; headers not allowed: x-debug.",
+        ),
+    ],
+)
+def test_a_refused_preflight_is_the_envelope_saying_why(
+    options: dict[str, Any], request_headers: dict[str, str], refused: list[str], named: str
+) -> None:
+    """Starlette answers these with a plain-text 400; every error here is the envelope."""
+    from starlette.applications import Starlette
+
+    from api.mock.app import MockCORS
+
+    cors = MockCORS(Starlette(), allow_origins=[ORIGIN], **options)
+    preflight = TestClient(cors).options(
+        ENGAGEMENT, headers={"Access-Control-Request-Method": "GET", **request_headers}
+    )
+    error = assert_envelope(preflight, 403, "forbidden")
+    assert [issue["name"] for issue in error["issues"]] == refused
+    assert error["message"].startswith("CORS preflight refused: ") and named in error["message"]
+
+
+def test_the_mock_refuses_a_preflight_from_another_origin_with_the_envelope(
+    mock_client: Callable[..., TestClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="craftkit.mock")
+    client = mock_client(cors_origins=(ORIGIN,))
     preflight = client.options(
         ENGAGEMENT,
         headers={"Origin": "http://evil.test", "Access-Control-Request-Method": "GET"},
     )
-    assert preflight.status_code == 400
+    error = assert_envelope(preflight, 403, "forbidden")
+    assert "'http://evil.test' is not allowed (allowed: http://localhost:5173)" in error["message"]
+    allowed = {"Origin": ORIGIN, "Access-Control-Request-Method": "GET"}
+    assert client.options(ENGAGEMENT, headers=allowed).status_code == 200
+    lines = [r.getMessage() for r in caplog.records if r.name == "craftkit.mock"]
+    assert lines[0].startswith(f"OPTIONS {ENGAGEMENT} -> 403 CORS preflight ")
+    assert lines[1].startswith(f"OPTIONS {ENGAGEMENT} -> 200 CORS preflight ")
+
+
+def test_preflights_are_not_delayed(mock_client: Callable[..., TestClient]) -> None:
+    client = mock_client(delay_ms=500)
+    started = time.monotonic()
+    allowed = {"Origin": ORIGIN, "Access-Control-Request-Method": "GET"}
+    assert client.options(ENGAGEMENT, headers=allowed).status_code == 200
+    assert time.monotonic() - started < 0.5
 
 
 def test_exposed_headers_include_the_specs_response_headers(

@@ -19,6 +19,7 @@ from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolution, Resolver
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -111,8 +112,72 @@ class MockResponder:
         await response(scope, receive, send)
 
 
+def envelope_response(
+    status: int, message: str, *, issues: Any = None, headers: Mapping[str, str] | None = None
+) -> Response:
+    """The error module's envelope, for middlewares outside Connexion's exception handling."""
+    envelope = errors.envelope(status, message, issues=issues, headers=dict(headers or {}))
+    return Response(
+        envelope.body,
+        status_code=envelope.status_code,
+        headers=dict(envelope.headers),
+        media_type="application/json",
+    )
+
+
+def is_preflight(scope: Scope) -> bool:
+    headers = Headers(scope=scope)
+    return (
+        scope["method"] == "OPTIONS"
+        and "origin" in headers
+        and "access-control-request-method" in headers
+    )
+
+
+class MockCORS(CORSMiddleware):
+    """Starlette's CORS, with a refused preflight answered by the envelope, saying what failed.
+
+    Starlette answers it with a plain-text `400 Disallowed CORS origin`.
+    """
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        issues = []
+        origin = request_headers["origin"]
+        if not self.is_allowed_origin(origin=origin):
+            allowed = ", ".join(self.allow_origins) or "none"
+            issues.append(("Origin", f"origin {origin!r} is not allowed (allowed: {allowed})"))
+        method = request_headers["access-control-request-method"]
+        if method not in self.allow_methods:
+            issues.append(("Access-Control-Request-Method", f"method {method!r} is not allowed"))
+        requested = request_headers.get("access-control-request-headers")
+        if requested is not None and not self.allow_all_headers:
+            refused = [h.strip() for h in requested.lower().split(",")]
+            refused = [h for h in refused if h not in self.allow_headers]
+            if refused:
+                names = ", ".join(refused)
+                issues.append(("Access-Control-Request-Headers", f"headers not allowed: {names}"))
+        private = "access-control-request-private-network"
+        if private in request_headers and not self.allow_private_network:
+            issues.append(("Access-Control-Request-Private-Network", "private network is refused"))
+        message = "CORS preflight refused: " + "; ".join(m for _, m in issues) + "."
+        kept = {k: v for k, v in response.headers.items() if k.lower().startswith("access-")}
+        return envelope_response(
+            403,
+            message,
+            issues=[{"in": "header", "name": n, "message": m} for n, m in issues],
+            headers={**kept, "Vary": "Origin"},
+        )
+
+
 class MockRequest:
-    """Preferences in, `--delay` applied, one log line out: method, path, status, example."""
+    """Preferences in, `--delay` applied, one log line out: method, path, status, example.
+
+    Outermost, so that CORS preflights are logged too; they are not delayed, or every
+    cross-origin call would wait twice.
+    """
 
     def __init__(self, app: ASGIApp, delay_ms: int = 0) -> None:
         self.app = app
@@ -135,6 +200,9 @@ class MockRequest:
             scope = {**scope, "query_string": urlencode(kept).encode("latin-1")}
         info = _info(scope)
         info["prefs"] = prefs
+        preflight = is_preflight(scope)
+        if preflight:
+            info["source"] = "CORS preflight"
         status = 500
         started = time.monotonic()
 
@@ -144,7 +212,7 @@ class MockRequest:
                 status = message["status"]
             await send(message)
 
-        if self.delay_ms:
+        if self.delay_ms and not preflight:
             await asyncio.sleep(self.delay_ms / 1000)
         try:
             await self.app(scope, receive, send_logged)
@@ -196,18 +264,19 @@ def create_mock_app(options: MockOptions) -> connexion.AsyncApp:
         validate_responses=True,
         security_map=mock_security_map(keys),
     )
-    # Added in this order at BEFORE_EXCEPTION, the first is outermost: CORS headers go on every
-    # answer, the error envelope included, and preflights are answered before anything else.
+    # Added in this order at BEFORE_EXCEPTION, the first is outermost: every call is logged,
+    # preflights included; CORS headers go on every answer, the error envelope included, and
+    # preflights are answered before anything else.
     app.add_middleware(
-        CORSMiddleware,
+        MockRequest, position=MiddlewarePosition.BEFORE_EXCEPTION, delay_ms=options.delay_ms
+    )
+    app.add_middleware(
+        MockCORS,
         position=MiddlewarePosition.BEFORE_EXCEPTION,
         allow_origins=list(options.cors_origins),
         allow_methods=["*"],
         allow_headers=["*"],
         expose_headers=[*EXPOSED_HEADERS, *declared_headers(spec)],
-    )
-    app.add_middleware(
-        MockRequest, position=MiddlewarePosition.BEFORE_EXCEPTION, delay_ms=options.delay_ms
     )
     app.add_middleware(HeadAsGet, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(
