@@ -59,7 +59,7 @@ def mock(
     import uvicorn
     from connexion.exceptions import InvalidSpecification
 
-    from api.mock import OPTIONS_ENV, MockOptions, create_mock_app
+    from api.mock import OPTIONS_ENV, MockOptions, configure_logging, create_mock_app
 
     settings = obj.settings
     spec = pathlib.Path(spec_path or settings.spec_path).resolve()
@@ -69,10 +69,15 @@ def mock(
         cors_origins=cors_origins or ("*",),
         delay_ms=delay_ms,
     )
+    logger = configure_logging()
+    # With --watch, the worker builds the app again and logs its warnings: say them once.
+    logger.disabled = watch
     try:
-        create_mock_app(options)  # fail now, with a readable message, if the spec is bad
+        app = create_mock_app(options)  # fail now, with a readable message, if the spec is bad
     except InvalidSpecification as exc:
         raise click.ClickException(f"{spec}: {exc}") from exc
+    finally:
+        logger.disabled = False
     os.environ[OPTIONS_ENV] = options.to_env()  # for uvicorn's factory, also after a reload
     host = host or settings.host
     port = port or settings.port
@@ -82,8 +87,8 @@ def mock(
         + ")"
     )
     uvicorn.run(
-        "api.mock:app_from_env",
-        factory=True,
+        "api.mock:app_from_env" if watch else app,
+        factory=watch,
         host=host,
         port=port,
         log_level=settings.log_level,

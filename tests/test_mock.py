@@ -227,13 +227,31 @@ def test_no_content_response(mock_client: Callable[..., TestClient]) -> None:
     assert resp.status_code == 204 and resp.content == b""
 
 
-def test_an_example_that_breaks_its_schema_is_never_sent(
+def test_an_example_that_breaks_its_schema_is_named_never_sent(
     mock_client: Callable[..., TestClient], caplog: pytest.LogCaptureFixture
 ) -> None:
-    resp = mock_client(SHOP).get("/broken")
-    assert_envelope(resp, 500, "internal_error")
-    assert "many" not in resp.text
-    assert "getBroken does not conform" in caplog.text
+    """A spec bug the frontend dev must see: in the 500's message, and once in the log."""
+    caplog.set_level(logging.WARNING, logger="craftkit.mock")
+    shop = mock_client(SHOP)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "spec example does not match its schema: getBroken 200 application/json example: "
+        "/count: 'many' is not of type 'integer'",
+        "spec example does not match its schema: getHalfBroken 200 application/json "
+        "example 'wrong': /: 'count' is a required property",
+    ]
+    error = assert_envelope(shop.get("/broken"), 500, "internal_error")
+    assert set(error) == {"code", "message"}  # the invalid body itself is never sent
+    assert error["message"].startswith(
+        "The spec's example of getBroken 200 (application/json) does not match its schema: "
+        "/count: 'many' is not of type 'integer'."
+    )
+    assert shop.get("/broken/named").json() == {"count": 2}
+    error = assert_envelope(
+        shop.get("/broken/named", headers={"Prefer": "example=wrong"}), 500, "internal_error"
+    )
+    assert "example 'wrong' of getHalfBroken 200" in error["message"]
+    assert "'count' is a required property" in error["message"]
 
 
 def test_openapi_30_documents_are_mocked(mock_client: Callable[..., TestClient]) -> None:

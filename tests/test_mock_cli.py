@@ -93,3 +93,14 @@ def test_a_bad_spec_is_refused_with_a_readable_message(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["mock", "--spec", str(bad)])
     assert result.exit_code == 1
     assert "Invalid OpenAPI 3.1.0 document" in result.output
+
+
+def test_an_example_that_breaks_its_schema_is_logged_once_at_start(tmp_path: Path) -> None:
+    shop = ROOT / "tests" / "data" / "mock_shop.yaml"
+    for watch in ((), ("--watch",)):
+        with live_mock("--spec", str(shop), *watch, cwd=tmp_path) as server:
+            resp = httpx.get(server.url + "/broken")
+            log = server.output()
+        assert resp.status_code == 500 and "getBroken 200" in resp.json()["error"]["message"]
+        warning = "mock: spec example does not match its schema: getBroken 200"
+        assert log.count(warning) == 1, log

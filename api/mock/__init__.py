@@ -21,7 +21,13 @@ Modules: `app` (assembly and the two middlewares), `prefer`, `replies` (choosing
 response), `generate` (jsf), `credentials` (`--keys`).
 """
 
-from api.mock.app import OPTIONS_ENV, MockOptions, app_from_env, create_mock_app
+from api.mock.app import (
+    OPTIONS_ENV,
+    MockOptions,
+    app_from_env,
+    configure_logging,
+    create_mock_app,
+)
 from api.mock.generate import Generator
 from api.mock.prefer import Preferences, parse_prefer
 from api.mock.replies import PreferenceProblem, documented_status
@@ -33,6 +39,7 @@ __all__ = [
     "PreferenceProblem",
     "Preferences",
     "app_from_env",
+    "configure_logging",
     "create_mock_app",
     "documented_status",
     "parse_prefer",

@@ -29,7 +29,7 @@ from api.head import HeadAsGet
 from api.mock.credentials import mock_security_map, read_keys
 from api.mock.generate import Generator
 from api.mock.prefer import PRISM_PARAMS, Preferences, parse_prefer
-from api.mock.replies import MockOperation
+from api.mock.replies import InvalidExample, MockOperation, operation_key
 from api.openapi31 import OpenAPI31Specification, add_api
 from api.routing import middlewares
 
@@ -61,10 +61,6 @@ class MockOptions:
 
 
 # --- Connexion wiring -------------------------------------------------------------------------
-
-
-def operation_key(operation_id: str | None, method: str, path: str) -> str:
-    return operation_id or f"{method.upper()} {path}"
 
 
 async def _never_called() -> None:  # pragma: no cover - MockResponder answers first
@@ -249,6 +245,16 @@ def create_mock_app(options: MockOptions) -> connexion.AsyncApp:
         )
         for path, method, definition in spec.operations()
     }
+    for operation in operations.values():
+        for (key, media_type, source), problem in operation.invalid_examples.items():
+            logger.warning(
+                "spec example does not match its schema: %s %s %s %s: %s",
+                operation.name,
+                key,
+                media_type,
+                source,
+                problem,
+            )
     keys = read_keys(options.keys_file) if options.keys_file else None
 
     app = connexion.AsyncApp(
@@ -284,7 +290,13 @@ def create_mock_app(options: MockOptions) -> connexion.AsyncApp:
     )
     _add_spec_routes(app, spec, pathlib.Path(options.spec_path))
     errors.register(app)
+    app.add_error_handler(InvalidExample, invalid_example)
     return app
+
+
+def invalid_example(_request: ConnexionRequest, exc: Exception) -> Any:
+    """A 500 that says which example of the spec is wrong: the frontend dev must see it."""
+    return errors.envelope(500, str(exc))
 
 
 def _add_spec_routes(
@@ -304,12 +316,17 @@ def _add_spec_routes(
     app.add_url_rule("/openapi.json", "openapi_json", openapi_json, methods=["GET"])
 
 
-def app_from_env() -> connexion.AsyncApp:
-    """uvicorn's factory for `craftkit mock` (a factory so that `--watch` can rebuild it)."""
+def configure_logging() -> logging.Logger:
+    """`mock: …` lines on stderr, for `craftkit mock` and its `--watch` worker."""
     if not logger.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("mock: %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
-        logger.propagate = False
+    return logger
+
+
+def app_from_env() -> connexion.AsyncApp:
+    """uvicorn's factory for `craftkit mock --watch`, which rebuilds the app on every change."""
+    configure_logging()
     return create_mock_app(MockOptions.from_env())
