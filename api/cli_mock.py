@@ -57,9 +57,15 @@ def mock(
       Prefer: seed=7            with dynamic=true, the same data every time (?__seed=7)
     """
     import uvicorn
-    from connexion.exceptions import InvalidSpecification
 
-    from api.mock import OPTIONS_ENV, MockOptions, configure_logging, create_mock_app
+    from api.mock import (
+        OPTIONS_ENV,
+        SPEC_PROBLEMS,
+        MockOptions,
+        configure_logging,
+        create_mock_app,
+        spec_problem,
+    )
 
     settings = obj.settings
     spec = pathlib.Path(spec_path or settings.spec_path).resolve()
@@ -74,8 +80,8 @@ def mock(
     logger.disabled = watch
     try:
         app = create_mock_app(options)  # fail now, with a readable message, if the spec is bad
-    except InvalidSpecification as exc:
-        raise click.ClickException(f"{spec}: {exc}") from exc
+    except SPEC_PROBLEMS as exc:
+        raise click.ClickException(spec_problem(exc, str(spec))) from exc
     finally:
         logger.disabled = False
     os.environ[OPTIONS_ENV] = options.to_env()  # for uvicorn's factory, also after a reload

@@ -559,3 +559,23 @@ def test_generated_times_do_not_follow_the_clock() -> None:
     assert generator.generate(schema, 5) == first
     assert_valid(schema, first)
     assert all(item["at"].startswith("2026-") and item["at"].endswith("Z") for item in first)
+
+
+def test_a_spec_that_cannot_be_loaded_is_a_503_naming_the_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What a `--watch` reload serves until the spec is fixed, instead of losing its worker."""
+    from api.mock import OPTIONS_ENV, app, app_from_env
+
+    monkeypatch.setattr(app, "configure_logging", lambda: app.logger)  # caplog is enough here
+    spec = tmp_path / "openapi.yaml"
+    spec.write_text("openapi: 3.1.0\npaths: {\n")
+    monkeypatch.setenv(OPTIONS_ENV, MockOptions(spec_path=str(spec)).to_env())
+    client = TestClient(app_from_env())
+    problem = f"{spec}: not valid YAML: "
+    for resp in (client.get(ENGAGEMENT), client.post("/anything", headers={"Origin": ORIGIN})):
+        message = assert_envelope(resp, 503, "service_unavailable")["message"]
+        assert problem in message and message.endswith("(line 3, column 1)")
+    assert resp.headers["access-control-allow-origin"] == "*"
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and errors[0].exc_info is None

@@ -23,10 +23,12 @@ response), `generate` (jsf), `credentials` (`--keys`).
 
 from api.mock.app import (
     OPTIONS_ENV,
+    SPEC_PROBLEMS,
     MockOptions,
     app_from_env,
     configure_logging,
     create_mock_app,
+    spec_problem,
 )
 from api.mock.generate import Generator
 from api.mock.prefer import Preferences, parse_prefer
@@ -34,6 +36,7 @@ from api.mock.replies import PreferenceProblem, documented_status
 
 __all__ = [
     "OPTIONS_ENV",
+    "SPEC_PROBLEMS",
     "Generator",
     "MockOptions",
     "PreferenceProblem",
@@ -43,4 +46,5 @@ __all__ = [
     "create_mock_app",
     "documented_status",
     "parse_prefer",
+    "spec_problem",
 ]

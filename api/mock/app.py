@@ -14,6 +14,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import connexion
+import yaml
+from connexion.exceptions import InvalidSpecification
 from connexion.lifecycle import ConnexionRequest
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
@@ -316,6 +318,59 @@ def _add_spec_routes(
     app.add_url_rule("/openapi.json", "openapi_json", openapi_json, methods=["GET"])
 
 
+# What a spec being edited can raise while the app is built: answered by `SpecUnavailable`.
+SPEC_PROBLEMS = (InvalidSpecification, yaml.YAMLError, OSError, UnicodeDecodeError)
+
+
+def spec_problem(exc: BaseException, spec_path: str) -> str:
+    """One readable line on why the spec (or the `--keys` file) could not be loaded."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        return (
+            f"{spec_path}: not valid YAML: {exc.problem} "
+            f"(line {mark.line + 1}, column {mark.column + 1})"
+        )
+    if isinstance(exc, OSError):
+        return f"{exc.filename or spec_path}: {exc.strerror or exc}"
+    text = " ".join(str(exc).split())
+    return text if spec_path in text else f"{spec_path}: {text}"
+
+
+class SpecUnavailable:
+    """Served by `--watch` while the spec cannot be loaded: every call gets the 503 envelope.
+
+    uvicorn's reloader would otherwise lose its worker, and requests would hang until the
+    spec is fixed.
+    """
+
+    def __init__(self, problem: str) -> None:
+        self.message = f"The mock cannot serve its spec until it is fixed: {problem}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        elif scope["type"] == "http":
+            await envelope_response(503, self.message)(scope, receive, send)
+
+
+def unavailable_app(options: MockOptions, problem: str) -> ASGIApp:
+    """`SpecUnavailable` with the mock's log line and CORS, so a page can read the 503 too."""
+    cors = MockCORS(
+        SpecUnavailable(problem),
+        allow_origins=list(options.cors_origins),
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=list(EXPOSED_HEADERS),
+    )
+    return MockRequest(cors)
+
+
 def configure_logging() -> logging.Logger:
     """`mock: …` lines on stderr, for `craftkit mock` and its `--watch` worker."""
     if not logger.handlers:
@@ -326,7 +381,20 @@ def configure_logging() -> logging.Logger:
     return logger
 
 
-def app_from_env() -> connexion.AsyncApp:
-    """uvicorn's factory for `craftkit mock --watch`, which rebuilds the app on every change."""
+def app_from_env() -> ASGIApp:
+    """uvicorn's factory for `craftkit mock --watch`, which rebuilds the app on every change.
+
+    A spec edited into an invalid document is logged once, in one line, and every call is
+    answered with a 503 until the next change reloads the worker.
+    """
     configure_logging()
-    return create_mock_app(MockOptions.from_env())
+    options = MockOptions.from_env()
+    try:
+        return create_mock_app(options)
+    except SPEC_PROBLEMS as exc:
+        problem = spec_problem(exc, options.spec_path)
+        logger.error("cannot load the spec, answering 503 until it is fixed: %s", problem)
+    except Exception as exc:  # a bug of ours, most likely: keep the traceback, still answer
+        problem = spec_problem(exc, options.spec_path)
+        logger.exception("cannot build the mock, answering 503: %s", problem)
+    return unavailable_app(options, problem)
