@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+from typing import Any
 
 import click
 
@@ -35,7 +36,9 @@ from api.cli import Context, main, pass_ctx
 @click.option(
     "--delay", "delay_ms", type=click.IntRange(min=0), default=0, help="Delay every answer (ms)."
 )
-@click.option("--watch", is_flag=True, help="Reload when the spec file changes.")
+@click.option(
+    "--watch", is_flag=True, help="Reload when the spec file (or the --keys file) changes."
+)
 @pass_ctx
 def mock(
     obj: Context,
@@ -99,7 +102,20 @@ def mock(
         port=port,
         log_level=settings.log_level,
         access_log=False,  # the mock logs its own line per call, with the example it chose
-        reload=watch,
-        reload_dirs=[str(spec.parent)] if watch else None,
-        reload_includes=[spec.name] if watch else None,
+        **(watch_options(spec, options.keys_file) if watch else {}),
     )
+
+
+def watch_options(spec: pathlib.Path, keys_file: str | None) -> dict[str, Any]:
+    """uvicorn's reload, for the spec and the `--keys` file only.
+
+    uvicorn watches `*.py` in every reload directory unless it is excluded, and matches
+    includes by name: a file of the same name in a subdirectory would reload too.
+    """
+    watched = [spec, *([pathlib.Path(keys_file)] if keys_file else [])]
+    return {
+        "reload": True,
+        "reload_dirs": sorted({str(path.parent) for path in watched}),
+        "reload_includes": [path.name for path in watched],
+        "reload_excludes": ["*.py"],
+    }

@@ -140,3 +140,23 @@ def test_an_example_that_breaks_its_schema_is_logged_once_at_start(tmp_path: Pat
         assert resp.status_code == 500 and "getBroken 200" in resp.json()["error"]["message"]
         warning = "mock: spec example does not match its schema: getBroken 200"
         assert log.count(warning) == 1, log
+
+
+def test_watch_reloads_for_the_spec_and_keys_files_only(tmp_path: Path) -> None:
+    """uvicorn would also reload on any `*.py` next to the spec."""
+    spec_dir, keys_dir = tmp_path / "spec", tmp_path / "secrets"
+    spec_dir.mkdir()
+    keys_dir.mkdir()
+    spec, keys = spec_dir / "openapi.yaml", keys_dir / "keys.txt"
+    shutil.copy(CONTRACT, spec)
+    keys.write_text("ck_test_frontend\n")
+    with live_mock("--spec", str(spec), "--keys", str(keys), "--watch", cwd=tmp_path) as server:
+        assert httpx.get(server.url + ENGAGEMENT, headers=BEARER).status_code == 200
+        (spec_dir / "handlers.py").write_text("x = 1\n")
+        (spec_dir / "notes.yaml").write_text("x: 1\n")
+        time.sleep(2.5)  # longer than watchfiles' 1.6 s debounce: these changes are seen
+        keys.write_text("ck_test_someone_else\n")
+        wait_for(server, lambda r: r.status_code == 401)
+        log = server.output()
+    assert log.count("Reloading") == 1 and "keys.txt" in log, log
+    assert "handlers.py" not in log and "notes.yaml" not in log, log
