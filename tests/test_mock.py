@@ -222,6 +222,25 @@ def test_no_example_means_a_generated_stable_body(mock_client: Callable[..., Tes
     assert_envelope(shop.post("/orders", json={}), 400, "invalid_request")
 
 
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_a_non_integer_integer_path_parameter_is_a_400(
+    mock_client: Callable[..., TestClient], method: str
+) -> None:
+    """Connexion routes it with Starlette's int convertor: a 404 "No route matches" before."""
+    shop = mock_client(SHOP)
+    error = assert_envelope(shop.request(method, "/orders/abc"), 400, "invalid_request")
+    assert error["issues"] == [
+        {"in": "path", "name": "id", "message": "'abc' is not of type 'integer'"}
+    ]
+    assert shop.request(method, "/orders/-1").status_code in (200, 204)
+
+
+def test_concrete_paths_match_before_templated_ones(mock_client: Callable[..., TestClient]) -> None:
+    shop = mock_client(SHOP)
+    assert shop.get("/orders/summary").json() == {"open": 1}
+    assert shop.get("/orders/3").json()["id"] == 3
+
+
 def test_no_content_response(mock_client: Callable[..., TestClient]) -> None:
     resp = mock_client(SHOP).delete("/orders/3")
     assert resp.status_code == 204 and resp.content == b""

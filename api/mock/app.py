@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import pathlib
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -24,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
+from starlette.routing import Mount, Route, Router, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
@@ -33,12 +35,14 @@ from api.mock.generate import Generator
 from api.mock.prefer import PRISM_PARAMS, Preferences, parse_prefer
 from api.mock.replies import InvalidExample, MockOperation, operation_key
 from api.openapi31 import OpenAPI31Specification, add_api
-from api.routing import middlewares
+from api.routing import ExactPathRouting, middlewares
 
 logger = logging.getLogger("craftkit.mock")
 
 OPTIONS_ENV = "CRAFTKIT_MOCK_OPTIONS"
 EXTENSION = "craftkit_mock"  # scope["extensions"] key shared by MockRequest and MockResponder
+# A path parameter Connexion routes with Starlette's int or float convertor.
+TYPED_SEGMENT = re.compile(r"\{(\w+):(?:int|float)\}")
 # Headers a page may read from a cross-origin response, besides those the spec declares.
 EXPOSED_HEADERS = ("Preference-Applied", "WWW-Authenticate", "Allow", "Retry-After")
 
@@ -226,6 +230,29 @@ class MockRequest:
             )
 
 
+class StringPathRouting(ExactPathRouting):
+    """Integer and number path parameters routed as plain segments, validated like the others.
+
+    Connexion routes them with Starlette's int and float convertors, so `/pets/abc` for an
+    integer `petId` was a 404 "No route matches"; as a plain segment it reaches the parameter
+    validator, whose 400 says what is wrong. Concrete paths are then tried before templated
+    ones (OpenAPI's rule), as the convertors ensured for `/pets/mine` beside `/pets/{petId}`.
+    """
+
+    def add_api(self, *args: Any, **kwargs: Any) -> None:
+        super().add_api(*args, **kwargs)
+        for mount in self.router.routes:
+            if not (isinstance(mount, Mount) and isinstance(mount.app, Router)):
+                continue
+            for route in mount.app.routes:
+                if isinstance(route, Route) and TYPED_SEGMENT.search(route.path):
+                    route.path = TYPED_SEGMENT.sub(r"{\1}", route.path)
+                    route.path_regex, route.path_format, route.param_convertors = compile_path(
+                        route.path
+                    )
+            mount.app.routes.sort(key=lambda route: getattr(route, "path", "").count("{"))
+
+
 def declared_headers(spec: OpenAPI31Specification) -> list[str]:
     """Every response header the spec declares, so cross-origin pages may read them."""
     names = {
@@ -262,7 +289,10 @@ def create_mock_app(options: MockOptions) -> connexion.AsyncApp:
     app = connexion.AsyncApp(
         __name__,
         swagger_ui_options=SwaggerUIOptions(serve_spec=False, swagger_ui=False),
-        middlewares=middlewares(),
+        middlewares=[
+            StringPathRouting if middleware is ExactPathRouting else middleware
+            for middleware in middlewares()
+        ],
     )
     add_api(
         app,
