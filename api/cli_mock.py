@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+from typing import Any
 
 import click
 
@@ -35,7 +36,9 @@ from api.cli import Context, main, pass_ctx
 @click.option(
     "--delay", "delay_ms", type=click.IntRange(min=0), default=0, help="Delay every answer (ms)."
 )
-@click.option("--watch", is_flag=True, help="Reload when the spec file changes.")
+@click.option(
+    "--watch", is_flag=True, help="Reload when the spec file (or the --keys file) changes."
+)
 @pass_ctx
 def mock(
     obj: Context,
@@ -57,9 +60,15 @@ def mock(
       Prefer: seed=7            with dynamic=true, the same data every time (?__seed=7)
     """
     import uvicorn
-    from connexion.exceptions import InvalidSpecification
 
-    from api.mock import OPTIONS_ENV, MockOptions, create_mock_app
+    from api.mock import (
+        OPTIONS_ENV,
+        SPEC_PROBLEMS,
+        MockOptions,
+        configure_logging,
+        create_mock_app,
+        spec_problem,
+    )
 
     settings = obj.settings
     spec = pathlib.Path(spec_path or settings.spec_path).resolve()
@@ -69,10 +78,15 @@ def mock(
         cors_origins=cors_origins or ("*",),
         delay_ms=delay_ms,
     )
+    logger = configure_logging()
+    # With --watch, the worker builds the app again and logs its warnings: say them once.
+    logger.disabled = watch
     try:
-        create_mock_app(options)  # fail now, with a readable message, if the spec is bad
-    except InvalidSpecification as exc:
-        raise click.ClickException(f"{spec}: {exc}") from exc
+        app = create_mock_app(options)  # fail now, with a readable message, if the spec is bad
+    except SPEC_PROBLEMS as exc:
+        raise click.ClickException(spec_problem(exc, str(spec))) from exc
+    finally:
+        logger.disabled = False
     os.environ[OPTIONS_ENV] = options.to_env()  # for uvicorn's factory, also after a reload
     host = host or settings.host
     port = port or settings.port
@@ -82,13 +96,26 @@ def mock(
         + ")"
     )
     uvicorn.run(
-        "api.mock:app_from_env",
-        factory=True,
+        "api.mock:app_from_env" if watch else app,
+        factory=watch,
         host=host,
         port=port,
         log_level=settings.log_level,
         access_log=False,  # the mock logs its own line per call, with the example it chose
-        reload=watch,
-        reload_dirs=[str(spec.parent)] if watch else None,
-        reload_includes=[spec.name] if watch else None,
+        **(watch_options(spec, options.keys_file) if watch else {}),
     )
+
+
+def watch_options(spec: pathlib.Path, keys_file: str | None) -> dict[str, Any]:
+    """uvicorn's reload, for the spec and the `--keys` file only.
+
+    uvicorn watches `*.py` in every reload directory unless it is excluded, and matches
+    includes by name: a file of the same name in a subdirectory would reload too.
+    """
+    watched = [spec, *([pathlib.Path(keys_file)] if keys_file else [])]
+    return {
+        "reload": True,
+        "reload_dirs": sorted({str(path.parent) for path in watched}),
+        "reload_includes": [path.name for path in watched],
+        "reload_excludes": ["*.py"],
+    }

@@ -88,6 +88,8 @@ def client(mock_client: Callable[..., TestClient]) -> TestClient:
         (["code=404"], {"code": 404}),
         (['example="two"'], {"example": "two"}),
         (["dynamic=true, seed=7"], {"dynamic": True, "seed": 7}),
+        (["dynamic=true; seed=7"], {"dynamic": True, "seed": 7}),  # RFC 7240 parameter form
+        (['example="a,b;c", code=201'], {"example": "a,b;c", "code": 201}),
         (["code=429", "dynamic=true"], {"code": 429, "dynamic": True}),
         (["return=minimal; x=1, CODE=201"], {"code": 201}),
         (["respond-async"], {}),
@@ -148,6 +150,24 @@ def test_undocumented_code_is_a_400_naming_the_documented_ones(client: TestClien
     assert error["issues"][0]["name"] == "Prefer"
 
 
+@pytest.mark.parametrize(
+    ("query", "headers", "where"),
+    [
+        ("?__code=418", {}, {"in": "query", "name": "__code"}),
+        ("?__code=teapot", {}, {"in": "query", "name": "__code"}),
+        ("?__seed=x", {}, {"in": "query", "name": "__seed"}),
+        ("", {"Prefer": "code=418"}, {"in": "header", "name": "Prefer"}),
+        ("", {"Prefer": "dynamic=maybe"}, {"in": "header", "name": "Prefer"}),
+    ],
+)
+def test_a_refused_preference_names_where_it_came_from(
+    client: TestClient, query: str, headers: dict[str, str], where: dict[str, str]
+) -> None:
+    resp = client.get(ENGAGEMENT + query, headers={**BEARER, **headers})
+    issue = assert_envelope(resp, 400, "invalid_request")["issues"][0]
+    assert {"in": issue["in"], "name": issue["name"]} == where
+
+
 def test_bad_prefer_is_a_400(client: TestClient) -> None:
     error = assert_envelope(
         client.get(ENGAGEMENT, headers={**BEARER, "Prefer": "code=teapot"}), 400, "invalid_request"
@@ -202,18 +222,55 @@ def test_no_example_means_a_generated_stable_body(mock_client: Callable[..., Tes
     assert_envelope(shop.post("/orders", json={}), 400, "invalid_request")
 
 
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_a_non_integer_integer_path_parameter_is_a_400(
+    mock_client: Callable[..., TestClient], method: str
+) -> None:
+    """Connexion routes it with Starlette's int convertor: a 404 "No route matches" before."""
+    shop = mock_client(SHOP)
+    error = assert_envelope(shop.request(method, "/orders/abc"), 400, "invalid_request")
+    assert error["issues"] == [
+        {"in": "path", "name": "id", "message": "'abc' is not of type 'integer'"}
+    ]
+    assert shop.request(method, "/orders/-1").status_code in (200, 204)
+
+
+def test_concrete_paths_match_before_templated_ones(mock_client: Callable[..., TestClient]) -> None:
+    shop = mock_client(SHOP)
+    assert shop.get("/orders/summary").json() == {"open": 1}
+    assert shop.get("/orders/3").json()["id"] == 3
+
+
 def test_no_content_response(mock_client: Callable[..., TestClient]) -> None:
     resp = mock_client(SHOP).delete("/orders/3")
     assert resp.status_code == 204 and resp.content == b""
 
 
-def test_an_example_that_breaks_its_schema_is_never_sent(
+def test_an_example_that_breaks_its_schema_is_named_never_sent(
     mock_client: Callable[..., TestClient], caplog: pytest.LogCaptureFixture
 ) -> None:
-    resp = mock_client(SHOP).get("/broken")
-    assert_envelope(resp, 500, "internal_error")
-    assert "many" not in resp.text
-    assert "getBroken does not conform" in caplog.text
+    """A spec bug the frontend dev must see: in the 500's message, and once in the log."""
+    caplog.set_level(logging.WARNING, logger="craftkit.mock")
+    shop = mock_client(SHOP)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "spec example does not match its schema: getBroken 200 application/json example: "
+        "/count: 'many' is not of type 'integer'",
+        "spec example does not match its schema: getHalfBroken 200 application/json "
+        "example 'wrong': /: 'count' is a required property",
+    ]
+    error = assert_envelope(shop.get("/broken"), 500, "internal_error")
+    assert set(error) == {"code", "message"}  # the invalid body itself is never sent
+    assert error["message"].startswith(
+        "The spec's example of getBroken 200 (application/json) does not match its schema: "
+        "/count: 'many' is not of type 'integer'."
+    )
+    assert shop.get("/broken/named").json() == {"count": 2}
+    error = assert_envelope(
+        shop.get("/broken/named", headers={"Prefer": "example=wrong"}), 500, "internal_error"
+    )
+    assert "example 'wrong' of getHalfBroken 200" in error["message"]
+    assert "'count' is a required property" in error["message"]
 
 
 def test_openapi_30_documents_are_mocked(mock_client: Callable[..., TestClient]) -> None:
@@ -409,11 +466,65 @@ def test_cors_origin_restricts_origins(mock_client: Callable[..., TestClient]) -
     assert ok.headers["access-control-allow-origin"] == ORIGIN
     other = client.get(ENGAGEMENT, headers={**BEARER, "Origin": "http://evil.test"})
     assert "access-control-allow-origin" not in other.headers
+
+
+@pytest.mark.parametrize(
+    ("options", "request_headers", "refused", "named"),
+    [
+        ({}, {"Origin": "http://evil.test"}, ["Origin"], "origin 'http://evil.test'"),
+        (
+            {"allow_methods": ["GET"], "allow_headers": ["authorization"]},
+            {
+                "Origin": ORIGIN,
+                "Access-Control-Request-Method": "PUT",
+                "Access-Control-Request-Headers": "authorization, x-debug",
+            },
+            ["Access-Control-Request-Method", "Access-Control-Request-Headers"],
+            "method 'PUT' is not allowed; headers not allowed: x-debug.",
+        ),
+    ],
+)
+def test_a_refused_preflight_is_the_envelope_saying_why(
+    options: dict[str, Any], request_headers: dict[str, str], refused: list[str], named: str
+) -> None:
+    """Starlette answers these with a plain-text 400; every error here is the envelope."""
+    from starlette.applications import Starlette
+
+    from api.mock.app import MockCORS
+
+    cors = MockCORS(Starlette(), allow_origins=[ORIGIN], **options)
+    preflight = TestClient(cors).options(
+        ENGAGEMENT, headers={"Access-Control-Request-Method": "GET", **request_headers}
+    )
+    error = assert_envelope(preflight, 403, "forbidden")
+    assert [issue["name"] for issue in error["issues"]] == refused
+    assert error["message"].startswith("CORS preflight refused: ") and named in error["message"]
+
+
+def test_the_mock_refuses_a_preflight_from_another_origin_with_the_envelope(
+    mock_client: Callable[..., TestClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="craftkit.mock")
+    client = mock_client(cors_origins=(ORIGIN,))
     preflight = client.options(
         ENGAGEMENT,
         headers={"Origin": "http://evil.test", "Access-Control-Request-Method": "GET"},
     )
-    assert preflight.status_code == 400
+    error = assert_envelope(preflight, 403, "forbidden")
+    assert "'http://evil.test' is not allowed (allowed: http://localhost:5173)" in error["message"]
+    allowed = {"Origin": ORIGIN, "Access-Control-Request-Method": "GET"}
+    assert client.options(ENGAGEMENT, headers=allowed).status_code == 200
+    lines = [r.getMessage() for r in caplog.records if r.name == "craftkit.mock"]
+    assert lines[0].startswith(f"OPTIONS {ENGAGEMENT} -> 403 CORS preflight ")
+    assert lines[1].startswith(f"OPTIONS {ENGAGEMENT} -> 200 CORS preflight ")
+
+
+def test_preflights_are_not_delayed(mock_client: Callable[..., TestClient]) -> None:
+    client = mock_client(delay_ms=500)
+    started = time.monotonic()
+    allowed = {"Origin": ORIGIN, "Access-Control-Request-Method": "GET"}
+    assert client.options(ENGAGEMENT, headers=allowed).status_code == 200
+    assert time.monotonic() - started < 0.5
 
 
 def test_exposed_headers_include_the_specs_response_headers(
@@ -467,3 +578,23 @@ def test_generated_times_do_not_follow_the_clock() -> None:
     assert generator.generate(schema, 5) == first
     assert_valid(schema, first)
     assert all(item["at"].startswith("2026-") and item["at"].endswith("Z") for item in first)
+
+
+def test_a_spec_that_cannot_be_loaded_is_a_503_naming_the_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What a `--watch` reload serves until the spec is fixed, instead of losing its worker."""
+    from api.mock import OPTIONS_ENV, app, app_from_env
+
+    monkeypatch.setattr(app, "configure_logging", lambda: app.logger)  # caplog is enough here
+    spec = tmp_path / "openapi.yaml"
+    spec.write_text("openapi: 3.1.0\npaths: {\n")
+    monkeypatch.setenv(OPTIONS_ENV, MockOptions(spec_path=str(spec)).to_env())
+    client = TestClient(app_from_env())
+    problem = f"{spec}: not valid YAML: "
+    for resp in (client.get(ENGAGEMENT), client.post("/anything", headers={"Origin": ORIGIN})):
+        message = assert_envelope(resp, 503, "service_unavailable")["message"]
+        assert problem in message and message.endswith("(line 3, column 1)")
+    assert resp.headers["access-control-allow-origin"] == "*"
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and errors[0].exc_info is None

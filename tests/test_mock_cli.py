@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import yaml
 from click.testing import CliRunner
 
 from api.cli import main
 from api.openapi31 import OpenAPI31Specification
 from tests.conftest import ROOT
-from tests.live_server import live_mock
+from tests.live_server import LiveMock, live_mock
 
 CONTRACT = ROOT / "openapi.yaml"
 ENGAGEMENT = "/v1/renders/5f0c6a52-4d0e-4b8a-9a57-1d3c2e7b9f10/engagement"
@@ -64,6 +66,21 @@ def test_keys_cors_origin_and_delay_options(tmp_path: Path) -> None:
         assert other.status_code == 401
 
 
+def wait_for(server: LiveMock, answered: Callable[[httpx.Response], bool]) -> httpx.Response:
+    """GET the engagement until `answered` holds: a --watch worker reloads in the background."""
+    deadline = time.monotonic() + 30
+    resp = None
+    while time.monotonic() < deadline:
+        try:
+            resp = httpx.get(server.url + ENGAGEMENT, headers=BEARER, timeout=2)
+        except httpx.TransportError:
+            resp = None  # the worker is restarting
+        if resp is not None and answered(resp):
+            return resp
+        time.sleep(0.2)
+    raise AssertionError(f"last answer {resp and resp.text}; log:\n{server.output()}")
+
+
 def test_watch_reloads_when_the_spec_changes(tmp_path: Path) -> None:
     spec = tmp_path / "openapi.yaml"
     shutil.copy(CONTRACT, spec)
@@ -74,17 +91,36 @@ def test_watch_reloads_when_the_spec_changes(tmp_path: Path) -> None:
         changed = document["paths"]["/v1/renders/{id}/engagement"]["get"]["responses"]["200"]
         changed["content"]["application/json"]["example"]["total"] = original["total"] + 100
         spec.write_text(yaml.safe_dump(document, sort_keys=False))
-        deadline = time.monotonic() + 30
-        body: Any = None
-        while time.monotonic() < deadline:
-            try:
-                body = httpx.get(server.url + ENGAGEMENT, headers=BEARER, timeout=2).json()
-            except httpx.TransportError:
-                body = None  # the worker is restarting
-            if body and body["total"] == original["total"] + 100:
-                break
-            time.sleep(0.2)
-        assert body and body["total"] == original["total"] + 100, server.output()
+        wait_for(server, lambda r: r.json().get("total") == original["total"] + 100)
+
+
+@pytest.mark.parametrize(
+    ("broken", "problem"),
+    [
+        ("openapi: 3.1.0\ninfo: {title: x}\npaths: {}\n", "Invalid OpenAPI 3.1.0 document"),
+        ("openapi: 3.1.0\ninfo: [unclosed\n", "not valid YAML"),
+    ],
+)
+def test_watch_answers_503_while_the_spec_is_broken(
+    tmp_path: Path, broken: str, problem: str
+) -> None:
+    """The reload of a broken spec used to kill the worker, and requests hung."""
+    spec = tmp_path / "openapi.yaml"
+    shutil.copy(CONTRACT, spec)
+    with live_mock("--spec", str(spec), "--watch", cwd=tmp_path) as server:
+        spec.write_text(broken)
+        resp = wait_for(server, lambda r: r.status_code == 503)
+        assert resp.headers["content-type"] == "application/json"
+        error = resp.json()["error"]
+        assert error["code"] == "service_unavailable"
+        assert problem in error["message"] and "\n" not in error["message"]
+        assert httpx.get(server.url + "/openapi.yaml").status_code == 503  # every call
+        shutil.copy(CONTRACT, spec)
+        wait_for(server, lambda r: r.status_code == 200 and r.json() == example("200"))
+        log = server.output()
+    assert log.count(problem) == 1, log  # logged once, in the log line of the reload
+    assert "Traceback" not in log, log
+    assert f"mock: GET {ENGAGEMENT} -> 503 error envelope" in log
 
 
 def test_a_bad_spec_is_refused_with_a_readable_message(tmp_path: Path) -> None:
@@ -93,3 +129,34 @@ def test_a_bad_spec_is_refused_with_a_readable_message(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["mock", "--spec", str(bad)])
     assert result.exit_code == 1
     assert "Invalid OpenAPI 3.1.0 document" in result.output
+
+
+def test_an_example_that_breaks_its_schema_is_logged_once_at_start(tmp_path: Path) -> None:
+    shop = ROOT / "tests" / "data" / "mock_shop.yaml"
+    for watch in ((), ("--watch",)):
+        with live_mock("--spec", str(shop), *watch, cwd=tmp_path) as server:
+            resp = httpx.get(server.url + "/broken")
+            log = server.output()
+        assert resp.status_code == 500 and "getBroken 200" in resp.json()["error"]["message"]
+        warning = "mock: spec example does not match its schema: getBroken 200"
+        assert log.count(warning) == 1, log
+
+
+def test_watch_reloads_for_the_spec_and_keys_files_only(tmp_path: Path) -> None:
+    """uvicorn would also reload on any `*.py` next to the spec."""
+    spec_dir, keys_dir = tmp_path / "spec", tmp_path / "secrets"
+    spec_dir.mkdir()
+    keys_dir.mkdir()
+    spec, keys = spec_dir / "openapi.yaml", keys_dir / "keys.txt"
+    shutil.copy(CONTRACT, spec)
+    keys.write_text("ck_test_frontend\n")
+    with live_mock("--spec", str(spec), "--keys", str(keys), "--watch", cwd=tmp_path) as server:
+        assert httpx.get(server.url + ENGAGEMENT, headers=BEARER).status_code == 200
+        (spec_dir / "handlers.py").write_text("x = 1\n")
+        (spec_dir / "notes.yaml").write_text("x: 1\n")
+        time.sleep(2.5)  # longer than watchfiles' 1.6 s debounce: these changes are seen
+        keys.write_text("ck_test_someone_else\n")
+        wait_for(server, lambda r: r.status_code == 401)
+        log = server.output()
+    assert log.count("Reloading") == 1 and "keys.txt" in log, log
+    assert "handlers.py" not in log and "notes.yaml" not in log, log

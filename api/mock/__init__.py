@@ -3,7 +3,7 @@
 The app is assembled from the same pieces as the real server (`openapi31.add_api` with
 `VALIDATOR_MAP`, strict parameter validation, response validation, the error envelope, HEAD as
 GET), so requests are checked as the real server checks them and every mock body is validated
-against the spec before it leaves. Only two things differ:
+against the spec before it leaves. What differs:
 
 - `MockResolver` names every operation, with or without an operationId, and `MockResponder`
   answers routed requests itself, after security and validation, before Connexion would call a
@@ -11,29 +11,46 @@ against the spec before it leaves. Only two things differ:
   lists (`type: [string, 'null']`), and its own `MockResolver` answers 500 for operations without
   an operationId.
 - `MockRequest` reads the client's preferences (RFC 7240 `Prefer: code=…, example=…,
-  dynamic=true, seed=…`, or Prism's `__code`/`__example`/`__dynamic`/`__seed` query parameters,
-  removed before strict validation sees them), applies `--delay` and logs one line per call.
+  dynamic=true, seed=…`, `;` parameters read as preferences too, or Prism's
+  `__code`/`__example`/`__dynamic`/`__seed` query parameters, removed before strict validation
+  sees them), applies `--delay` and logs one line per call, CORS preflights included.
+- `MockCORS` answers a refused preflight with the envelope; `StringPathRouting` routes integer
+  and number path parameters as plain segments, so a bad one is a 400, not a 404.
+- An example that breaks its own schema is logged at start and answered with a 500 envelope
+  naming it, never sent; under `--watch`, a spec that cannot be loaded is a 503 envelope
+  (`SpecUnavailable`) until it is fixed.
 
 Dynamic bodies come from jsf (JSON Schema Faker), seeded so a `seed` reproduces a body; each is
 validated with the spec's own 2020-12 (or 3.0) validator, and redrawn if jsf got it wrong.
 
-Modules: `app` (assembly and the two middlewares), `prefer`, `replies` (choosing the documented
+Modules: `app` (assembly and the middlewares), `prefer`, `replies` (choosing the documented
 response), `generate` (jsf), `credentials` (`--keys`).
 """
 
-from api.mock.app import OPTIONS_ENV, MockOptions, app_from_env, create_mock_app
+from api.mock.app import (
+    OPTIONS_ENV,
+    SPEC_PROBLEMS,
+    MockOptions,
+    app_from_env,
+    configure_logging,
+    create_mock_app,
+    spec_problem,
+)
 from api.mock.generate import Generator
 from api.mock.prefer import Preferences, parse_prefer
 from api.mock.replies import PreferenceProblem, documented_status
 
 __all__ = [
     "OPTIONS_ENV",
+    "SPEC_PROBLEMS",
     "Generator",
     "MockOptions",
     "PreferenceProblem",
     "Preferences",
     "app_from_env",
+    "configure_logging",
     "create_mock_app",
     "documented_status",
     "parse_prefer",
+    "spec_problem",
 ]

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import pathlib
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -14,13 +15,17 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import connexion
+import yaml
+from connexion.exceptions import InvalidSpecification
 from connexion.lifecycle import ConnexionRequest
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolution, Resolver
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
+from starlette.routing import Mount, Route, Router, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
@@ -28,14 +33,16 @@ from api.head import HeadAsGet
 from api.mock.credentials import mock_security_map, read_keys
 from api.mock.generate import Generator
 from api.mock.prefer import PRISM_PARAMS, Preferences, parse_prefer
-from api.mock.replies import MockOperation
+from api.mock.replies import InvalidExample, MockOperation, operation_key
 from api.openapi31 import OpenAPI31Specification, add_api
-from api.routing import middlewares
+from api.routing import ExactPathRouting, middlewares
 
 logger = logging.getLogger("craftkit.mock")
 
 OPTIONS_ENV = "CRAFTKIT_MOCK_OPTIONS"
 EXTENSION = "craftkit_mock"  # scope["extensions"] key shared by MockRequest and MockResponder
+# A path parameter Connexion routes with Starlette's int or float convertor.
+TYPED_SEGMENT = re.compile(r"\{(\w+):(?:int|float)\}")
 # Headers a page may read from a cross-origin response, besides those the spec declares.
 EXPOSED_HEADERS = ("Preference-Applied", "WWW-Authenticate", "Allow", "Retry-After")
 
@@ -60,10 +67,6 @@ class MockOptions:
 
 
 # --- Connexion wiring -------------------------------------------------------------------------
-
-
-def operation_key(operation_id: str | None, method: str, path: str) -> str:
-    return operation_id or f"{method.upper()} {path}"
 
 
 async def _never_called() -> None:  # pragma: no cover - MockResponder answers first
@@ -111,8 +114,72 @@ class MockResponder:
         await response(scope, receive, send)
 
 
+def envelope_response(
+    status: int, message: str, *, issues: Any = None, headers: Mapping[str, str] | None = None
+) -> Response:
+    """The error module's envelope, for middlewares outside Connexion's exception handling."""
+    envelope = errors.envelope(status, message, issues=issues, headers=dict(headers or {}))
+    return Response(
+        envelope.body,
+        status_code=envelope.status_code,
+        headers=dict(envelope.headers),
+        media_type="application/json",
+    )
+
+
+def is_preflight(scope: Scope) -> bool:
+    headers = Headers(scope=scope)
+    return (
+        scope["method"] == "OPTIONS"
+        and "origin" in headers
+        and "access-control-request-method" in headers
+    )
+
+
+class MockCORS(CORSMiddleware):
+    """Starlette's CORS, with a refused preflight answered by the envelope, saying what failed.
+
+    Starlette answers it with a plain-text `400 Disallowed CORS origin`.
+    """
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        issues = []
+        origin = request_headers["origin"]
+        if not self.is_allowed_origin(origin=origin):
+            allowed = ", ".join(self.allow_origins) or "none"
+            issues.append(("Origin", f"origin {origin!r} is not allowed (allowed: {allowed})"))
+        method = request_headers["access-control-request-method"]
+        if method not in self.allow_methods:
+            issues.append(("Access-Control-Request-Method", f"method {method!r} is not allowed"))
+        requested = request_headers.get("access-control-request-headers")
+        if requested is not None and not self.allow_all_headers:
+            refused = [h.strip() for h in requested.lower().split(",")]
+            refused = [h for h in refused if h not in self.allow_headers]
+            if refused:
+                names = ", ".join(refused)
+                issues.append(("Access-Control-Request-Headers", f"headers not allowed: {names}"))
+        private = "access-control-request-private-network"
+        if private in request_headers and not self.allow_private_network:
+            issues.append(("Access-Control-Request-Private-Network", "private network is refused"))
+        message = "CORS preflight refused: " + "; ".join(m for _, m in issues) + "."
+        kept = {k: v for k, v in response.headers.items() if k.lower().startswith("access-")}
+        return envelope_response(
+            403,
+            message,
+            issues=[{"in": "header", "name": n, "message": m} for n, m in issues],
+            headers={**kept, "Vary": "Origin"},
+        )
+
+
 class MockRequest:
-    """Preferences in, `--delay` applied, one log line out: method, path, status, example."""
+    """Preferences in, `--delay` applied, one log line out: method, path, status, example.
+
+    Outermost, so that CORS preflights are logged too; they are not delayed, or every
+    cross-origin call would wait twice.
+    """
 
     def __init__(self, app: ASGIApp, delay_ms: int = 0) -> None:
         self.app = app
@@ -128,13 +195,16 @@ class MockRequest:
         kept = []
         for name, value in query:
             if name in PRISM_PARAMS:
-                prefs.set(PRISM_PARAMS[name], value)
+                prefs.set(PRISM_PARAMS[name], value, ("query", name))
             else:
                 kept.append((name, value))
         if len(kept) != len(query):
             scope = {**scope, "query_string": urlencode(kept).encode("latin-1")}
         info = _info(scope)
         info["prefs"] = prefs
+        preflight = is_preflight(scope)
+        if preflight:
+            info["source"] = "CORS preflight"
         status = 500
         started = time.monotonic()
 
@@ -144,7 +214,7 @@ class MockRequest:
                 status = message["status"]
             await send(message)
 
-        if self.delay_ms:
+        if self.delay_ms and not preflight:
             await asyncio.sleep(self.delay_ms / 1000)
         try:
             await self.app(scope, receive, send_logged)
@@ -158,6 +228,29 @@ class MockRequest:
                 source,
                 (time.monotonic() - started) * 1000,
             )
+
+
+class StringPathRouting(ExactPathRouting):
+    """Integer and number path parameters routed as plain segments, validated like the others.
+
+    Connexion routes them with Starlette's int and float convertors, so `/pets/abc` for an
+    integer `petId` was a 404 "No route matches"; as a plain segment it reaches the parameter
+    validator, whose 400 says what is wrong. Concrete paths are then tried before templated
+    ones (OpenAPI's rule), as the convertors ensured for `/pets/mine` beside `/pets/{petId}`.
+    """
+
+    def add_api(self, *args: Any, **kwargs: Any) -> None:
+        super().add_api(*args, **kwargs)
+        for mount in self.router.routes:
+            if not (isinstance(mount, Mount) and isinstance(mount.app, Router)):
+                continue
+            for route in mount.app.routes:
+                if isinstance(route, Route) and TYPED_SEGMENT.search(route.path):
+                    route.path = TYPED_SEGMENT.sub(r"{\1}", route.path)
+                    route.path_regex, route.path_format, route.param_convertors = compile_path(
+                        route.path
+                    )
+            mount.app.routes.sort(key=lambda route: getattr(route, "path", "").count("{"))
 
 
 def declared_headers(spec: OpenAPI31Specification) -> list[str]:
@@ -181,12 +274,25 @@ def create_mock_app(options: MockOptions) -> connexion.AsyncApp:
         )
         for path, method, definition in spec.operations()
     }
+    for operation in operations.values():
+        for (key, media_type, source), problem in operation.invalid_examples.items():
+            logger.warning(
+                "spec example does not match its schema: %s %s %s %s: %s",
+                operation.name,
+                key,
+                media_type,
+                source,
+                problem,
+            )
     keys = read_keys(options.keys_file) if options.keys_file else None
 
     app = connexion.AsyncApp(
         __name__,
         swagger_ui_options=SwaggerUIOptions(serve_spec=False, swagger_ui=False),
-        middlewares=middlewares(),
+        middlewares=[
+            StringPathRouting if middleware is ExactPathRouting else middleware
+            for middleware in middlewares()
+        ],
     )
     add_api(
         app,
@@ -196,18 +302,19 @@ def create_mock_app(options: MockOptions) -> connexion.AsyncApp:
         validate_responses=True,
         security_map=mock_security_map(keys),
     )
-    # Added in this order at BEFORE_EXCEPTION, the first is outermost: CORS headers go on every
-    # answer, the error envelope included, and preflights are answered before anything else.
+    # Added in this order at BEFORE_EXCEPTION, the first is outermost: every call is logged,
+    # preflights included; CORS headers go on every answer, the error envelope included, and
+    # preflights are answered before anything else.
     app.add_middleware(
-        CORSMiddleware,
+        MockRequest, position=MiddlewarePosition.BEFORE_EXCEPTION, delay_ms=options.delay_ms
+    )
+    app.add_middleware(
+        MockCORS,
         position=MiddlewarePosition.BEFORE_EXCEPTION,
         allow_origins=list(options.cors_origins),
         allow_methods=["*"],
         allow_headers=["*"],
         expose_headers=[*EXPOSED_HEADERS, *declared_headers(spec)],
-    )
-    app.add_middleware(
-        MockRequest, position=MiddlewarePosition.BEFORE_EXCEPTION, delay_ms=options.delay_ms
     )
     app.add_middleware(HeadAsGet, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(
@@ -215,7 +322,13 @@ def create_mock_app(options: MockOptions) -> connexion.AsyncApp:
     )
     _add_spec_routes(app, spec, pathlib.Path(options.spec_path))
     errors.register(app)
+    app.add_error_handler(InvalidExample, invalid_example)
     return app
+
+
+def invalid_example(_request: ConnexionRequest, exc: Exception) -> Any:
+    """A 500 that says which example of the spec is wrong: the frontend dev must see it."""
+    return errors.envelope(500, str(exc))
 
 
 def _add_spec_routes(
@@ -235,12 +348,83 @@ def _add_spec_routes(
     app.add_url_rule("/openapi.json", "openapi_json", openapi_json, methods=["GET"])
 
 
-def app_from_env() -> connexion.AsyncApp:
-    """uvicorn's factory for `craftkit mock` (a factory so that `--watch` can rebuild it)."""
+# What a spec being edited can raise while the app is built: answered by `SpecUnavailable`.
+SPEC_PROBLEMS = (InvalidSpecification, yaml.YAMLError, OSError, UnicodeDecodeError)
+
+
+def spec_problem(exc: BaseException, spec_path: str) -> str:
+    """One readable line on why the spec (or the `--keys` file) could not be loaded."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        return (
+            f"{spec_path}: not valid YAML: {exc.problem} "
+            f"(line {mark.line + 1}, column {mark.column + 1})"
+        )
+    if isinstance(exc, OSError):
+        return f"{exc.filename or spec_path}: {exc.strerror or exc}"
+    text = " ".join(str(exc).split())
+    return text if spec_path in text else f"{spec_path}: {text}"
+
+
+class SpecUnavailable:
+    """Served by `--watch` while the spec cannot be loaded: every call gets the 503 envelope.
+
+    uvicorn's reloader would otherwise lose its worker, and requests would hang until the
+    spec is fixed.
+    """
+
+    def __init__(self, problem: str) -> None:
+        self.message = f"The mock cannot serve its spec until it is fixed: {problem}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        elif scope["type"] == "http":
+            await envelope_response(503, self.message)(scope, receive, send)
+
+
+def unavailable_app(options: MockOptions, problem: str) -> ASGIApp:
+    """`SpecUnavailable` with the mock's log line and CORS, so a page can read the 503 too."""
+    cors = MockCORS(
+        SpecUnavailable(problem),
+        allow_origins=list(options.cors_origins),
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=list(EXPOSED_HEADERS),
+    )
+    return MockRequest(cors)
+
+
+def configure_logging() -> logging.Logger:
+    """`mock: …` lines on stderr, for `craftkit mock` and its `--watch` worker."""
     if not logger.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("mock: %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
-        logger.propagate = False
-    return create_mock_app(MockOptions.from_env())
+    return logger
+
+
+def app_from_env() -> ASGIApp:
+    """uvicorn's factory for `craftkit mock --watch`, which rebuilds the app on every change.
+
+    A spec edited into an invalid document is logged once, in one line, and every call is
+    answered with a 503 until the next change reloads the worker.
+    """
+    configure_logging()
+    options = MockOptions.from_env()
+    try:
+        return create_mock_app(options)
+    except SPEC_PROBLEMS as exc:
+        problem = spec_problem(exc, options.spec_path)
+        logger.error("cannot load the spec, answering 503 until it is fixed: %s", problem)
+    except Exception as exc:  # a bug of ours, most likely: keep the traceback, still answer
+        problem = spec_problem(exc, options.spec_path)
+        logger.exception("cannot build the mock, answering 503: %s", problem)
+    return unavailable_app(options, problem)

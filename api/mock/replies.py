@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from api.mock.generate import Generator
-from api.mock.prefer import Preferences
-from api.openapi31 import RequestValidationProblem
+from api.mock.prefer import PREFER_HEADER, Preferences
+from api.openapi31 import RequestValidationProblem, SchemaCache, schema_issues
 
 
 @dataclass
@@ -32,13 +32,19 @@ class MockReply:
 
 
 class PreferenceProblem(RequestValidationProblem):
-    """A preference the spec cannot satisfy; the message says what it can."""
+    """A preference the spec cannot satisfy; the message says what it can.
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, [{"in": "header", "name": "Prefer", "message": message}])
+    `where` is the (in, name) the preference came from: the `Prefer` header or a `__…` query
+    parameter.
+    """
+
+    def __init__(self, message: str, where: tuple[str, str] = PREFER_HEADER) -> None:
+        super().__init__(message, [{"in": where[0], "name": where[1], "message": message}])
 
 
-def documented_status(responses: Mapping[str, Any], wanted: int | None) -> tuple[int, str]:
+def documented_status(
+    responses: Mapping[str, Any], wanted: int | None, where: tuple[str, str] = PREFER_HEADER
+) -> tuple[int, str]:
     """(status to send, key of `responses` that documents it)."""
     if wanted is None:
         for key in responses:
@@ -52,7 +58,8 @@ def documented_status(responses: Mapping[str, Any], wanted: int | None) -> tuple
     raise PreferenceProblem(
         f"No {wanted} response is documented for this operation; documented: "
         + ", ".join(str(k) for k in responses)
-        + "."
+        + ".",
+        where,
     )
 
 
@@ -65,6 +72,14 @@ def pick_media_type(content: Mapping[str, Any]) -> str | None:
     return str(next(iter(content)))
 
 
+def operation_key(operation_id: str | None, method: str, path: str) -> str:
+    return operation_id or f"{method.upper()} {path}"
+
+
+class InvalidExample(Exception):
+    """The spec's example for the chosen response breaks its own schema: a spec bug, never sent."""
+
+
 class MockOperation:
     """One operation of the spec and how to answer it."""
 
@@ -75,12 +90,49 @@ class MockOperation:
         self.method = method
         self.definition = definition
         self.generator = generator
+        self.name = operation_key(definition.get("operationId"), method, path)
+        self.invalid_examples = dict(self._check_examples())
+
+    def _check_examples(self) -> Iterator[tuple[tuple[str, str, str], str]]:
+        """((response key, media type, source), first problem) per example its schema refuses."""
+        for key, response in (self.definition.get("responses") or {}).items():
+            for media_type, media in (response.get("content") or {}).items():
+                schema = media.get("schema")
+                if not isinstance(schema, dict):
+                    continue
+                candidates = []
+                if "example" in media:
+                    candidates.append(("example", media["example"]))
+                for name, named in (media.get("examples") or {}).items():
+                    if "value" in named:
+                        candidates.append((f"example {name!r}", named["value"]))
+                if schema.get("examples"):
+                    candidates.append(("schema example", schema["examples"][0]))
+                elif "example" in schema:
+                    candidates.append(("schema example", schema["example"]))
+                validator = SchemaCache.get(schema, oas30=self.generator.oas30)
+                for source, value in candidates:
+                    issues = schema_issues(validator, value, location="body")
+                    if issues:
+                        problem = f"{issues[0]['pointer']}: {issues[0]['message']}"
+                        yield (str(key), media_type, source), problem
+
+    def example_problem(self, key: str, media_type: str, source: str) -> str | None:
+        """One line on why that example breaks its schema, or None if it is valid."""
+        problem = self.invalid_examples.get((key, media_type, source))
+        if problem is None:
+            return None
+        return (
+            f"The spec's {source} of {self.name} {key} ({media_type}) does not match its "
+            f"schema: {problem}"
+        )
 
     def reply(self, prefs: Preferences) -> MockReply:
         if prefs.problems:
-            raise PreferenceProblem("Invalid Prefer: " + "; ".join(prefs.problems) + ".")
+            message = "; ".join(p["message"] for p in prefs.problems)
+            raise RequestValidationProblem(f"Invalid preference: {message}.", prefs.problems)
         responses = self.definition.get("responses") or {"200": {"description": "OK"}}
-        status, key = documented_status(responses, prefs.code)
+        status, key = documented_status(responses, prefs.code, prefs.source("code"))
         response = responses[key]
         applied = [f"code={status}"] if prefs.code is not None else []
         content = response.get("content") or {}
@@ -89,6 +141,9 @@ class MockOperation:
         source = "no body"
         if media_type is not None:
             body, source, more = self._body(content[media_type], prefs)
+            problem = self.example_problem(str(key), media_type, source)
+            if problem is not None:
+                raise InvalidExample(problem + ". The mock never sends it: fix the spec.")
             applied += more
         headers = self._headers(response.get("headers") or {}, prefs.seed or 0)
         return MockReply(status, media_type, body, headers, source, applied)
@@ -101,7 +156,8 @@ class MockOperation:
                 raise PreferenceProblem(
                     f"No example named {prefs.example!r} for this response; named examples: "
                     + (", ".join(named) or "none")
-                    + "."
+                    + ".",
+                    prefs.source("example"),
                 )
             return (
                 named[prefs.example]["value"],
