@@ -298,8 +298,9 @@ class ParameterValidator:
     @staticmethod
     def _raw_value(param: dict[str, Any], request: ConnexionRequest, scope: Scope) -> Any:
         where, name = param["in"], param["name"]
-        if where == "path":
-            return scope.get("path_params", {}).get(name)
+        if where == "path":  # Connexion routes `{my-param}` as `{my_param}`
+            path_params = scope.get("path_params", {})
+            return path_params.get(name, path_params.get(name.replace("-", "_")))
         if where == "query":
             values = request.query_params.getlist(name)
             if not values:

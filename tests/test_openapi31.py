@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -243,3 +244,21 @@ def test_add_api_refuses_a_started_app(tmp_path):
     errors.register(app)
     with TestClient(app), pytest.raises(RuntimeError):
         add_api(app, spec)
+
+
+def test_hyphenated_path_parameters_are_found_where_connexion_routes_them():
+    """Connexion routes `{thing-id}` as `{thing_id}`; the parameter is still read and checked."""
+    params = [
+        {
+            "name": "thing-id",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "format": "uuid"},
+        }
+    ]
+    validator = ParameterValidator(params, uri_parser=None, strict_validation=True)
+    scope = {"type": "http", "method": "GET", "path": "/x", "query_string": b"", "headers": []}
+    with pytest.raises(RequestValidationProblem) as caught:
+        validator.validate({**scope, "path_params": {"thing_id": "nope"}})
+    assert caught.value.issues[0]["message"] == "'nope' is not a valid uuid"
+    validator.validate({**scope, "path_params": {"thing_id": str(uuid.UUID(int=7))}})
