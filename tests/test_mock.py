@@ -591,10 +591,10 @@ def test_a_spec_that_cannot_be_loaded_is_a_503_naming_the_problem(
     spec.write_text("openapi: 3.1.0\npaths: {\n")
     monkeypatch.setenv(OPTIONS_ENV, MockOptions(spec_path=str(spec)).to_env())
     client = TestClient(app_from_env())
-    problem = f"{spec}: not valid YAML: "
+    problem = f"{spec}: not valid YAML or JSON: "
     for resp in (client.get(ENGAGEMENT), client.post("/anything", headers={"Origin": ORIGIN})):
         message = assert_envelope(resp, 503, "service_unavailable")["message"]
-        assert problem in message and message.endswith("(line 3, column 1)")
+        assert problem in message and message.endswith("at line 3, column 1")
     assert resp.headers["access-control-allow-origin"] == "*"
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1 and errors[0].exc_info is None

@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import connexion
-import yaml
 from connexion.exceptions import InvalidSpecification
 from connexion.lifecycle import ConnexionRequest
 from connexion.middleware import MiddlewarePosition
@@ -348,18 +347,13 @@ def _add_spec_routes(
     app.add_url_rule("/openapi.json", "openapi_json", openapi_json, methods=["GET"])
 
 
-# What a spec being edited can raise while the app is built: answered by `SpecUnavailable`.
-SPEC_PROBLEMS = (InvalidSpecification, yaml.YAMLError, OSError, UnicodeDecodeError)
+# What a spec being edited can raise while the app is built: answered by `SpecUnavailable`
+# (openapi31.load_document reports YAML errors, with their line, as InvalidSpecification).
+SPEC_PROBLEMS = (InvalidSpecification, OSError, UnicodeDecodeError)
 
 
 def spec_problem(exc: BaseException, spec_path: str) -> str:
     """One readable line on why the spec (or the `--keys` file) could not be loaded."""
-    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
-        mark = exc.problem_mark
-        return (
-            f"{spec_path}: not valid YAML: {exc.problem} "
-            f"(line {mark.line + 1}, column {mark.column + 1})"
-        )
     if isinstance(exc, OSError):
         return f"{exc.filename or spec_path}: {exc.strerror or exc}"
     text = " ".join(str(exc).split())
