@@ -31,8 +31,7 @@ from api.config import Settings
 from api.event_lines import parse_lines
 from db import queries
 from db.connection import connection, database, open_database
-from db.migrations import SchemaVersion, init_schema
-from db.models import MODELS
+from db.migrations import recreate_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).with_name("results.md")
@@ -53,10 +52,7 @@ class Config:
 def seed(database_url: str, events: int) -> tuple[dict[str, str], str]:
     """One project, key and render holding `events` events (a quarter via share links)."""
     open_database(database_url)
-    if not database_url.startswith("sqlite"):  # SQLite starts from a new file
-        with connection():
-            database.drop_tables([SchemaVersion, *MODELS], cascade=True, safe=True)
-    init_schema()
+    recreate_schema()
     with connection():
         project = queries.create_project("bench")
         new = keys.generate_key("test")

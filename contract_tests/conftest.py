@@ -16,9 +16,8 @@ from api import contract
 from api.app import create_app
 from api.config import Settings
 from contract_tests.seed import Seeded, seed
-from db.connection import connection, database, open_database
-from db.migrations import SchemaVersion, init_schema
-from db.models import MODELS
+from db.connection import database, open_database
+from db.migrations import recreate_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("CRAFTKIT_TEST_POSTGRES_URL")
@@ -39,14 +38,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('contract') / 'craftkit.db'}"
-        open_database(url)
     else:
         assert POSTGRES_URL
         url = POSTGRES_URL
-        open_database(url)
-        with connection():
-            database.drop_tables([SchemaVersion, *MODELS], cascade=True, safe=True)
-    init_schema()
+    open_database(url)
+    recreate_schema()
     yield url
     if not database.is_closed():
         database.close()

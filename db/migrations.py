@@ -25,6 +25,14 @@ def init_schema() -> int:
         return int(row.version)
 
 
+def recreate_schema() -> int:
+    """Drop every table of the schema and create it empty: for tests and benchmarks only."""
+    with connection():
+        cascade = not isinstance(database.obj, peewee.SqliteDatabase)  # SQLite has no CASCADE
+        database.drop_tables([SchemaVersion, *MODELS], cascade=cascade, safe=True)
+    return init_schema()
+
+
 def schema_ready() -> bool:
     """True when every table exists, so the server can answer rather than fail per request."""
     with connection():

@@ -20,8 +20,8 @@ from api.app import create_app
 from api.config import Settings
 from db import queries
 from db.connection import connection, database, open_database
-from db.migrations import SchemaVersion, init_schema
-from db.models import MODELS, Project
+from db.migrations import recreate_schema
+from db.models import Project
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("CRAFTKIT_TEST_POSTGRES_URL")
@@ -38,14 +38,11 @@ def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty, initialised database for one test."""
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'craftkit.db'}"
-        open_database(url)
     else:
         assert POSTGRES_URL
         url = POSTGRES_URL
-        open_database(url)
-        with connection():
-            database.drop_tables([SchemaVersion, *MODELS], cascade=True, safe=True)
-    init_schema()
+    open_database(url)
+    recreate_schema()
     yield url
     if not database.is_closed():
         database.close()
