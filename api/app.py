@@ -1,100 +1,118 @@
-"""`create_app(settings)` builds the Connexion app; nothing is built or connected on import."""
+"""`create_app(settings)`: the server; it owns its database, and nothing is built on import.
+
+The wiring is `assemble()` (api/assembly.py), shared with the mock; what is the server's own
+is here: handlers resolved by operationId, API keys looked up in the database, db/'s errors
+mapped to envelopes, `/healthz`, and `AppState`, which binds this app's database and handler
+settings around each request (context variables, so a second app in the process never
+rebinds the first one's database).
+"""
 
 from __future__ import annotations
 
-import json
 import logging
-import pathlib
 from typing import Any
 
 import connexion
-import starlette.exceptions
-import werkzeug.exceptions
+import peewee
 from connexion.middleware import MiddlewarePosition
-from connexion.options import SwaggerUIOptions
-from flask import Response
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import errors
+from api.assembly import SPEC_ROUTES, Middleware, Route, assemble
 from api.config import Settings
-from api.head import HeadAsGet
-from api.openapi31 import OpenAPI31Specification, add_api
+from api.openapi31 import OpenAPI31Specification
 from api.resolver import OperationIdResolver
-from api.routing import NoLineFeedInPaths, middlewares
-from api.security import SECURITY_MAP
-from db.connection import database, open_database
+from api.security import InvalidApiKey, bearer_handler
+from db import keys
+from db.connection import DatabaseUnavailable, bound, connection, database, database_for
+from db.errors import NotFound
+from db.queries import find_active_key
+from handlers.context import HandlerContext, using
 
 logger = logging.getLogger("craftkit")
 
 # Routes served besides the contract's operations; contract tests check there are no others.
-OPERATIONAL_ROUTES = ("/openapi.json", "/openapi.yaml", "/healthz")
+OPERATIONAL_ROUTES = (*SPEC_ROUTES, "/healthz")
+
+DATABASE_ERRORS: dict[type[Exception], errors.Handler] = {
+    NotFound: errors.not_found,
+    DatabaseUnavailable: errors.unavailable,
+    peewee.OperationalError: errors.unavailable,
+    peewee.InterfaceError: errors.unavailable,
+}
 
 
-def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    app_class: type[connexion.FlaskApp] | type[connexion.AsyncApp] = connexion.FlaskApp,
+) -> Any:
+    """The Connexion app for `settings` (default: from the environment), with its own database."""
     settings = settings or Settings.from_env()
     spec = OpenAPI31Specification.from_path(settings.spec_path)
-    open_database(settings.database_url)
-
-    app = connexion.FlaskApp(
-        __name__,
-        # No /static/<path> route: the app serves the contract's paths and OPERATIONAL_ROUTES only.
-        server_args={"static_folder": None},
-        swagger_ui_options=SwaggerUIOptions(serve_spec=False, swagger_ui=False),
-        middlewares=middlewares(),
-    )
-    flask_app = app.app
-    flask_app.config["RECENT_LIMIT"] = settings.recent_limit
-    flask_app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the contract's key order
-    # The contract declares no OPTIONS; Flask's automatic answer would be an undocumented 200.
-    flask_app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
-    flask_app.register_error_handler(werkzeug.exceptions.HTTPException, _reraise_http_error)
-    flask_app.teardown_request(_close_database)
-
-    add_api(
-        app,
+    db = database_for(settings.database_url)
+    app = assemble(
         spec,
+        settings.spec_path,
+        app_class=app_class,
         resolver=OperationIdResolver(),
-        strict_validation=True,
+        security_map={"bearer": bearer_handler(api_key_info)},
         validate_responses=settings.validate_responses,
-        security_map=SECURITY_MAP,
+        middleware=[
+            Middleware(
+                AppState,
+                MiddlewarePosition.BEFORE_EXCEPTION,
+                {"database": db, "context": HandlerContext(recent_limit=settings.recent_limit)},
+            )
+        ],
+        domain_errors=DATABASE_ERRORS,
+        routes=[Route("/healthz", "healthz", healthz)],
     )
-    _add_operational_routes(app, spec, pathlib.Path(settings.spec_path))
-    app.add_middleware(HeadAsGet, position=MiddlewarePosition.BEFORE_EXCEPTION)
-    app.add_middleware(NoLineFeedInPaths, position=MiddlewarePosition.BEFORE_SWAGGER)
-    errors.register(app)
+    app.database = db  # for tests and tools that need the app's own database
     return app
 
 
-def _close_database(_exc: BaseException | None) -> None:
-    if not database.is_closed():
-        database.close()
+async def api_key_info(token: str) -> dict[str, Any]:
+    """Token info for a valid key: the project and mode every read is scoped to.
+
+    The shape is checked first, so a malformed key never reaches the database; a revoked key
+    fails at once because every request looks it up.
+    """
+    if keys.key_mode(token) is None:
+        raise InvalidApiKey("Malformed API key: expected ck_live_… or ck_test_….")
+    owner = await run_in_threadpool(_lookup, keys.digest(token))
+    if owner is None:
+        raise InvalidApiKey("Invalid or revoked API key.")
+    return {"sub": str(owner.project_id), "owner": owner}
 
 
-def _reraise_http_error(exc: werkzeug.exceptions.HTTPException) -> None:
-    """Hand Flask's routing errors to the error module, keeping `Allow` (Connexion drops it)."""
-    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
-    raise starlette.exceptions.HTTPException(
-        exc.code or 500, detail=exc.description, headers=headers
-    )
+def _lookup(digest: str) -> Any:
+    with connection():
+        return find_active_key(digest)
 
 
-def _add_operational_routes(
-    app: connexion.FlaskApp, spec: OpenAPI31Specification, spec_path: pathlib.Path
-) -> None:
-    """The document as written: the YAML file's bytes, and the same document as JSON."""
-    raw_yaml = spec_path.read_bytes()
-    as_json = json.dumps(spec.raw, default=str)
-
-    def openapi_json() -> Response:
-        return Response(as_json, mimetype="application/json")
-
-    def openapi_yaml() -> Response:
-        return Response(raw_yaml, mimetype="application/yaml")
-
-    def healthz() -> Any:
-        database.connect(reuse_if_open=True)
+def healthz() -> tuple[bytes, str]:
+    with connection():
         database.execute_sql("SELECT 1")
-        return {"status": "ok"}
+    return b'{"status":"ok"}', "application/json"
 
-    app.add_url_rule("/openapi.json", "openapi_json", openapi_json, methods=["GET"])
-    app.add_url_rule("/openapi.yaml", "openapi_yaml", openapi_yaml, methods=["GET"])
-    app.add_url_rule("/healthz", "healthz", healthz, methods=["GET"])
+
+class AppState:
+    """This app's database and handler context, bound around each request.
+
+    Context variables follow the request into the thread pool where Connexion runs handlers
+    and key lookups (FlaskApp's a2wsgi and AsyncApp's run_in_threadpool both copy them).
+    """
+
+    def __init__(self, app: ASGIApp, database: peewee.Database, context: HandlerContext) -> None:
+        self.app = app
+        self.database = database
+        self.context = context
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with bound(self.database), using(self.context):
+            await self.app(scope, receive, send)

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 
+def shipped_file(name: str) -> Path:
+    """A file at the repo's root, or the copy a non-editable install puts under share/craftkit."""
+    repo_copy = Path(__file__).resolve().parent.parent / name
+    return repo_copy if repo_copy.exists() else Path(sys.prefix, "share", "craftkit", name)
+
+
 def _default_spec_path() -> str:
-    """The repo's openapi.yaml, or the copy installed under share/ by a non-editable install."""
-    repo_copy = Path(__file__).resolve().parent.parent / "openapi.yaml"
-    if repo_copy.exists():
-        return str(repo_copy)
-    return str(Path(sys.prefix) / "share" / "craftkit" / "openapi.yaml")
+    return str(shipped_file("openapi.yaml"))
 
 
 def _setting(default: Any, env: str, help: str, shown: str | None = None) -> Any:

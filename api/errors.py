@@ -1,26 +1,26 @@
 """One place that turns every error into the contract's envelope.
 
 `{"error": {"code", "message", "issues"?}}` with `Content-Type: application/json`, whatever
-raised it: our domain errors, Connexion's validation and security problems, Starlette's
-routing errors (unknown path, wrong method) and anything unexpected. Headers that matter to
-clients (`Allow`, `WWW-Authenticate`, `Retry-After`) are kept.
+raised it: Connexion's validation and security problems, Starlette's routing errors (unknown
+path, wrong method), anything unexpected, and the domain errors an app maps with
+`register(app, {ErrorClass: handler})`: the server maps db/'s errors to `not_found` and
+`unavailable` (api/app.py); this module imports no db/, so the mock loads no database layer.
+Headers that matter to clients (`Allow`, `WWW-Authenticate`, `Retry-After`) are kept.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
-import peewee
 from connexion.exceptions import NonConformingResponse, ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 
-from api.openapi31 import RequestValidationProblem
 from api.security import InvalidApiKey
-from db.connection import DatabaseUnavailable
-from db.errors import RenderNotFound
+from api.validation import RequestValidationProblem
 
 logger = logging.getLogger("craftkit.errors")
 
@@ -75,7 +75,8 @@ def _kept(headers: Any) -> dict[str, str]:
     return {k: v for k, v in dict(headers or {}).items() if k.lower() in KEPT_HEADERS}
 
 
-def render_not_found(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+def not_found(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """A domain "not found": the exception's message is written for the client."""
     return envelope(404, str(exc))
 
 
@@ -120,8 +121,9 @@ def http_exception(request: ConnexionRequest, exc: Exception) -> ConnexionRespon
     return envelope(status, str(exc.detail), headers=headers)
 
 
-def database_unavailable(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-    logger.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+def unavailable(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """A backend (the database) cannot be reached: 503, try again, details only in the log."""
+    logger.error("unavailable on %s %s: %s", request.method, request.url.path, exc)
     return envelope(503, MESSAGES[503], headers={"Retry-After": "5"})
 
 
@@ -130,18 +132,19 @@ def unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     return envelope(500, MESSAGES[500])
 
 
-HANDLERS: list[tuple[type[Exception], Any]] = [
-    (RenderNotFound, render_not_found),
-    (ProblemException, problem),
-    (HTTPException, http_exception),
-    (DatabaseUnavailable, database_unavailable),
-    (peewee.OperationalError, database_unavailable),
-    (peewee.InterfaceError, database_unavailable),
-    (Exception, unexpected),
-]
+Handler = Callable[[ConnexionRequest, Exception], ConnexionResponse]
+
+HANDLERS: dict[type[Exception], Handler] = {
+    ProblemException: problem,
+    HTTPException: http_exception,
+    Exception: unexpected,
+}
 
 
-def register(app: Any) -> None:
-    """Install every handler on a Connexion app (FlaskApp or AsyncApp)."""
-    for exc_class, handler in HANDLERS:
+def register(app: Any, domain: Mapping[type[Exception], Handler] | None = None) -> None:
+    """Install every handler, and the app's own domain errors, on a FlaskApp or AsyncApp.
+
+    Starlette picks a handler by the exception's class hierarchy, so the order is irrelevant.
+    """
+    for exc_class, handler in {**HANDLERS, **(domain or {})}.items():
         app.add_error_handler(exc_class, handler)

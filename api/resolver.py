@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 import re
 from collections.abc import Callable
@@ -24,7 +25,9 @@ def handler_functions() -> dict[str, Callable[..., Any]]:
     for module_info in pkgutil.iter_modules(handlers.__path__):
         module = importlib.import_module(f"handlers.{module_info.name}")
         for name, value in vars(module).items():
-            if callable(value) and not name.startswith("_") and value.__module__ == module.__name__:
+            if not inspect.isfunction(value) or name.startswith("_"):
+                continue
+            if value.__module__ == module.__name__:  # defined there, not imported
                 found[name] = value
     return found
 

@@ -1,48 +1,36 @@
-"""Bearer API keys for the spec's `bearerApiKey` scheme, wired through Connexion's security_map.
+"""Bearer credentials through Connexion's security_map, for the server's keys and the mock's.
 
-The contract carries no `x-bearerInfoFunc`, so the `bearer` handler is replaced in code. A key
-is checked for shape first (a malformed one never reaches the database), then looked up by its
-SHA-256 digest; a revoked key fails at once because every request looks it up.
+The contract carries no `x-bearerInfoFunc`, so the `bearer` handler is replaced in code:
+`bearer_handler(token_info)` is Connexion's bearer handler bound to a coroutine that turns a
+token into token info or raises `InvalidApiKey`. It overrides `_resolve_func` and
+`_get_verify_func`, internals of connexion.security 3.3 (pinned <3.4; every 401 test goes
+through them). Nothing here touches a database: the server passes a key lookup
+(api/app.py), the mock a file of tokens.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from connexion.exceptions import Unauthorized
 from connexion.lifecycle import ConnexionRequest
 from connexion.security import NO_VALUE, BearerSecurityHandler
-from starlette.concurrency import run_in_threadpool
 
-from api import keys
-from db.connection import connection
-from db.queries import KeyOwner, find_active_key
+TokenInfo = Callable[[str], Awaitable[dict[str, Any]]]
 
 
 class InvalidApiKey(Unauthorized):
     """A bearer token was given but is not a usable API key; `detail` says why, safely."""
 
 
-def _lookup(digest: str) -> KeyOwner | None:
-    with connection():
-        return find_active_key(digest)
+class BearerHandler(BearerSecurityHandler):
+    """Connexion's bearer handler, reading `Authorization: Bearer …` itself."""
 
-
-async def api_key_info(token: str) -> dict[str, Any]:
-    """Token info for a valid key: the project and mode every read is scoped to."""
-    if keys.key_mode(token) is None:
-        raise InvalidApiKey("Malformed API key: expected ck_live_… or ck_test_….")
-    owner = await run_in_threadpool(_lookup, keys.digest(token))
-    if owner is None:
-        raise InvalidApiKey("Invalid or revoked API key.")
-    return {"sub": str(owner.project_id), "owner": owner}
-
-
-class ApiKeyBearerHandler(BearerSecurityHandler):
-    """Connexion's bearer handler, bound to our key check instead of an `x-bearerInfoFunc`."""
+    token_info: TokenInfo
 
     def _resolve_func(self, security_scheme: dict[str, Any]) -> Any:
-        return api_key_info
+        return type(self).token_info
 
     def _get_verify_func(self, token_info_func: Any) -> Any:
         async def verify(request: ConnexionRequest) -> Any:
@@ -58,4 +46,6 @@ class ApiKeyBearerHandler(BearerSecurityHandler):
         return verify
 
 
-SECURITY_MAP = {"bearer": ApiKeyBearerHandler}
+def bearer_handler(token_info: TokenInfo) -> type[BearerHandler]:
+    """A bearer handler class whose tokens `token_info` checks (a class: Connexion builds it)."""
+    return type("BearerHandler", (BearerHandler,), {"token_info": staticmethod(token_info)})

@@ -21,16 +21,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from starlette.testclient import TestClient
 
-from api import keys
 from api.app import create_app
 from api.config import Settings
-from api.event_lines import parse_lines
-from db import queries
-from db.connection import connection, database, open_database
+from cli.event_lines import parse_lines
+from db import keys, queries
+from db.connection import bind, connection, database_for
 from db.migrations import recreate_schema
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,14 +42,13 @@ class Config:
     database_url: str
     validate_responses: bool
     client: TestClient | None = None
-    db: Any = None  # the app's own database object, rebound before each of its rounds
     headers: dict[str, str] | None = None
     path: str = ""
 
 
 def seed(database_url: str, events: int) -> tuple[dict[str, str], str]:
     """One project, key and render holding `events` events (a quarter via share links)."""
-    open_database(database_url)
+    bind(database_for(database_url))
     recreate_schema()
     with connection():
         project = queries.create_project("bench")
@@ -82,7 +79,6 @@ def seed(database_url: str, events: int) -> tuple[dict[str, str], str]:
 def run_round(config: Config, requests: int) -> list[float]:
     """Per-request seconds for `requests` sequential calls."""
     assert config.client is not None
-    database.initialize(config.db)
     timings = []
     for _ in range(requests):
         start = time.perf_counter()
@@ -129,7 +125,6 @@ def main() -> None:
             spec_path=str(ROOT / "openapi.yaml"),
         )
         config.client = TestClient(create_app(settings)).__enter__()
-        config.db = database.obj
         run_round(config, 20)  # warm-up
 
     medians: dict[str, list[float]] = {c.name: [] for c in configs}

@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 import schemathesis
 
-from api import contract
 from api.app import create_app
 from api.config import Settings
+from contract_tests import engine as contract
 from contract_tests.seed import Seeded, seed
-from db.connection import database, open_database
+from db.connection import bind, database_for
 from db.migrations import recreate_schema
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("CRAFTKIT_TEST_POSTGRES_URL")
 UNKNOWN_KEY = "ck_test_" + "A" * 32
 # `make contract-deep` sets this to run many more examples per operation and phase.
@@ -41,11 +41,13 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     else:
         assert POSTGRES_URL
         url = POSTGRES_URL
-    open_database(url)
+    db = database_for(url)
+    bind(db)  # the seeding's queries; the app binds its own database per request
     recreate_schema()
     yield url
-    if not database.is_closed():
-        database.close()
+    if not db.is_closed():
+        db.close()
+    bind(None)
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """A database worth fuzzing: renders of every shape, for two projects and both modes.
 
-Generated cases are steered to these ids (`api.contract.steer`), so a good share of requests
-reach a stored render and answer 200 with real data; the others are missing or belong to
+Generated cases are steered to these ids (`contract_tests.engine.steer`), so a good share of
+requests reach a stored render and answer 200 with real data; the others are missing or belong to
 another tenant and must answer 404.
 """
 
@@ -12,9 +12,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from api import keys
-from api.event_lines import parse_lines
-from db import queries
+from cli.event_lines import parse_lines
+from db import keys, queries
 from db.connection import connection
 
 START = datetime(2026, 6, 21, 9, 0, tzinfo=UTC)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 import handlers.renders
-from api import contract
+from contract_tests import engine as contract
 from contract_tests.broken import VARIANTS
 from db import queries
 from db.models import Render
@@ -29,15 +29,15 @@ def test_a_foreign_render_served_with_200_is_caught(
     app: Any, run_suite: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Tenancy taken out of the query: any valid key reads any render."""
-    real = queries.engagement_summary
+    real = queries.render_engagement
 
-    def leaky(render_id: str, owner: queries.KeyOwner, recent_limit: int) -> dict[str, Any]:
+    def leaky(render_id: str, owner: queries.KeyOwner, recent_limit: int) -> queries.Engagement:
         render = Render.get_or_none(Render.id == render_id)
         if render is not None:
-            owner = queries.KeyOwner(owner.key_id, render.project_id, render.mode)
+            owner = queries.KeyOwner(owner.key_id, render.project_id, render.mode)  # type: ignore[attr-defined]
         return real(render_id, owner, recent_limit)
 
-    monkeypatch.setattr(handlers.renders, "engagement_summary", leaky)
+    monkeypatch.setattr(handlers.renders, "render_engagement", leaky)
     result = run_suite(app, max_examples=MAX_EXAMPLES)
     assert not result.ok, contract.summary(result)
     print(f"foreign render served with 200: caught by {sorted(result.caught_by)}")

@@ -1,18 +1,17 @@
-"""api/contract.py without a server: configuration, and reports built from results by hand."""
+"""contract_tests/engine.py without a server: configuration, and reports built by hand."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-import yaml
 
-from api import contract
-from contract_tests.conftest import ROOT
+from api.openapi31 import OpenAPI31Specification
+from contract_tests import engine as contract
+from tests.support import ROOT
 
 OPERATION = "GET /v1/renders/{id}/engagement"
-SPEC = yaml.safe_load((ROOT / "openapi.yaml").read_text())
-DOCUMENTED = contract.documented_responses(SPEC)
+DOCUMENTED = contract.documented_responses(OpenAPI31Specification.from_path(ROOT / "openapi.yaml"))
 NOT_FOUND = {"error": {"code": "not_found", "message": "Render not found."}}
 
 

@@ -4,7 +4,6 @@ broken one, each on a free port."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,17 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.demo import DEMO_RENDER_ID
-from contract_tests.conftest import ROOT
+from cli.demo import DEMO_RENDER_ID
+from tests.support import ROOT, free_port
 
 CRAFTKIT = str(Path(sys.executable).with_name("craftkit"))
 MAX_EXAMPLES = "40"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def craftkit(database_url: str, *args: str, **options: object) -> subprocess.CompletedProcess:

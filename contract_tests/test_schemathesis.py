@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from api import contract
-from contract_tests.conftest import ROOT
+from contract_tests import engine as contract
+from tests.support import ROOT
 
 OPERATION = "GET /v1/renders/{id}/engagement"
 

@@ -14,15 +14,28 @@ class SchemaVersion(BaseModel):
     version = peewee.IntegerField()
 
 
+class SchemaVersionMismatch(Exception):
+    """The database holds a schema version this code does not know how to use."""
+
+
 def init_schema() -> int:
-    """Create every missing table and index; return the schema version now in place."""
+    """Create every missing table and index; return the schema version now in place.
+
+    A database stamped with another version is refused rather than half-used: there are no
+    migrations between versions yet.
+    """
     with connection(), database.atomic():
         database.create_tables([SchemaVersion, *MODELS], safe=True)
         row = SchemaVersion.select().first()
         if row is None:
             SchemaVersion.create(version=SCHEMA_VERSION)
             return SCHEMA_VERSION
-        return int(row.version)
+        if int(row.version) != SCHEMA_VERSION:
+            raise SchemaVersionMismatch(
+                f"the database has schema version {row.version}; this craftkit uses "
+                f"{SCHEMA_VERSION} and has no migration between them"
+            )
+        return SCHEMA_VERSION
 
 
 def recreate_schema() -> int:
@@ -31,10 +44,3 @@ def recreate_schema() -> int:
         cascade = not isinstance(database.obj, peewee.SqliteDatabase)  # SQLite has no CASCADE
         database.drop_tables([SchemaVersion, *MODELS], cascade=cascade, safe=True)
     return init_schema()
-
-
-def schema_ready() -> bool:
-    """True when every table exists, so the server can answer rather than fail per request."""
-    with connection():
-        existing = set(database.get_tables())
-    return all(m._meta.table_name in existing for m in [SchemaVersion, *MODELS])

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import peewee
@@ -27,19 +25,12 @@ EVENT_TYPES = (
     "share_revoked",
 )
 ACTOR_KINDS = ("recipient", "partner", "system")
-MODES = ("live", "test")
 # SQLite caps bound variables per statement; stay well below it for IN (...) and inserts.
 CHUNK = 400
 
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-def format_ms(ms: int) -> str:
-    """UTC ISO 8601 with milliseconds and Z, as the contract's examples show."""
-    moment = datetime.fromtimestamp(ms // 1000, tz=UTC)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
 
 
 # --- projects -------------------------------------------------------------------------------
@@ -132,8 +123,34 @@ def create_render(project: Project, mode: str, render_id: uuid.UUID | None = Non
     )
 
 
-def engagement_summary(render_id: str, owner: KeyOwner, recent_limit: int) -> dict[str, Any]:
-    """The contract's EngagementSummary for one render the key may read, else RenderNotFound.
+@dataclass(frozen=True)
+class StoredEvent:
+    """One stored event as the database has it (epoch milliseconds, metadata as JSON text)."""
+
+    public_id: str
+    event_type: str
+    actor_kind: str
+    share_id: uuid.UUID | None
+    source_ip: str | None
+    user_agent: str | None
+    metadata_json: str | None
+    created_at_ms: int
+
+
+@dataclass(frozen=True)
+class Engagement:
+    """What is stored about one render's engagement: rows and numbers, no wire format.
+
+    `counts` holds only the event types that occurred; `recent` is newest first.
+    """
+
+    counts: dict[str, int]
+    link_opens: int
+    recent: list[StoredEvent]
+
+
+def render_engagement(render_id: str, owner: KeyOwner, recent_limit: int) -> Engagement:
+    """Counts and recent events of one render the key may read, else RenderNotFound.
 
     A render of another project or mode raises the same error as a missing one, so that a key
     cannot learn which ids exist elsewhere.
@@ -146,15 +163,12 @@ def engagement_summary(render_id: str, owner: KeyOwner, recent_limit: int) -> di
     if render is None:
         raise RenderNotFound()
 
-    counts = dict.fromkeys(EVENT_TYPES, 0)
     by_type = (
         EngagementEvent.select(EngagementEvent.event_type, peewee.fn.COUNT(EngagementEvent.seq))
         .where(EngagementEvent.render == render.id)
         .group_by(EngagementEvent.event_type)
         .tuples()
     )
-    for event_type, count in by_type:
-        counts[event_type] = int(count)
     link_opens = (
         EngagementEvent.select()
         .where(
@@ -165,30 +179,37 @@ def engagement_summary(render_id: str, owner: KeyOwner, recent_limit: int) -> di
         .count()
     )
     recent = (
-        EngagementEvent.select()
+        EngagementEvent.select(
+            EngagementEvent.public_id,
+            EngagementEvent.event_type,
+            EngagementEvent.actor_kind,
+            EngagementEvent.share,
+            EngagementEvent.source_ip,
+            EngagementEvent.user_agent,
+            EngagementEvent.metadata_json,
+            EngagementEvent.created_at_ms,
+        )
         .where(EngagementEvent.render == render.id)
         .order_by(EngagementEvent.created_at_ms.desc(), EngagementEvent.seq.desc())
         .limit(recent_limit)
     )
-    return {
-        "counts": counts,
-        "linkOpens": link_opens,
-        "total": sum(counts.values()),
-        "recent": [_event_json(event) for event in recent],
-    }
-
-
-def _event_json(event: EngagementEvent) -> dict[str, Any]:
-    return {
-        "id": event.public_id,
-        "eventType": event.event_type,
-        "actorKind": event.actor_kind,
-        "shareId": str(event.share_id) if event.share_id is not None else None,
-        "sourceIp": event.source_ip,
-        "userAgent": event.user_agent,
-        "metadata": json.loads(event.metadata_json) if event.metadata_json is not None else None,
-        "createdAt": format_ms(event.created_at_ms),
-    }
+    return Engagement(
+        counts={event_type: int(count) for event_type, count in by_type},
+        link_opens=link_opens,
+        recent=[
+            StoredEvent(
+                public_id=event.public_id,
+                event_type=event.event_type,
+                actor_kind=event.actor_kind,
+                share_id=event.share_id,
+                source_ip=event.source_ip,
+                user_agent=event.user_agent,
+                metadata_json=event.metadata_json,
+                created_at_ms=event.created_at_ms,
+            )
+            for event in recent
+        ],
+    )
 
 
 # --- events ---------------------------------------------------------------------------------
@@ -318,9 +339,9 @@ def record_events(events: Sequence[NewEvent]) -> RecordResult:
             )
         if problems:
             raise EventRejected(problems)
-        for chunk in _chunks(new_shares, CHUNK // 4):
+        for chunk in peewee.chunked(new_shares, CHUNK // 4):
             Share.insert_many(chunk).execute()
-        for chunk in _chunks(rows, CHUNK // 10):
+        for chunk in peewee.chunked(rows, CHUNK // 10):
             EngagementEvent.insert_many(chunk).execute()
     return RecordResult(inserted=len(rows), skipped=skipped)
 
@@ -332,15 +353,10 @@ def _same_new(a: NewEvent, b: NewEvent) -> bool:
 def _rows_in(model: type[peewee.Model], column: peewee.Field, values: set[Any]) -> list[Any]:
     found: list[Any] = []
     ordered = sorted(values, key=str)
-    for chunk in _chunks(ordered, CHUNK):
+    for chunk in peewee.chunked(ordered, CHUNK):
         found.extend(model.select().where(column.in_(chunk)))
     return found
 
 
 def _existing(model: type[peewee.Model], column: peewee.Field, values: set[Any]) -> set[Any]:
     return {getattr(row, column.name) for row in _rows_in(model, column, values)}
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

@@ -15,15 +15,14 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from api import keys
 from api.app import create_app
 from api.config import Settings
-from db import queries
-from db.connection import connection, database, open_database
+from db import keys, queries
+from db.connection import bind, connection, database_for
 from db.migrations import recreate_schema
 from db.models import Project
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("CRAFTKIT_TEST_POSTGRES_URL")
 
 
@@ -41,11 +40,13 @@ def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
     else:
         assert POSTGRES_URL
         url = POSTGRES_URL
-    open_database(url)
+    db = database_for(url)
+    bind(db)  # the test's own queries; each app binds its own database per request
     recreate_schema()
     yield url
-    if not database.is_closed():
-        database.close()
+    if not db.is_closed():
+        db.close()
+    bind(None)
 
 
 @pytest.fixture
@@ -108,7 +109,7 @@ def record_events(database_url: str) -> Callable[[list[dict[str, Any]]], queries
     """Store events given as JSON Lines objects (the CLI's format), through the same parser."""
     import json
 
-    from api.event_lines import parse_lines
+    from cli.event_lines import parse_lines
 
     def record(events: list[dict[str, Any]]) -> queries.RecordResult:
         parsed = parse_lines(json.dumps(e) for e in events)

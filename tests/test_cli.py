@@ -11,17 +11,18 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 from starlette.testclient import TestClient
 
-from api import keys
 from api.app import create_app
-from api.cli import main
-from api.config import Settings
+from cli.context import Context
+from cli.main import main
+from db import keys
 from db.connection import connection, redact
 from db.models import ApiKey, EngagementEvent, Render, Share
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 UUID_LINE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -357,9 +358,68 @@ def test_bad_environment_setting_is_named(monkeypatch):
     assert "CRAFTKIT_RECENT_LIMIT" in result.stderr
 
 
-def test_spec_file_is_the_default_for_the_cli(monkeypatch):
+def test_the_cli_reads_its_settings_from_the_environment(monkeypatch):
     monkeypatch.delenv("CRAFTKIT_SPEC", raising=False)
-    assert Path(Settings.from_env({}).spec_path) == ROOT / "openapi.yaml"
+    assert Path(Context(None).settings.spec_path) == ROOT / "openapi.yaml"
+    monkeypatch.setenv("CRAFTKIT_SPEC", "/elsewhere.yaml")
+    assert Context(None).settings.spec_path == "/elsewhere.yaml"
+
+
+# --- every command and flag -----------------------------------------------------------------
+
+# What `craftkit` offers; a command or flag lost in a refactoring fails here.
+COMMANDS = {
+    "": ["--database-url"],
+    "contract-test": [
+        "--allow-gaps",
+        "--config",
+        "--foreign-key",
+        "--junit",
+        "--key",
+        "--max-examples",
+        "--render-id",
+        "--seed",
+        "--url",
+    ],
+    "db": [],
+    "db init": [],
+    "demo": ["--base-url"],
+    "events": [],
+    "events record": ["SOURCE"],
+    "keys": [],
+    "keys create": ["--mode", "--project"],
+    "keys list": ["--project"],
+    "keys revoke": ["KEY_OR_PREFIX"],
+    "mock": ["--cors-origin", "--delay", "--host", "--keys", "--port", "--spec", "--watch"],
+    "projects": [],
+    "projects create": ["NAME"],
+    "renders": [],
+    "renders create": ["--mode", "--project"],
+    "serve": ["--host", "--no-init", "--port", "--workers"],
+}
+
+
+def command_table(command: click.Command, path: str = "") -> dict[str, list[str]]:
+    """{command path: its flags and arguments}, for the group and every command below it."""
+    params = sorted(
+        opt if isinstance(param, click.Option) else str(param.name).upper()
+        for param in command.params
+        for opt in (param.opts if isinstance(param, click.Option) else [""])
+    )
+    table = {path: params}
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            table |= command_table(sub, f"{path} {name}".strip())
+    return table
+
+
+def test_every_command_and_flag_is_still_there():
+    assert command_table(main) == COMMANDS
+
+
+def test_a_lost_flag_would_be_caught():
+    trimmed = click.Group("craftkit", commands={"serve": click.Command("serve")})
+    assert command_table(trimmed) != COMMANDS
 
 
 # --- database URLs --------------------------------------------------------------------------
@@ -381,7 +441,7 @@ def test_a_missing_driver_names_the_extra_to_install(tmp_path):
     (blocker / "__init__.py").write_text("raise ImportError('no psycopg2 here')\n")
     url = "postgresql://postgres:hunter2@127.0.0.1:5432/test"
     done = subprocess.run(
-        [sys.executable, "-m", "api.cli", "--database-url", url, "db", "init"],
+        [sys.executable, "-m", "cli.main", "--database-url", url, "db", "init"],
         capture_output=True,
         text=True,
         cwd=ROOT,

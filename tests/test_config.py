@@ -7,7 +7,7 @@ import re
 import pytest
 
 from api.config import Settings, settings_table
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 
 def readme_settings() -> list[tuple[str, str, str]]:

@@ -29,7 +29,8 @@ from api.mock import (
     parse_prefer,
 )
 from api.openapi31 import OpenAPI31Specification
-from tests.conftest import ROOT
+from api.validation import SchemaCache
+from tests.support import ROOT, assert_envelope
 
 CONTRACT = ROOT / "openapi.yaml"
 SHOP = ROOT / "tests" / "data" / "mock_shop.yaml"
@@ -55,14 +56,6 @@ def example(status: str) -> Any:
 def assert_valid(schema: dict[str, Any], body: Any) -> None:
     errors = list(OAS31Validator(schema, format_checker=oas31_format_checker).iter_errors(body))
     assert not errors, [e.message for e in errors]
-
-
-def assert_envelope(resp: Any, status: int, code: str) -> dict[str, Any]:
-    assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"] == "application/json"
-    body = resp.json()
-    assert set(body) == {"error"} and body["error"]["code"] == code
-    return body["error"]
 
 
 @pytest.fixture
@@ -318,7 +311,7 @@ def test_dynamic_without_seed_varies_and_says_which_seed(client: TestClient) -> 
 
 
 def test_generator_checks_what_it_generates() -> None:
-    generator = Generator(oas30=False)
+    generator = Generator(SchemaCache())
     schema = {"type": "string", "format": "uuid"}
     assert_valid(schema, generator.generate(schema, 1))
     with pytest.raises(ProblemException) as raised:
@@ -560,7 +553,7 @@ def test_one_log_line_per_call(client: TestClient, caplog: pytest.LogCaptureFixt
 
 def test_generated_times_do_not_follow_the_clock() -> None:
     """A seed replays the same body later too (Faker's own date-times depend on now)."""
-    generator = Generator(oas30=False)
+    generator = Generator(SchemaCache())
     schema = {
         "type": "array",
         "minItems": 3,

@@ -18,8 +18,7 @@ from typing import Any
 import pytest
 
 from api.openapi31 import OpenAPI31Specification
-from tests.conftest import ROOT
-from tests.live_server import free_port, live_mock
+from tests.support import ROOT, free_port, live_mock
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

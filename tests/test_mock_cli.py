@@ -13,10 +13,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from api.cli import main
 from api.openapi31 import OpenAPI31Specification
-from tests.conftest import ROOT
-from tests.live_server import LiveMock, live_mock
+from cli.main import main
+from tests.support import ROOT, LiveMock, live_mock
 
 CONTRACT = ROOT / "openapi.yaml"
 ENGAGEMENT = "/v1/renders/5f0c6a52-4d0e-4b8a-9a57-1d3c2e7b9f10/engagement"

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ import pytest
 import yaml
 from openapi_schema_validator import OAS31Validator
 
-from tests.conftest import ROOT
+from tests.support import ROOT, free_port
 
 CRAFTKIT = str(Path(sys.executable).with_name("craftkit"))
 SPEC = yaml.safe_load((ROOT / "openapi.yaml").read_text())
@@ -29,12 +28,6 @@ def schema_validator(name: str) -> OAS31Validator:
     """A validator for one component schema, its $refs resolved inside the contract."""
     root = {"$ref": f"#/components/schemas/{name}", "components": SPEC["components"]}
     return OAS31Validator(root)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def craftkit(db_url: str, *args: str) -> str:

@@ -1,4 +1,4 @@
-"""The mock app: the real server's validation and envelope, answered from the spec by middleware."""
+"""The mock app: built by the server's `assemble()`, answered from the spec by middleware."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import asyncio
 import json
 import logging
 import os
-import pathlib
 import re
 import time
 from collections.abc import Mapping
@@ -18,7 +17,6 @@ import connexion
 from connexion.exceptions import InvalidSpecification
 from connexion.lifecycle import ConnexionRequest
 from connexion.middleware import MiddlewarePosition
-from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolution, Resolver
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
@@ -28,13 +26,13 @@ from starlette.routing import Mount, Route, Router, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
-from api.head import HeadAsGet
+from api.assembly import Middleware, assemble
+from api.middleware import ExactPathRouting
 from api.mock.credentials import mock_security_map, read_keys
 from api.mock.generate import Generator
 from api.mock.prefer import PRISM_PARAMS, Preferences, parse_prefer
 from api.mock.replies import InvalidExample, MockOperation, operation_key
-from api.openapi31 import OpenAPI31Specification, add_api
-from api.routing import ExactPathRouting, middlewares
+from api.openapi31 import OpenAPI31Specification
 
 logger = logging.getLogger("craftkit.mock")
 
@@ -264,9 +262,9 @@ def declared_headers(spec: OpenAPI31Specification) -> list[str]:
 
 
 def create_mock_app(options: MockOptions) -> connexion.AsyncApp:
-    """The mock server for `options.spec_path`: no database, no handlers."""
+    """The mock server for `options.spec_path`: no database, no handlers, the same assembly."""
     spec = OpenAPI31Specification.from_path(options.spec_path)
-    generator = Generator(oas30=not spec.is_31)
+    generator = Generator(spec.schemas)
     operations = {
         operation_key(definition.get("operationId"), method, path): MockOperation(
             path, method, definition, generator
@@ -284,67 +282,41 @@ def create_mock_app(options: MockOptions) -> connexion.AsyncApp:
                 problem,
             )
     keys = read_keys(options.keys_file) if options.keys_file else None
-
-    app = connexion.AsyncApp(
-        __name__,
-        swagger_ui_options=SwaggerUIOptions(serve_spec=False, swagger_ui=False),
-        middlewares=[
-            StringPathRouting if middleware is ExactPathRouting else middleware
-            for middleware in middlewares()
-        ],
-    )
-    add_api(
-        app,
+    # At BEFORE_EXCEPTION, the first is outermost: every call is logged, preflights included;
+    # CORS headers go on every answer, the error envelope included, and preflights are
+    # answered before anything else. MockResponder sits in Connexion's handler slot.
+    before = MiddlewarePosition.BEFORE_EXCEPTION
+    return assemble(
         spec,
+        options.spec_path,
+        app_class=connexion.AsyncApp,
         resolver=MockResolver(),
-        strict_validation=True,
-        validate_responses=True,
         security_map=mock_security_map(keys),
+        validate_responses=True,
+        routing=StringPathRouting,
+        middleware=[
+            Middleware(MockRequest, before, {"delay_ms": options.delay_ms}),
+            Middleware(
+                MockCORS,
+                before,
+                {
+                    "allow_origins": list(options.cors_origins),
+                    "allow_methods": ["*"],
+                    "allow_headers": ["*"],
+                    "expose_headers": [*EXPOSED_HEADERS, *declared_headers(spec)],
+                },
+            ),
+            Middleware(
+                MockResponder, MiddlewarePosition.BEFORE_CONTEXT, {"operations": operations}
+            ),
+        ],
+        domain_errors={InvalidExample: invalid_example},
     )
-    # Added in this order at BEFORE_EXCEPTION, the first is outermost: every call is logged,
-    # preflights included; CORS headers go on every answer, the error envelope included, and
-    # preflights are answered before anything else.
-    app.add_middleware(
-        MockRequest, position=MiddlewarePosition.BEFORE_EXCEPTION, delay_ms=options.delay_ms
-    )
-    app.add_middleware(
-        MockCORS,
-        position=MiddlewarePosition.BEFORE_EXCEPTION,
-        allow_origins=list(options.cors_origins),
-        allow_methods=["*"],
-        allow_headers=["*"],
-        expose_headers=[*EXPOSED_HEADERS, *declared_headers(spec)],
-    )
-    app.add_middleware(HeadAsGet, position=MiddlewarePosition.BEFORE_EXCEPTION)
-    app.add_middleware(
-        MockResponder, position=MiddlewarePosition.BEFORE_CONTEXT, operations=operations
-    )
-    _add_spec_routes(app, spec, pathlib.Path(options.spec_path))
-    errors.register(app)
-    app.add_error_handler(InvalidExample, invalid_example)
-    return app
 
 
 def invalid_example(_request: ConnexionRequest, exc: Exception) -> Any:
     """A 500 that says which example of the spec is wrong: the frontend dev must see it."""
     return errors.envelope(500, str(exc))
-
-
-def _add_spec_routes(
-    app: connexion.AsyncApp, spec: OpenAPI31Specification, spec_path: pathlib.Path
-) -> None:
-    """The document as written, at the real server's `/openapi.yaml` and `/openapi.json`."""
-    raw_yaml = spec_path.read_bytes()
-    as_json = json.dumps(spec.raw, default=str).encode()
-
-    async def openapi_yaml(_request: Any) -> Response:
-        return Response(raw_yaml, media_type="application/yaml")
-
-    async def openapi_json(_request: Any) -> Response:
-        return Response(as_json, media_type="application/json")
-
-    app.add_url_rule("/openapi.yaml", "openapi_yaml", openapi_yaml, methods=["GET"])
-    app.add_url_rule("/openapi.json", "openapi_json", openapi_json, methods=["GET"])
 
 
 # What a spec being edited can raise while the app is built: answered by `SpecUnavailable`

@@ -7,7 +7,7 @@ from typing import Any
 
 from connexion.security import ApiKeySecurityHandler, BasicSecurityHandler, OAuthSecurityHandler
 
-from api.security import ApiKeyBearerHandler, InvalidApiKey
+from api.security import InvalidApiKey, bearer_handler
 
 
 def read_keys(path: str | pathlib.Path) -> frozenset[str]:
@@ -46,10 +46,6 @@ def mock_security_map(valid_keys: frozenset[str] | None) -> dict[str, type]:
         check(token)
         return {"sub": "mock", "scope": list(required_scopes or [])}  # every scope granted
 
-    class MockBearerHandler(ApiKeyBearerHandler):
-        def _resolve_func(self, security_scheme: dict[str, Any]) -> Any:
-            return token_info
-
     class MockApiKeyHandler(ApiKeySecurityHandler):
         def _resolve_func(self, security_scheme: dict[str, Any]) -> Any:
             return api_key_info
@@ -63,7 +59,7 @@ def mock_security_map(valid_keys: frozenset[str] | None) -> dict[str, type]:
             return oauth_info
 
     return {
-        "bearer": MockBearerHandler,
+        "bearer": bearer_handler(token_info),
         "apiKey": MockApiKeyHandler,
         "basic": MockBasicHandler,
         "oauth2": MockOAuthHandler,

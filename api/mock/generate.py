@@ -11,7 +11,7 @@ from typing import Any
 
 from connexion.exceptions import ProblemException
 
-from api.openapi31 import SchemaCache
+from api.validation import SchemaCache
 
 logger = logging.getLogger("craftkit.mock")
 
@@ -27,14 +27,18 @@ class Generator:
 
     _lock = threading.Lock()
 
-    def __init__(self, *, oas30: bool) -> None:
-        self.oas30 = oas30
+    def __init__(self, schemas: SchemaCache) -> None:
+        self.schemas = schemas  # the spec's compiled validators
+
+    @property
+    def oas30(self) -> bool:
+        return self.schemas.oas30
 
     def generate(self, schema: Mapping[str, Any], seed: int, hint: Any = None) -> Any:
         """A value valid against `schema`; `hint` (the response's example) names map keys."""
         from jsf import JSF  # imported on first use: it pulls in Faker
 
-        validator = SchemaCache.get(schema, oas30=self.oas30)
+        validator = self.schemas.get(schema)
         for draw in range(MAX_DRAWS):
             with self._lock:
                 value = self._draw(JSF, dict(schema), seed * MAX_DRAWS + draw, hint)

@@ -11,7 +11,8 @@ from typing import Any
 
 from api.mock.generate import Generator
 from api.mock.prefer import PREFER_HEADER, Preferences
-from api.openapi31 import RequestValidationProblem, SchemaCache, schema_issues
+from api.spec_walk import media_examples, operation_responses
+from api.validation import RequestValidationProblem, schema_issues
 
 
 @dataclass
@@ -95,27 +96,15 @@ class MockOperation:
 
     def _check_examples(self) -> Iterator[tuple[tuple[str, str, str], str]]:
         """((response key, media type, source), first problem) per example its schema refuses."""
-        for key, response in (self.definition.get("responses") or {}).items():
-            for media_type, media in (response.get("content") or {}).items():
-                schema = media.get("schema")
-                if not isinstance(schema, dict):
-                    continue
-                candidates = []
-                if "example" in media:
-                    candidates.append(("example", media["example"]))
-                for name, named in (media.get("examples") or {}).items():
-                    if "value" in named:
-                        candidates.append((f"example {name!r}", named["value"]))
-                if schema.get("examples"):
-                    candidates.append(("schema example", schema["examples"][0]))
-                elif "example" in schema:
-                    candidates.append(("schema example", schema["example"]))
-                validator = SchemaCache.get(schema, oas30=self.generator.oas30)
-                for source, value in candidates:
-                    issues = schema_issues(validator, value, location="body")
-                    if issues:
-                        problem = f"{issues[0]['pointer']}: {issues[0]['message']}"
-                        yield (str(key), media_type, source), problem
+        for response in operation_responses(self.path, self.method, self.definition):
+            if response.schema is None or response.media_type is None:
+                continue
+            validator = self.generator.schemas.get(response.schema)
+            for example in response.examples:
+                issues = schema_issues(validator, example.value, location="body")
+                if issues:
+                    problem = f"{issues[0]['pointer']}: {issues[0]['message']}"
+                    yield (response.status, response.media_type, example.source), problem
 
     def example_problem(self, key: str, media_type: str, source: str) -> str | None:
         """One line on why that example breaks its schema, or None if it is valid."""
@@ -149,7 +138,8 @@ class MockOperation:
         return MockReply(status, media_type, body, headers, source, applied)
 
     def _body(self, media: Mapping[str, Any], prefs: Preferences) -> tuple[Any, str, list[str]]:
-        named = {k: v for k, v in (media.get("examples") or {}).items() if "value" in v}
+        examples = media_examples(media)
+        named = {e.name: e for e in examples if e.name is not None}
         schema = media.get("schema")
         if prefs.example is not None:
             if prefs.example not in named:
@@ -159,22 +149,10 @@ class MockOperation:
                     + ".",
                     prefs.source("example"),
                 )
-            return (
-                named[prefs.example]["value"],
-                f"example {prefs.example!r}",
-                [f"example={prefs.example}"],
-            )
-        if not prefs.dynamic:
-            if "example" in media:
-                return media["example"], "example", []
-            if named:
-                name = next(iter(named))
-                return named[name]["value"], f"example {name!r}", []
-            if isinstance(schema, dict):
-                if schema.get("examples"):
-                    return schema["examples"][0], "schema example", []
-                if "example" in schema:
-                    return schema["example"], "schema example", []
+            chosen = named[prefs.example]
+            return chosen.value, chosen.source, [f"example={prefs.example}"]
+        if not prefs.dynamic and examples:
+            return examples[0].value, examples[0].source, []
         if not isinstance(schema, dict):
             return None, "no schema", []
         seed = prefs.seed
@@ -182,8 +160,8 @@ class MockOperation:
             # Asked-for dynamic data varies per call; a stand-in for a missing example is stable.
             seed = random.randrange(1_000_000) if prefs.dynamic else 0
         applied = ["dynamic=true", f"seed={seed}"] if prefs.dynamic else []
-        first_named = next(iter(named.values()), None)
-        hint = media.get("example", first_named["value"] if first_named else None)
+        documented = [e for e in examples if not e.from_schema]
+        hint = documented[0].value if documented else None
         body = self.generator.generate(schema, seed, hint)
         return body, f"generated (seed {seed})", applied
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import click
 
-from api.cli import Context, main, pass_ctx
+from cli.context import Context, pass_ctx
 
 
-@main.command("mock")
+@click.command("mock")
 @click.option(
     "--spec",
     "spec_path",

@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from api import keys
+from db import keys
 
 
 @pytest.mark.parametrize("mode", ["live", "test"])
@@ -35,6 +35,7 @@ def test_unknown_modes_are_refused():
         ("ck_prod_" + "a" * 24, None),
         ("ck_live_" + "a" * 23 + "!", None),
         ("ck_live_" + "a" * 24 + " ", None),
+        ("ck_live_" + "a" * 24 + "\n", None),  # `$` alone would let a trailing newline in
         ("CK_LIVE_" + "a" * 24, None),
         ("", None),
     ],

@@ -1,4 +1,4 @@
-"""`craftkit mock` run for real, as a user runs it: a subprocess on a free loopback port."""
+"""What several test modules share: paths, ports, envelope checks, and a live `craftkit mock`."""
 
 from __future__ import annotations
 
@@ -12,16 +12,48 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+import yaml
 
+ROOT = Path(__file__).resolve().parent.parent
 CRAFTKIT = Path(sys.executable).parent / "craftkit"
+SPEC = yaml.safe_load((ROOT / "openapi.yaml").read_text())
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def url(render_id: str) -> str:
+    return f"/v1/renders/{render_id}/engagement"
+
+
+def event(render_id: str, **fields: Any) -> dict[str, Any]:
+    """An event as a JSON Lines object (the CLI's format), with the required fields filled."""
+    return {
+        "renderId": render_id,
+        "eventType": "viewed",
+        "actorKind": "recipient",
+        "createdAt": "2026-06-21T10:00:00Z",
+        **fields,
+    }
+
+
+def assert_envelope(resp: Any, status: int, code: str, message: str | None = None) -> dict:
+    """The contract's error envelope, with `status` and `code`; returns its `error` object."""
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"] == "application/json"
+    body = resp.json()
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == code
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    if message is not None:
+        assert body["error"]["message"] == message
+    return body["error"]
 
 
 @dataclass
@@ -31,6 +63,9 @@ class LiveMock:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+
+# --- `craftkit mock` run for real, as a user runs it: a subprocess on a free loopback port ---
 
 
 @contextmanager

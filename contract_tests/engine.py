@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import json
 import pathlib
-import sys
 import tempfile
 import time
 import tomllib
@@ -27,25 +26,27 @@ from typing import Any
 
 import schemathesis
 from hypothesis import strategies as st
+from schemathesis.checks import status_code_conformance
 from schemathesis.config import SchemathesisConfig
-from schemathesis.core.parameters import ParameterLocation
-from schemathesis.engine import events, from_schema
-from schemathesis.reporting.junitxml import JunitXmlWriter
 
-# Private, but it is how Schemathesis' own auth checks replay a case as another identity
-# (recorded, on the run's transport); the version is pinned below 5 in pyproject.toml.
-from schemathesis.specs.openapi._auth_retry import send_probe
-from schemathesis.specs.openapi.checks import status_code_conformance
+from api.config import shipped_file
+from api.openapi31 import OpenAPI31Specification
+from api.spec_walk import documented_responses as walk_responses
+from contract_tests.schemathesis_shim import (
+    JunitXmlWriter,
+    events,
+    from_schema,
+    generated_negative,
+    generated_positive,
+    phase_and_mode,
+    send_probe,
+)
 
-
-def _shipped(name: str) -> pathlib.Path:
-    """A file of this repo, or the copy a non-editable install puts under share/craftkit."""
-    repo_copy = pathlib.Path(__file__).resolve().parent.parent / name
-    return repo_copy if repo_copy.exists() else pathlib.Path(sys.prefix, "share", "craftkit", name)
-
-
-CONFIG_PATH = _shipped("schemathesis.toml")
-SPEC_PATH = _shipped("openapi.yaml")
+CONFIG_PATH = shipped_file("schemathesis.toml")
+SPEC_PATH = shipped_file("openapi.yaml")
+# Where a run's credentials hang on its schema object, for the checks: a check gets only
+# (ctx, response, case), and finds them through case.operation.schema.
+CREDENTIALS_ATTR = "craftkit_credentials"
 DEFAULT_JUNIT = pathlib.Path("reports/contract-junit.xml")
 OWNER, FOREIGN = "owner", "foreign"
 
@@ -185,9 +186,6 @@ def junit_path(config: SchemathesisConfig) -> pathlib.Path:
 
 # --- steering -------------------------------------------------------------------------------
 
-# A check gets only (ctx, response, case): it finds the run's keys by the case's schema.
-_KEYS: dict[int, Credentials] = {}
-
 
 def steer(schema: Any, render_ids: Sequence[str], credentials: Credentials) -> None:
     """Make valid cases name stored renders, and send other keys, often.
@@ -207,10 +205,10 @@ def steer(schema: Any, render_ids: Sequence[str], credentials: Credentials) -> N
     def flatmap_case(_context: Any, case: Any) -> Any:
         if "id" not in (case.path_parameters or {}):
             return st.just(case)
-        ids = st.sampled_from(pool) if _positive(case, "path") else st.none()
+        ids = st.sampled_from(pool) if generated_positive(case, "path") else st.none()
         # Only a credential Schemathesis set from the auth config is swapped for another
         # deliberate one; a negative (generated) Authorization header stays as generated.
-        keys = st.sampled_from(other_keys) if _positive(case, "header") else st.none()
+        keys = st.sampled_from(other_keys) if generated_positive(case, "header") else st.none()
 
         def steered(choice: tuple[str | None, str | None]) -> Any:
             render_id, key = choice
@@ -225,12 +223,6 @@ def steer(schema: Any, render_ids: Sequence[str], credentials: Credentials) -> N
     schema.hooks.register_hook_with_name(flatmap_case, "flatmap_case")
 
 
-def _positive(case: Any, location: str) -> bool:
-    """Whether Schemathesis generated this part of the case as valid data."""
-    component = case.meta.components.get(ParameterLocation(location)) if case.meta else None
-    return component is None or component.mode.is_positive
-
-
 @schemathesis.check
 def documented_status_or_invalid_request(ctx: Any, response: Any, case: Any) -> bool | None:
     """Schemathesis' `status_code_conformance`, but for one deliberate, narrow deviation.
@@ -242,12 +234,7 @@ def documented_status_or_invalid_request(ctx: Any, response: Any, case: Any) -> 
     envelope; any other undocumented status, and any 400 to valid data, fails as before
     (`positive_data_acceptance` also fails a 400 to valid data).
     """
-    if (
-        response.status_code == 400
-        and case.meta is not None
-        and case.meta.generation.mode.is_negative
-        and _is_invalid_request(response)
-    ):
+    if response.status_code == 400 and generated_negative(case) and _is_invalid_request(response):
         return None
     return status_code_conformance(ctx, response, case)  # type: ignore[no-any-return]
 
@@ -270,7 +257,7 @@ def cross_tenant_read(ctx: Any, response: Any, case: Any) -> bool | None:
     operations; this contract has neither, so every successful read is replayed here with the
     other identity's key. Two projects never own the same render, so both reading it is a leak.
     """
-    credentials = _KEYS.get(id(case.operation.schema))
+    credentials = getattr(case.operation.schema, CREDENTIALS_ATTR, None)
     if credentials is None or credentials.foreign_key is None:
         return None
     if case.method.upper() != "GET" or not 200 <= response.status_code < 300:
@@ -310,9 +297,9 @@ def run_contract(
 ) -> ContractResult:
     """Run every phase and check of `schema` (loaded with its config); collect what happened."""
     result = ContractResult(checks=BUILTIN_CHECKS + CUSTOM_CHECKS, seed=schema.config.seed)
-    result.documented = documented_responses(schema.raw_schema)
+    result.documented = documented_responses(OpenAPI31Specification(schema.raw_schema))
     steer(schema, render_ids, credentials)
-    _KEYS[id(schema)] = credentials
+    setattr(schema, CREDENTIALS_ATTR, credentials)
     keys = {
         f"Bearer {credentials.key}": OWNER,
         **({f"Bearer {credentials.foreign_key}": FOREIGN} if credentials.foreign_key else {}),
@@ -331,7 +318,7 @@ def run_contract(
         for event in from_schema(schema).execute():
             _collect(event, result, writer)
     finally:
-        _KEYS.pop(id(schema), None)
+        delattr(schema, CREDENTIALS_ATTR)
         result.elapsed = time.monotonic() - started
         if writer is not None:
             writer.close()
@@ -339,7 +326,7 @@ def run_contract(
 
 
 def _exchange(case: Any, response: Any, keys: Mapping[str, str]) -> Exchange:
-    meta = case.meta
+    phase, mode = phase_and_mode(case)
     sent = response.request.headers.get("Authorization")
     key = "none" if sent is None else keys.get(sent, "invalid")
     try:
@@ -351,8 +338,8 @@ def _exchange(case: Any, response: Any, keys: Mapping[str, str]) -> Exchange:
         method=str(response.request.method),
         path=case.formatted_path,
         status=response.status_code,
-        phase=meta.phase.name.value if meta is not None else "check",
-        mode=meta.generation.mode.value if meta is not None else "-",
+        phase=phase,
+        mode=mode,
         key=key,
         body=body,
     )
@@ -409,34 +396,17 @@ def served_document_problem(base_url: str, spec_path: pathlib.Path = SPEC_PATH) 
 # --- what the spec documents ----------------------------------------------------------------
 
 
-def documented_responses(spec: Mapping[str, Any]) -> dict[str, dict[str, list[Any]]]:
-    """{operation label: {status: [documented example bodies]}} from a loaded document."""
+def documented_responses(spec: OpenAPI31Specification) -> dict[str, dict[str, list[Any]]]:
+    """{operation label: {status: [documented example bodies]}}: the examples a run must meet.
+
+    Only the examples written on the responses count; a schema's own example documents the
+    schema, not a response this server must produce.
+    """
     out: dict[str, dict[str, list[Any]]] = {}
-    for path, item in spec.get("paths", {}).items():
-        for method, operation in item.items():
-            if not isinstance(operation, dict) or "responses" not in operation:
-                continue
-            label = f"{method.upper()} {path}"
-            out[label] = {}
-            for status, response in operation["responses"].items():
-                response = _deref(spec, response)
-                examples: list[Any] = []
-                for media in response.get("content", {}).values():
-                    if "example" in media:
-                        examples.append(media["example"])
-                    for example in media.get("examples", {}).values():
-                        examples.append(_deref(spec, example).get("value"))
-                out[label][str(status)] = examples
+    for response in walk_responses(spec):
+        examples = out.setdefault(response.operation, {}).setdefault(response.status, [])
+        examples += [e.value for e in response.examples if not e.from_schema]
     return out
-
-
-def _deref(spec: Mapping[str, Any], node: Any) -> Any:
-    while isinstance(node, Mapping) and "$ref" in node:
-        target: Any = spec
-        for part in node["$ref"].lstrip("#/").split("/"):
-            target = target[part]
-        node = target
-    return node
 
 
 # --- reports --------------------------------------------------------------------------------
@@ -580,7 +550,3 @@ def _unique(findings: list[Finding]) -> list[Finding]:
     for finding in findings:
         seen.setdefault((finding.check, finding.operation, finding.title), finding)
     return list(seen.values())
-
-
-def print_summary(result: ContractResult) -> None:
-    sys.stdout.write(summary(result) + "\n")

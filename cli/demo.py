@@ -1,4 +1,4 @@
-"""A demo project, test key and render with a realistic spread of events; safe to run again.
+"""`craftkit demo`: a demo project, test key and render with events; safe to run again.
 
 The demo key is written to a file beside the database (mode 600) because only its digest is
 stored; a second run reuses it while it is still valid, so the printed curl keeps working.
@@ -14,9 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from api import keys
-from db import queries
+import click
+
+from cli.context import Context, database_errors, pass_ctx
+from db import keys, queries
 from db.connection import connection, database
+from db.migrations import init_schema
 from db.models import Render
 
 DEMO_PROJECT = "demo"
@@ -31,6 +34,24 @@ AGENTS = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/126.0 Safari/537.36",
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Mobile/15E148",
 ]
+
+
+@click.command()
+@click.option("--base-url", default=None, help="URL the printed curl should call.")
+@pass_ctx
+@database_errors
+def demo(obj: Context, base_url: str | None) -> None:
+    """Seed a demo project, test key and render with events; print a curl that works."""
+    obj.open()
+    init_schema()
+    result = seed_demo(key_file_for(obj.settings.database_url))
+    base_url = base_url or f"http://{obj.settings.host}:{obj.settings.port}"
+    click.echo(f"Demo ready: render {result.render_id}, {result.events_added} new events.")
+    click.echo("Try:")
+    click.echo(
+        f"  curl -s -H 'Authorization: Bearer {result.key}' "
+        f"{base_url}/v1/renders/{result.render_id}/engagement"
+    )
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Reading engagement events from JSON Lines, every line checked before anything is written.
+"""Engagement events from JSON Lines (the CLI's input), every line checked before any is written.
 
 One event per line, with the field names of a `recent` item plus `renderId`. Errors name the
 line and the field; a file with any bad line is rejected whole.
@@ -18,7 +18,7 @@ from db.queries import ACTOR_KINDS, EVENT_TYPES, NewEvent
 
 REQUIRED = ("renderId", "eventType", "actorKind", "createdAt")
 OPTIONAL = ("id", "shareId", "sourceIp", "userAgent", "metadata")
-EVENT_ID = re.compile(r"^ev_[A-Za-z0-9_-]{1,60}$")
+EVENT_ID = re.compile(r"ev_[A-Za-z0-9_-]{1,60}")  # fullmatch: "ev_x\n" is no id
 MAX_ERRORS = 20
 
 
@@ -118,7 +118,7 @@ def _timestamp_ms(value: Any) -> int:
 
 
 def _event_id(value: Any) -> str:
-    if not isinstance(value, str) or not EVENT_ID.match(value):
+    if not isinstance(value, str) or not EVENT_ID.fullmatch(value):
         raise ValueError("must look like ev_ followed by 1-60 letters, digits, _ or -")
     return value
 

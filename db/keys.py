@@ -1,5 +1,7 @@
 """Project API keys: `ck_live_…` / `ck_test_…` followed by at least 24 URL-safe characters.
 
+The CLI makes them and api/security.py checks them; `fullmatch`, so a trailing newline is no key.
+
 Only the SHA-256 digest and a short display prefix are ever stored; the key itself is shown
 once, when it is made.
 """
@@ -11,7 +13,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-KEY_PATTERN = re.compile(r"^ck_(live|test)_[A-Za-z0-9_-]{24,200}$")
+KEY_PATTERN = re.compile(r"ck_(live|test)_[A-Za-z0-9_-]{24,200}")
 DISPLAY_CHARS = 8  # of the random part, after the ck_mode_ prefix
 
 
@@ -32,7 +34,7 @@ def generate_key(mode: str) -> NewKey:
 
 def key_mode(key: str) -> str | None:
     """The key's mode if it is well formed, else None (malformed keys never reach the DB)."""
-    match = KEY_PATTERN.match(key)
+    match = KEY_PATTERN.fullmatch(key)
     return match.group(1) if match else None
 
 

@@ -1,8 +1,9 @@
 """`craftkit contract-test`: the contract suite against a running server, over HTTP.
 
-The same engine and `schemathesis.toml` as the in-process suite (`api/contract.py`); the
-contract is this repo's `openapi.yaml`, not whatever the server claims to serve (that is
-checked too). Schemathesis is a test extra, so it is imported only when the command runs.
+The same engine and `schemathesis.toml` as the in-process suite (`contract_tests/engine.py`);
+the contract is this repo's `openapi.yaml`, not whatever the server claims to serve (that is
+checked too). Schemathesis comes with the `contract` extra, so the engine is imported only
+when the command runs.
 """
 
 from __future__ import annotations
@@ -11,10 +12,8 @@ import pathlib
 
 import click
 
-from api.cli import main
 
-
-@main.command("contract-test")
+@click.command("contract-test")
 @click.option("--url", required=True, metavar="URL", help="Base URL of the server to test.")
 @click.option(
     "--key", required=True, envvar="CRAFTKIT_CONTRACT_KEY", help="An API key the server accepts."
@@ -71,10 +70,11 @@ def contract_test(
     try:
         import schemathesis
 
-        from api import contract
+        from contract_tests import engine as contract
     except ImportError as exc:
         raise click.ClickException(
-            f"{exc.name} is missing: install the test extras (pip install -e '.[test]')"
+            f"{exc.name} is missing: install the contract extra "
+            "(pip install 'craftkit-engagement[contract]', or pip install -e '.[contract]')"
         ) from exc
 
     credentials = contract.Credentials(key=key, foreign_key=foreign_key or None)

@@ -1,12 +1,16 @@
-"""Routing that answers only the contract's exact paths; anything else is the 404 envelope.
+"""ASGI middleware shared by the server and the mock: exact routing, no line feeds, HEAD as GET.
 
 - Starlette routers answer `/v1/renders/{id}/engagement/` with a bodiless 307 to the path
   without the slash: an undocumented response outside the envelope. `middlewares()` is
-  Connexion's default stack with its routing middleware swapped for `ExactPathRouting`.
+  Connexion's default stack with its routing middleware swapped for `ExactPathRouting` (a
+  subclass reaching into Connexion's router: see its docstring).
 - Connexion 3.3 mounts each API on a Starlette `Mount`, whose `(?P<path>.*)` does not match a
   line feed, while Flask's router does: `/v1/renders/a%0Ab/engagement` reached the handler with
   no operation context and failed with a 500 (found by the contract tests). No path of the
   contract can hold one, so `NoLineFeedInPaths` answers 404 before routing.
+- HEAD is answered as GET without a body (RFC 9110 §9.3.2): Connexion 3.3 routes HEAD to no
+  operation and its Flask layer then fails with a 500; rewriting the method before routing
+  lets HEAD share GET's security, validation and headers.
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ from connexion.middleware.main import ConnexionMiddleware
 from connexion.middleware.routing import RoutingMiddleware
 from starlette.exceptions import HTTPException
 from starlette.routing import Mount, Router
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class ExactPathRouting(RoutingMiddleware):
+    """Connexion's routing without slash redirects (its `router` attribute is internal)."""
+
     def __init__(self, app: ASGIApp) -> None:
         super().__init__(app)
         self.router.redirect_slashes = False
@@ -32,10 +38,10 @@ class ExactPathRouting(RoutingMiddleware):
                 route.app.redirect_slashes = False
 
 
-def middlewares() -> list[Any]:
+def middlewares(routing: type = ExactPathRouting) -> list[Any]:
     """A new list per app: Connexion's `add_middleware` inserts into the list it was given."""
     return [
-        ExactPathRouting if middleware is RoutingMiddleware else middleware
+        routing if middleware is RoutingMiddleware else middleware
         for middleware in ConnexionMiddleware.default_middlewares
     ]
 
@@ -48,3 +54,22 @@ class NoLineFeedInPaths:
         if scope["type"] == "http" and "\n" in scope["path"]:
             raise HTTPException(404)  # the error module's "No route matches" envelope
         await self.app(scope, receive, send)
+
+
+class HeadAsGet:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_headers_only)

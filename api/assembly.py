@@ -1,0 +1,143 @@
+"""`assemble()`: the one wiring shared by the server (api/app.py) and the mock (api/mock/).
+
+Spec, validators, security, middleware, error envelope and the document's own routes are
+wired here, in one order, for a `connexion.FlaskApp` or a `connexion.AsyncApp`. What differs
+between the two callers is passed in: the resolver, the security map, their extra middleware,
+error handlers and routes. Nothing database-related is imported here, so the mock stays
+free of db/.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import connexion
+import starlette.exceptions
+import werkzeug.exceptions
+from connexion.middleware import MiddlewarePosition
+from connexion.options import SwaggerUIOptions
+from connexion.resolver import Resolver
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from api import errors
+from api.middleware import ExactPathRouting, HeadAsGet, NoLineFeedInPaths, middlewares
+from api.openapi31 import OpenAPI31Specification, add_api
+
+# Routes every assembled app serves besides the contract's operations: the document as written.
+SPEC_ROUTES = ("/openapi.json", "/openapi.yaml")
+
+Body = Callable[[], tuple[bytes, str]]  # () -> (body, media type); may block: run in a thread
+
+
+@dataclass(frozen=True)
+class Route:
+    """A GET route outside the contract (the document, health), written once for both apps."""
+
+    path: str
+    name: str
+    body: Body
+
+
+@dataclass(frozen=True)
+class Middleware:
+    """An ASGI middleware class, where Connexion should put it, and its options."""
+
+    cls: type
+    position: MiddlewarePosition
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+def assemble(
+    spec: OpenAPI31Specification,
+    spec_path: str | pathlib.Path,
+    *,
+    resolver: Resolver,
+    security_map: Mapping[str, type],
+    app_class: type[connexion.FlaskApp] | type[connexion.AsyncApp] = connexion.FlaskApp,
+    validate_responses: bool = True,
+    routing: type[ExactPathRouting] = ExactPathRouting,
+    middleware: Sequence[Middleware] = (),
+    domain_errors: Mapping[type[Exception], errors.Handler] | None = None,
+    routes: Sequence[Route] = (),
+) -> Any:
+    """The contract's app: `spec` served through `resolver`, strict and validated both ways.
+
+    `middleware` is added before the shared middleware at the same position (so the first
+    given is the outermost); `routes` after the document's own.
+    """
+    options: dict[str, Any] = {
+        "swagger_ui_options": SwaggerUIOptions(serve_spec=False, swagger_ui=False),
+        "middlewares": middlewares(routing),
+    }
+    if app_class is connexion.FlaskApp:
+        # No /static/<path> route: the app serves the contract's paths and its listed routes.
+        options["server_args"] = {"static_folder": None}
+    app = app_class(__name__, **options)
+    if isinstance(app, connexion.FlaskApp):
+        _configure_flask(app)
+    add_api(
+        app,
+        spec,
+        resolver=resolver,
+        strict_validation=True,
+        validate_responses=validate_responses,
+        security_map=dict(security_map),
+    )
+    for extra in middleware:
+        app.add_middleware(extra.cls, position=extra.position, **extra.options)
+    app.add_middleware(HeadAsGet, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    app.add_middleware(NoLineFeedInPaths, position=MiddlewarePosition.BEFORE_SWAGGER)
+    for route in [*spec_routes(spec, pathlib.Path(spec_path)), *routes]:
+        add_route(app, route)
+    errors.register(app, domain_errors)
+    return app
+
+
+def spec_routes(spec: OpenAPI31Specification, spec_path: pathlib.Path) -> list[Route]:
+    """The document as written: the YAML file's bytes, and the same document as JSON."""
+    raw_yaml = spec_path.read_bytes()
+    as_json = json.dumps(spec.raw, default=str).encode()
+    return [
+        Route("/openapi.json", "openapi_json", lambda: (as_json, "application/json")),
+        Route("/openapi.yaml", "openapi_yaml", lambda: (raw_yaml, "application/yaml")),
+    ]
+
+
+def add_route(app: Any, route: Route) -> None:
+    """Add `route` with the view signature the app's framework expects."""
+    if isinstance(app, connexion.FlaskApp):
+        import flask
+
+        def flask_view() -> flask.Response:
+            body, media_type = route.body()
+            return flask.Response(body, mimetype=media_type)
+
+        app.add_url_rule(route.path, route.name, flask_view, methods=["GET"])
+        return
+
+    async def asgi_view(_request: Any) -> Response:
+        body, media_type = await run_in_threadpool(route.body)
+        return Response(body, media_type=media_type)
+
+    app.add_url_rule(route.path, route.name, asgi_view, methods=["GET"])
+
+
+def _configure_flask(app: connexion.FlaskApp) -> None:
+    flask_app = app.app
+    flask_app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the contract's key order
+    # The contract declares no OPTIONS; Flask's automatic answer would be an undocumented 200.
+    flask_app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
+    flask_app.register_error_handler(werkzeug.exceptions.HTTPException, _reraise_http_error)
+
+
+def _reraise_http_error(exc: werkzeug.exceptions.HTTPException) -> None:
+    """Hand Flask's routing errors to the error module, keeping `Allow` (Connexion drops it)."""
+    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+    raise starlette.exceptions.HTTPException(
+        exc.code or 500, detail=exc.description, headers=headers
+    )

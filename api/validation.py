@@ -1,0 +1,332 @@
+"""Request and response validation with OpenAPI 3.1 semantics, every problem reported at once.
+
+Passed to Connexion as its `validator_map` (built per app by `validator_map(cache)`):
+parameter, JSON request-body and JSON response-body validators checking JSON Schema 2020-12
+via openapi-schema-validator's `OAS31Validator` (formats asserted), or 3.0 for older documents.
+Connexion's own validators stop at the first error and use Draft 4.
+
+Compiled validators live in a `SchemaCache` owned by the spec (`OpenAPI31Specification.schemas`),
+filled once at start-up (`warm`); Connexion instantiates validator classes per request, and
+those look schemas up in their app's cache instead of compiling them again. The validator
+classes override Connexion's `_validate` hooks and read `_schema`, `_nullable` and `_scope`:
+internals of connexion.validators 3.3, pinned in pyproject.toml and exercised by every
+request test.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar, Protocol
+
+from connexion.datastructures import MediaTypeDict
+from connexion.exceptions import BadRequestProblem, NonConformingResponseBody
+from connexion.lifecycle import ConnexionRequest
+from connexion.validators import (
+    FormDataValidator,
+    JSONRequestBodyValidator,
+    JSONResponseBodyValidator,
+    MultiPartFormDataValidator,
+    TextResponseBodyValidator,
+)
+from jsonschema.exceptions import ValidationError
+from jsonschema.protocols import Validator
+from openapi_schema_validator import (
+    OAS30Validator,
+    OAS31Validator,
+    oas30_format_checker,
+    oas31_format_checker,
+)
+from starlette.types import Scope
+
+logger = logging.getLogger("craftkit.validation")
+
+Issue = dict[str, Any]
+
+
+class _Spec(Protocol):
+    is_31: bool
+
+    def operations(self) -> Iterator[tuple[str, str, dict[str, Any]]]: ...
+
+    def get_path_params(self, path: str) -> list[dict[str, Any]]: ...
+
+
+# --- compiled schemas ---------------------------------------------------------------------
+
+
+class SchemaCache:
+    """Validators compiled once per schema object, keyed by identity; one per spec.
+
+    The schema dict is kept alongside its validator, so an id can never be reused by another
+    object while the entry lives.
+    """
+
+    def __init__(self, *, oas30: bool = False) -> None:
+        self.oas30 = oas30
+        self._entries: dict[int, tuple[Mapping[str, Any], Validator]] = {}
+        self._lock = threading.Lock()
+        self.compiled_on_demand = 0
+
+    def get(self, schema: Mapping[str, Any]) -> Validator:
+        entry = self._entries.get(id(schema))
+        if entry is not None and entry[0] is schema:
+            return entry[1]
+        with self._lock:
+            self.compiled_on_demand += 1
+            return self._compile(schema)
+
+    def _compile(self, schema: Mapping[str, Any]) -> Validator:
+        validator = compile_schema(schema, oas30=self.oas30)
+        self._entries[id(schema)] = (schema, validator)
+        return validator
+
+    def warm(self, spec: _Spec) -> int:
+        """Compile every parameter, request-body and response schema of `spec`; return how many."""
+        schemas: list[Mapping[str, Any]] = []
+        for path, _method, operation in spec.operations():
+            for param in [*spec.get_path_params(path), *operation.get("parameters", [])]:
+                if isinstance(param.get("schema"), dict):
+                    schemas.append(param["schema"])
+            bodies = [
+                operation.get("requestBody", {}),
+                *list(operation.get("responses", {}).values()),
+            ]
+            for body in bodies:
+                for media in body.get("content", {}).values():
+                    if isinstance(media.get("schema"), dict):
+                        schemas.append(media["schema"])
+        with self._lock:
+            for schema in schemas:
+                self._compile(schema)
+        return len(schemas)
+
+
+def compile_schema(schema: Mapping[str, Any], *, oas30: bool = False) -> Validator:
+    """A validator for `schema`: OpenAPI 3.1 (JSON Schema 2020-12) or 3.0, formats asserted."""
+    if oas30:
+        return OAS30Validator(schema, format_checker=oas30_format_checker)  # type: ignore[no-any-return]
+    return OAS31Validator(schema, format_checker=oas31_format_checker)  # type: ignore[no-any-return]
+
+
+class _Cached:
+    """The validator classes' access to their app's cache; unbound classes compile directly."""
+
+    cache: ClassVar[SchemaCache | None] = None
+
+    @classmethod
+    def compiled(cls, schema: Mapping[str, Any]) -> Validator:
+        return cls.cache.get(schema) if cls.cache is not None else compile_schema(schema)
+
+
+def schema_issues(
+    validator: Validator, instance: Any, *, location: str, name: str | None = None
+) -> list[Issue]:
+    """Every validation error as an issue: where (location, name, JSON pointer) and what."""
+    issues = []
+    for error in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.path))):
+        issue: Issue = {"in": location}
+        if name is not None:
+            issue["name"] = name
+        pointer = "".join(f"/{part}" for part in error.absolute_path)
+        if pointer or location == "body":
+            issue["pointer"] = pointer or "/"
+        issue["message"] = _message(error)
+        issues.append(issue)
+    return issues
+
+
+def _message(error: ValidationError) -> str:
+    if error.validator == "format":
+        return f"{error.instance!r} is not a valid {error.validator_value}"
+    return error.message
+
+
+class RequestValidationProblem(BadRequestProblem):
+    """400 carrying every issue found in the request, for the error envelope's `issues`."""
+
+    def __init__(self, message: str, issues: list[Issue]) -> None:
+        super().__init__(detail=message)
+        self.issues = issues
+
+
+# --- parameters -----------------------------------------------------------------------------
+
+
+def _types(schema: Mapping[str, Any]) -> list[str]:
+    declared = schema.get("type")
+    if isinstance(declared, list):
+        return [str(t) for t in declared]
+    return [str(declared)] if declared else []
+
+
+def coerce_scalar(raw: str, schema: Mapping[str, Any]) -> Any:
+    """Turn a raw path/query/header string into the JSON value the schema asks for.
+
+    The first type of the schema's `type` (a list in 3.1) that the string parses as wins;
+    a string that parses as none of them is kept as is, and the schema check reports it.
+    """
+    types = _types(schema)
+    for kind in types:
+        if kind == "integer":
+            try:
+                return int(raw)
+            except ValueError:
+                continue
+        if kind == "number":
+            try:
+                return float(raw) if any(c in raw for c in ".eE") else int(raw)
+            except ValueError:
+                continue
+        if kind == "boolean" and raw in ("true", "false"):
+            return raw == "true"
+        if kind == "null" and raw in ("", "null"):
+            return None
+        if kind == "string":
+            return raw
+    return raw
+
+
+class ParameterValidator(_Cached):
+    """Validates path, query, header and cookie parameters; collects every problem at once."""
+
+    def __init__(
+        self,
+        parameters: list[dict[str, Any]],
+        uri_parser: Any,
+        strict_validation: bool = False,
+        security_query_params: list[str] | None = None,
+    ) -> None:
+        self.parameters = parameters
+        self.strict_validation = strict_validation
+        self.security_query_params = set(security_query_params or [])
+
+    def validate(self, scope: Scope) -> None:
+        request = ConnexionRequest(scope)
+        issues: list[Issue] = []
+        if self.strict_validation:
+            allowed = {p["name"] for p in self.parameters if p["in"] == "query"}
+            allowed |= self.security_query_params
+            for extra in sorted(set(request.query_params.keys()) - allowed):
+                issues.append({"in": "query", "name": extra, "message": "unknown query parameter"})
+        for param in self.parameters:
+            raw = self._raw_value(param, request, scope)
+            if raw is None:
+                if param.get("required"):
+                    issues.append(
+                        {
+                            "in": param["in"],
+                            "name": param["name"],
+                            "message": f"missing required {param['in']} parameter",
+                        }
+                    )
+                continue
+            schema = param.get("schema")
+            if not isinstance(schema, dict):
+                continue
+            value = self._coerce(raw, schema)
+            issues += schema_issues(
+                self.compiled(schema), value, location=param["in"], name=param["name"]
+            )
+        if issues:
+            raise RequestValidationProblem(_summary(issues), issues)
+
+    @staticmethod
+    def _raw_value(param: dict[str, Any], request: ConnexionRequest, scope: Scope) -> Any:
+        where, name = param["in"], param["name"]
+        if where == "path":  # Connexion routes `{my-param}` as `{my_param}`
+            path_params = scope.get("path_params", {})
+            return path_params.get(name, path_params.get(name.replace("-", "_")))
+        if where == "query":
+            values = request.query_params.getlist(name)
+            if not values:
+                return None
+            is_array = "array" in _types(param.get("schema", {}))
+            return values if is_array else values[-1]
+        if where == "header":
+            return request.headers.get(name)
+        if where == "cookie":
+            return request.cookies.get(name)
+        return None
+
+    @staticmethod
+    def _coerce(raw: Any, schema: Mapping[str, Any]) -> Any:
+        if isinstance(raw, list):
+            items = schema.get("items", {})
+            if len(raw) == 1 and "," in raw[0]:
+                raw = raw[0].split(",")
+            return [coerce_scalar(v, items) for v in raw]
+        return coerce_scalar(raw, schema)
+
+
+def _summary(issues: list[Issue]) -> str:
+    first = issues[0]
+    where = f"{first['in']} parameter '{first['name']}'" if "name" in first else first["in"]
+    more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
+    return f"Invalid {where}: {first['message']}{more}"
+
+
+# --- bodies ---------------------------------------------------------------------------------
+
+
+class JSONRequestBodyValidator31(_Cached, JSONRequestBodyValidator):
+    """JSON request bodies checked with 2020-12 semantics, every problem reported."""
+
+    def _validate(self, body: Any) -> dict[str, Any] | None:
+        if not self._nullable and body is None:
+            issue = {"in": "body", "pointer": "/", "message": "request body must not be empty"}
+            raise RequestValidationProblem("Request body must not be empty.", [issue])
+        issues = schema_issues(self.compiled(self._schema), body, location="body")
+        if issues:
+            raise RequestValidationProblem(_summary(issues), issues)
+        return None
+
+
+class JSONResponseBodyValidator31(_Cached, JSONResponseBodyValidator):
+    """Response bodies checked against the contract; a mismatch is logged with its operation."""
+
+    @property
+    def validator(self) -> Validator:  # type: ignore[override]
+        return self.compiled(self._schema)
+
+    def _validate(self, body: Any) -> None:
+        issues = schema_issues(self.validator, body, location="body")
+        if not issues:
+            return
+        routing = self._scope.get("extensions", {}).get("connexion_routing", {})
+        operation_id = routing.get("operation_id", "(unknown operation)")
+        logger.error(
+            "response of %s does not conform to the contract: %s",
+            operation_id,
+            "; ".join(f"{i['pointer']}: {i['message']}" for i in issues),
+        )
+        raise NonConformingResponseBody(detail=f"Response of {operation_id} does not conform")
+
+
+class TextResponseBodyValidator31(TextResponseBodyValidator, JSONResponseBodyValidator31):
+    pass
+
+
+def validator_map(cache: SchemaCache) -> dict[str, Any]:
+    """Connexion's `validator_map` for one app: our validator classes bound to its cache."""
+
+    def bound(base: type) -> type:
+        return type(base.__name__, (base,), {"cache": cache})
+
+    return {
+        "parameter": bound(ParameterValidator),
+        "body": MediaTypeDict(
+            {
+                "*/*json": bound(JSONRequestBodyValidator31),
+                "application/x-www-form-urlencoded": FormDataValidator,
+                "multipart/form-data": MultiPartFormDataValidator,
+            }
+        ),
+        "response": MediaTypeDict(
+            {
+                "*/*json": bound(JSONResponseBodyValidator31),
+                "text/plain": bound(TextResponseBodyValidator31),
+            }
+        ),
+    }

@@ -1,0 +1,53 @@
+"""Every Schemathesis internal the contract engine uses, in one place (tested by test_shim.py).
+
+Schemathesis' public API (`schemathesis.openapi.from_*`, `schemathesis.check`,
+`schemathesis.checks`, `SchemathesisConfig`) covers loading, configuring and checking; running
+every phase while collecting events, writing its JUnit report and replaying a case as another
+identity have no public entry point in 4.32. pyproject.toml pins `schemathesis>=4.32,<5`: the
+range these were tested on; tests/test_schemathesis_shim.py fails loudly if one moves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Which parts of a case were generated as valid data (case.meta.components is keyed by it).
+from schemathesis.core.parameters import ParameterLocation
+
+# The engine that runs every phase and yields events (what `st run` drives).
+from schemathesis.engine import events, from_schema
+
+# Schemathesis' own JUnit writer, fed the same events as its CLI reporter.
+from schemathesis.reporting.junitxml import JunitXmlWriter
+
+# How Schemathesis' own auth checks replay a case as another identity (recorded, on the
+# run's transport): used by the cross-tenant check.
+from schemathesis.specs.openapi._auth_retry import send_probe
+
+__all__ = [
+    "JunitXmlWriter",
+    "events",
+    "from_schema",
+    "generated_positive",
+    "phase_and_mode",
+    "send_probe",
+]
+
+
+def generated_positive(case: Any, location: str) -> bool:
+    """Whether Schemathesis generated this part of the case (path, header…) as valid data."""
+    component = case.meta.components.get(ParameterLocation(location)) if case.meta else None
+    return component is None or bool(component.mode.is_positive)
+
+
+def generated_negative(case: Any) -> bool:
+    """Whether the case as a whole was generated as invalid data."""
+    return case.meta is not None and bool(case.meta.generation.mode.is_negative)
+
+
+def phase_and_mode(case: Any) -> tuple[str, str]:
+    """(phase name, generation mode) of a case; ("check", "-") for a case a check derived."""
+    meta = case.meta
+    if meta is None:
+        return "check", "-"
+    return str(meta.phase.name.value), str(meta.generation.mode.value)

@@ -1,0 +1,221 @@
+"""api/validation.py: the schema semantics of 3.1, parameters, and request checks over HTTP."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from typing import Any
+
+import pytest
+
+from api.openapi31 import OpenAPI31Specification
+from api.validation import (
+    ParameterValidator,
+    RequestValidationProblem,
+    SchemaCache,
+    coerce_scalar,
+    schema_issues,
+)
+from db.connection import connection, database, is_sqlite
+from tests.support import ROOT, assert_envelope, url
+
+# --- schema semantics -----------------------------------------------------------------------
+
+
+SUMMARY = OpenAPI31Specification.from_path(ROOT / "openapi.yaml").spec["components"]["schemas"][
+    "EngagementSummary"
+]
+GOOD_ITEM = {
+    "id": "ev_1",
+    "eventType": "viewed",
+    "actorKind": "recipient",
+    "shareId": None,
+    "sourceIp": None,
+    "userAgent": None,
+    "metadata": {"any": ["json", 1]},
+    "createdAt": "2026-06-21T10:10:00.000Z",
+}
+GOOD = {"counts": {"viewed": 1}, "linkOpens": 0, "total": 1, "recent": [GOOD_ITEM]}
+
+
+def summary_issues(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return schema_issues(SchemaCache().get(SUMMARY), body, location="body")
+
+
+def with_item(**fields: Any) -> dict[str, Any]:
+    body = copy.deepcopy(GOOD)
+    body["recent"][0].update(fields)
+    return body
+
+
+def test_a_conforming_summary_has_no_issues():
+    assert summary_issues(GOOD) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "pointer"),
+    [
+        (with_item(shareId=5), "/recent/0/shareId"),  # type: [string, 'null']
+        (with_item(createdAt="yesterday"), "/recent/0/createdAt"),  # format: date-time
+        (with_item(eventType="teleported"), "/recent/0/eventType"),  # enum via $ref
+        (with_item(actorKind=None), "/recent/0/actorKind"),
+        ({**GOOD, "counts": {"viewed": "1"}}, "/counts/viewed"),  # additionalProperties
+        ({**GOOD, "total": 1.5}, "/total"),
+    ],
+)
+def test_31_keywords_are_enforced(body, pointer):
+    issues = summary_issues(body)
+    assert {i["pointer"] for i in issues} == {pointer}
+
+
+def test_null_is_allowed_where_the_31_type_list_says_so():
+    assert summary_issues(with_item(shareId=None, sourceIp="203.0.113.4", metadata=None)) == []
+
+
+def test_every_error_is_collected():
+    body = with_item(shareId=5, createdAt="never", eventType="x")
+    del body["linkOpens"]
+    assert {i["pointer"] for i in summary_issues(body)} == {
+        "/",
+        "/recent/0/shareId",
+        "/recent/0/createdAt",
+        "/recent/0/eventType",
+    }
+
+
+@pytest.mark.parametrize(
+    ("raw", "schema", "expected"),
+    [
+        ("42", {"type": "integer"}, 42),
+        ("42", {"type": ["integer", "null"]}, 42),
+        ("", {"type": ["integer", "null"]}, None),
+        ("4.5", {"type": "number"}, 4.5),
+        ("true", {"type": "boolean"}, True),
+        ("abc", {"type": "integer"}, "abc"),  # left for the schema check to report
+        ("abc", {"type": "string", "format": "uuid"}, "abc"),
+    ],
+)
+def test_parameters_are_coerced_by_their_31_type(raw, schema, expected):
+    assert coerce_scalar(raw, schema) == expected
+
+
+def test_parameter_validator_reports_missing_and_invalid_parameters_together():
+    params = [
+        {
+            "name": "id",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "format": "uuid"},
+        },
+        {"name": "n", "in": "query", "required": True, "schema": {"type": ["integer", "null"]}},
+    ]
+    validator = ParameterValidator(params, uri_parser=None, strict_validation=True)
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/x",
+        "query_string": b"extra=1",
+        "headers": [],
+        "path_params": {"id": "nope"},
+    }
+    with pytest.raises(RequestValidationProblem) as caught:
+        validator.validate(scope)
+    assert {(i["in"], i["name"]) for i in caught.value.issues} == {
+        ("query", "extra"),
+        ("query", "n"),
+        ("path", "id"),
+    }
+    ok_scope = {
+        **scope,
+        "query_string": b"n=3",
+        "path_params": {"id": GOOD_ITEM["shareId"] or "9a8b7c6d-5e4f-3a2b-1c0d-9e8f7a6b5c4d"},
+    }
+    validator.validate(ok_scope)  # no exception
+
+
+# --- compiled once --------------------------------------------------------------------------
+
+
+def test_validators_are_compiled_at_start_up_not_per_request(app, client, tenant, make_render):
+    cache = app.middleware.apis[0].specification.schemas
+    before = cache.compiled_on_demand
+    assert len(cache._entries) == 4
+    render = make_render(tenant["project"])
+    for _ in range(3):
+        assert (
+            client.get(f"/v1/renders/{render}/engagement", headers=tenant["headers"]).status_code
+            == 200
+        )
+        assert (
+            client.get("/v1/renders/nope/engagement", headers=tenant["headers"]).status_code == 400
+        )
+    assert cache.compiled_on_demand == before
+
+
+def test_warm_compiles_every_parameter_and_response_schema():
+    spec = OpenAPI31Specification.from_path(ROOT / "openapi.yaml")
+    # the id parameter, and the 200, 401 and 404 bodies
+    assert SchemaCache().warm(spec) == 4
+
+
+def test_hyphenated_path_parameters_are_found_where_connexion_routes_them():
+    """Connexion routes `{thing-id}` as `{thing_id}`; the parameter is still read and checked."""
+    params = [
+        {
+            "name": "thing-id",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "format": "uuid"},
+        }
+    ]
+    validator = ParameterValidator(params, uri_parser=None, strict_validation=True)
+    scope = {"type": "http", "method": "GET", "path": "/x", "query_string": b"", "headers": []}
+    with pytest.raises(RequestValidationProblem) as caught:
+        validator.validate({**scope, "path_params": {"thing_id": "nope"}})
+    assert caught.value.issues[0]["message"] == "'nope' is not a valid uuid"
+    validator.validate({**scope, "path_params": {"thing_id": str(uuid.UUID(int=7))}})
+
+
+# --- over HTTP -------------------------------------------------------------------------------
+
+# --- request validation ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bad_id", ["notauuid", "123", "5f0c6a52-4d0e-4b8a-9a57-1d3c2e7b9f1", "%20"]
+)
+def test_a_non_uuid_id_gets_400_and_never_reaches_the_database(client, tenant, bad_id):
+    # Without the renders table, any query for a render would fail (503): a 400 proves the
+    # request stopped at validation.
+    with connection():
+        database.execute_sql("DROP TABLE render" + ("" if is_sqlite() else " CASCADE"))
+    error = assert_envelope(
+        client.get(url(bad_id), headers=tenant["headers"]), 400, "invalid_request"
+    )
+    assert error["issues"] == [
+        {
+            "in": "path",
+            "name": "id",
+            "message": f"{bad_id.replace('%20', ' ')!r} is not a valid uuid",
+        }
+    ]
+    # ... while a valid id does reach it, and fails there (503 on SQLite, 500 on PostgreSQL).
+    valid = client.get(url(str(uuid.uuid4())), headers=tenant["headers"])
+    assert valid.status_code in (500, 503)
+    assert valid.json()["error"]["code"] in ("internal_error", "service_unavailable")
+
+
+def test_unknown_query_parameters_get_400_listing_each(client, tenant, make_render):
+    render = make_render(tenant["project"])
+    resp = client.get(url(render) + "?limit=5&expand=all", headers=tenant["headers"])
+    error = assert_envelope(resp, 400, "invalid_request")
+    assert [(i["in"], i["name"]) for i in error["issues"]] == [
+        ("query", "expand"),
+        ("query", "limit"),
+    ]
+
+
+def test_every_problem_is_reported_not_just_the_first(client, tenant):
+    resp = client.get(url("nope") + "?x=1", headers=tenant["headers"])
+    error = assert_envelope(resp, 400, "invalid_request")
+    assert {(i["in"], i["name"]) for i in error["issues"]} == {("query", "x"), ("path", "id")}
