@@ -1,0 +1,54 @@
+"""Each Schemathesis internal the engine uses, as the shim expects it: fails loudly on upgrade.
+
+The full runs (test_schemathesis.py, test_broken_variants.py) exercise them end to end; this
+names the one that moved, with what the engine needs of it.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+import schemathesis
+
+from contract_tests import schemathesis_shim as shim
+from tests.support import ROOT
+
+
+def parameters(func: object) -> list[str]:
+    return list(inspect.signature(func).parameters)  # type: ignore[arg-type]
+
+
+def test_the_tested_schemathesis_version():
+    major, minor = (int(part) for part in schemathesis.SCHEMATHESIS_VERSION.split(".")[:2])
+    assert major == 4 and minor >= 32, "pyproject.toml pins >=4.32,<5: re-check the shim"
+
+
+def test_send_probe_replays_a_case_within_a_check():
+    assert parameters(shim.send_probe) == ["ctx", "parent", "probe"]
+
+
+def test_the_engine_runs_a_schema_and_yields_these_events():
+    assert parameters(shim.from_schema) == ["schema"]
+    for name in ("ScenarioFinished", "FuzzScenarioFinished", "NonFatalError", "FatalError"):
+        assert isinstance(getattr(shim.events, name, None), type), f"events.{name} is gone"
+
+
+def test_the_junit_writer_takes_recorders_and_errors():
+    assert parameters(shim.JunitXmlWriter.__init__)[:3] == ["self", "output", "config"]
+    assert parameters(shim.JunitXmlWriter.write)[:3] == ["self", "recorder", "elapsed_sec"]
+    assert "status" in parameters(shim.JunitXmlWriter.write)
+    assert parameters(shim.JunitXmlWriter.record_error) == ["self", "label", "message"]
+    assert callable(shim.JunitXmlWriter.close)
+
+
+@pytest.mark.parametrize("location", ["path", "header", "query"])
+def test_case_metadata_says_how_each_part_was_generated(location: str) -> None:
+    schema = schemathesis.openapi.from_path(ROOT / "openapi.yaml")
+    operation = next(iter(schema.get_all_operations())).ok()  # type: ignore[union-attr]
+    case = operation.Case(path_parameters={"id": "x"})
+    # A case built by hand has no generation metadata: every part counts as valid.
+    assert shim.generated_positive(case, location)
+    assert not shim.generated_negative(case)
+    assert shim.phase_and_mode(case) == ("check", "-")
+    assert shim.ParameterLocation(location).value == location

@@ -1,0 +1,117 @@
+"""The layering of docs/architecture.md, enforced: who may import whom, read with `ast`."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support import ROOT
+
+# (package or module prefix, top-level names it must not import)
+RULES = [
+    ("db", {"api", "handlers", "cli", "contract_tests", "connexion", "flask", "starlette"}),
+    ("handlers", {"api", "cli", "connexion", "flask", "starlette", "werkzeug"}),
+    ("api.mock", {"db", "handlers", "peewee", "playhouse"}),
+    ("api", {"cli", "contract_tests"}),
+]
+# Modules api.mock loads through: they must stay free of db/ too.
+MOCK_DEPENDENCIES = [
+    "api.assembly",
+    "api.errors",
+    "api.middleware",
+    "api.openapi31",
+    "api.security",
+    "api.spec_walk",
+    "api.validation",
+]
+
+
+def imported(path: Path) -> set[str]:
+    """Every module name `path` imports, at any depth (lazy imports inside functions too)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return names
+
+
+def module_name(path: Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+
+
+def violations(paths: list[Path]) -> list[str]:
+    found = []
+    for path in paths:
+        module = module_name(path)
+        for prefix, forbidden in RULES:
+            if module != prefix and not module.startswith(prefix + "."):
+                continue
+            if module in MOCK_DEPENDENCIES and prefix == "api":
+                forbidden = forbidden | {"db", "handlers"}
+            for name in sorted(imported(path)):
+                if name.split(".")[0] in forbidden:
+                    found.append(f"{module} imports {name}")
+    return found
+
+
+def package_files() -> list[Path]:
+    return [
+        p for package in ("api", "db", "handlers", "cli") for p in (ROOT / package).rglob("*.py")
+    ]
+
+
+def test_every_package_keeps_its_import_rules():
+    assert package_files(), "no files found: the checker would pass on nothing"
+    assert violations(package_files()) == []
+
+
+@pytest.mark.parametrize(
+    ("where", "line", "expected"),
+    [
+        ("db/bad.py", "from api.config import Settings", "db.bad imports api.config"),
+        ("handlers/bad.py", "import flask", "handlers.bad imports flask"),
+        ("handlers/bad.py", "from starlette.requests import Request", "starlette.requests"),
+        ("api/mock/bad.py", "from db.connection import database", "db.connection"),
+        ("api/errors.py", "import db.errors", "api.errors imports db.errors"),
+        ("api/bad.py", "from cli.main import main", "api.bad imports cli.main"),
+    ],
+)
+def test_a_forbidden_import_would_be_caught(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str, line: str, expected: str
+) -> None:
+    bad = tmp_path / where
+    bad.parent.mkdir(parents=True, exist_ok=True)
+    bad.write_text(f"def f():\n    {line}\n")  # lazy imports count too
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert any(expected in v for v in violations([bad]))
+
+
+def test_the_mock_loads_no_database_layer():
+    """In a fresh interpreter: importing the mock (and building one) loads no peewee."""
+    code = (
+        "import sys\n"
+        "from api.mock import MockOptions, create_mock_app\n"
+        f"create_mock_app(MockOptions(spec_path={str(ROOT / 'openapi.yaml')!r}))\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('peewee', 'db'))\n"
+        "print(loaded)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_server_does_load_it():
+    """The same probe sees peewee when it is there: the check above can fail."""
+    code = "import sys\nimport api.app\nprint('peewee' in sys.modules)\n"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert done.stdout.strip() == "True", done.stderr
