@@ -1,4 +1,4 @@
-"""App assembly: the Connexion app, OpenAPI 3.1 support, security, errors, settings and CLI."""
+"""HTTP: app assembly, OpenAPI 3.1 support, validation, middleware, security, errors, settings."""
 
 import warnings
 

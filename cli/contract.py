@@ -73,7 +73,7 @@ def contract_test(
         from contract_tests import engine as contract
     except ImportError as exc:
         raise click.ClickException(
-            f"{exc.name} is missing: install the contract extra "
+            f"{exc.name or 'schemathesis'} is missing: install the contract extra "
             "(pip install 'craftkit-engagement[contract]', or pip install -e '.[contract]')"
         ) from exc
 

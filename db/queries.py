@@ -1,4 +1,8 @@
-"""Every read and write the server and the CLI make; one function per question asked."""
+"""Every read and write the server and the CLI make; one function per question asked.
+
+Queries return model rows or frozen dataclasses and raise db.errors; the contract's JSON
+(camelCase, ISO timestamps, zero-filled counts) is shaped in handlers/.
+"""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """Mock mode: every operation of a spec answered from its examples, with no database.
 
-The app is assembled from the same pieces as the real server (`openapi31.add_api` with
-`VALIDATOR_MAP`, strict parameter validation, response validation, the error envelope, HEAD as
-GET), so requests are checked as the real server checks them and every mock body is validated
-against the spec before it leaves. What differs:
+The app is built by the real server's `api.assembly.assemble()` (the 3.1 spec class and
+validators, strict parameter validation, response validation, the error envelope, HEAD as
+GET, no line feeds in paths), so requests are checked as the real server checks them and every
+mock body is validated against the spec before it leaves. Nothing here loads db/. What differs:
 
 - `MockResolver` names every operation, with or without an operationId, and `MockResponder`
   answers routed requests itself, after security and validation, before Connexion would call a
