@@ -45,9 +45,17 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## bench: latency of the engagement endpoint, configurations side by side -> bench/results.md
-bench: $(VENV)/.installed-test
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(PIP) install -e '.[test,bench]'
+	@touch $@ $(VENV)/.installed-test $(VENV)/.installed
+
+## bench: the engagement endpoint's configurations side by side -> bench/results.md, then data
+##        at scale (summary latency against 10..1e6 events, ingestion of 1e6 events, the
+##        partitioned layout) -> bench/results-scale.md; PostgreSQL joins with
+##        CRAFTKIT_BENCH_POSTGRES_URL=postgresql://…
+bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.engagement $(BENCH_ARGS)
+	$(BIN)/python -m bench.scale $(SCALE_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache reports

@@ -27,6 +27,7 @@ from api.security import InvalidApiKey, bearer_handler
 from db import keys
 from db.connection import DatabaseUnavailable, bound, connection, database, database_for
 from db.errors import NotFound
+from db.migrations import check_schema
 from db.queries import find_active_key
 from handlers.context import HandlerContext, using
 
@@ -52,6 +53,7 @@ def create_app(
     settings = settings or Settings.from_env()
     spec = OpenAPI31Specification.from_path(settings.spec_path)
     db = database_for(settings.database_url)
+    _refuse_other_schema(db)
     app = assemble(
         spec,
         settings.spec_path,
@@ -71,6 +73,19 @@ def create_app(
     )
     app.database = db  # for tests and tools that need the app's own database
     return app
+
+
+def _refuse_other_schema(db: peewee.Database) -> None:
+    """Fail at start-up on an older (or newer) schema, saying to run `craftkit db migrate`;
+    an unreachable database is not an error here: requests answer 503 until it is back."""
+    with bound(db):
+        try:
+            check_schema()
+        except DatabaseUnavailable:
+            logger.warning("database unreachable at start-up; requests get 503 until it is back")
+        finally:
+            if not db.is_closed():
+                db.close()
 
 
 async def api_key_info(token: str) -> dict[str, Any]:

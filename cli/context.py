@@ -9,7 +9,7 @@ import click
 import peewee
 
 from api.config import Settings
-from db import queries
+from db import migrations, queries
 from db.connection import (
     DatabaseConfigError,
     DatabaseUnavailable,
@@ -32,12 +32,24 @@ class Context:
         except ValueError as exc:
             raise click.UsageError(str(exc)) from exc
 
-    def open(self) -> None:
-        """Bind the settings' database for the rest of this command; nothing connects yet."""
+    def open(self, check_schema: bool = True) -> None:
+        """Bind the settings' database for the rest of this command.
+
+        Unless told otherwise (init, migrate), a database whose schema is not this version's
+        is refused here, saying what to run; an unreachable one is left for the command to
+        report in its own words."""
         try:
             bind(database_for(self.settings.database_url))
         except DatabaseConfigError as exc:
             fail(str(exc))
+        if not check_schema:
+            return
+        try:
+            migrations.check_schema()
+        except SchemaVersionMismatch as exc:
+            fail(str(exc))
+        except DatabaseUnavailable:
+            pass
 
 
 pass_ctx = click.make_pass_decorator(Context)

@@ -1,13 +1,20 @@
-"""`craftkit events …`: engagement events from JSON Lines, all or nothing."""
+"""`craftkit events …`: engagement events from JSON Lines, all or nothing, streamed."""
 
 from __future__ import annotations
 
+import io
+import os
+import stat
+import sys
+import time
+from collections.abc import Callable
 from typing import IO
 
 import click
 
 from cli.context import Context, database_errors, fail, pass_ctx, plural
-from cli.event_lines import EventFileError, parse_lines
+from cli.event_lines import read_events
+from cli.progress import Progress
 from db import queries
 from db.connection import connection
 from db.errors import EventRejected
@@ -20,28 +27,64 @@ def events() -> None:
 
 @events.command("record")
 @click.argument("source", type=click.File("r", encoding="utf-8"))
+@click.option(
+    "--progress-every",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="When stderr is not a terminal: a progress line this often (a terminal gets a bar).",
+)
 @pass_ctx
 @database_errors
-def events_record(obj: Context, source: IO[str]) -> None:
+def events_record(obj: Context, source: IO[str], progress_every: float) -> None:
     """Record events from a JSON Lines FILE (or - for stdin), all or nothing.
 
     \b
     One event per line:
       {"renderId", "eventType", "actorKind", "createdAt", "id"?, "shareId"?,
        "sourceIp"?, "userAgent"?, "metadata"?}
-    createdAt needs a timezone. An id already stored with the same content is skipped,
-    so a file can be replayed; the same id with other content is an error.
+    createdAt needs a timezone. An id already stored for its render with the same content is
+    skipped, so a file can be replayed; the same id with other content is an error. The file
+    is read and written in one pass and one transaction, whatever its length; every bad line
+    is reported, and then nothing is written.
     """
-    try:
-        parsed = parse_lines(source)
-    except EventFileError as exc:
-        fail(f"{source.name}: nothing recorded; fix these lines:\n{exc}")
     obj.open()
+    progress = Progress(
+        sys.stderr,
+        total_bytes=_size(source),
+        position=_position(source),
+        terminal=sys.stderr.isatty(),
+        every=progress_every,
+    )
     with connection():
         try:
-            result = queries.record_events(parsed)
+            result = queries.record_events(progress.track(read_events(source)))
         except EventRejected as exc:
-            fail(f"{source.name}: nothing recorded; fix these lines:\n{exc}")
+            fail(
+                f"{source.name}: nothing recorded; {plural(exc.total, 'line')} rejected, "
+                f"fix these:\n{exc}"
+            )
+    elapsed = time.monotonic() - progress.started
+    rate = (result.inserted + result.skipped) / elapsed if elapsed > 0 else 0.0
     click.echo(
-        f"Recorded {plural(result.inserted, 'event')}, skipped {result.skipped} already stored"
+        f"Recorded {plural(result.inserted, 'event')}, skipped {result.skipped} already stored, "
+        f"rejected 0 lines, in {elapsed:.1f} s ({rate:,.0f} events/s)"
     )
+
+
+def _size(source: IO[str]) -> int | None:
+    """The file's size in bytes, when it is a regular file (not stdin or a pipe)."""
+    try:
+        status = os.fstat(source.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return None
+    return status.st_size if stat.S_ISREG(status.st_mode) else None
+
+
+def _position(source: IO[str]) -> Callable[[], int]:
+    """() -> bytes read so far (to within a read-ahead buffer), or 0 when unknown."""
+    raw = getattr(source, "buffer", None)
+    if raw is None:
+        return lambda: 0
+    return lambda: 0 if raw.closed else int(raw.tell())

@@ -16,7 +16,9 @@ from db.migrations import SchemaVersionMismatch
 @click.option("--host", help="Address to bind (default: $CRAFTKIT_HOST or 127.0.0.1).")
 @click.option("--port", type=int, help="Port (default: $CRAFTKIT_PORT or 8080).")
 @click.option("--workers", type=int, help="Worker processes (default: $CRAFTKIT_WORKERS or 1).")
-@click.option("--no-init", is_flag=True, help="Do not create missing tables before serving.")
+@click.option(
+    "--no-init", is_flag=True, help="Do not create the schema in an empty database first."
+)
 @pass_ctx
 def serve(
     obj: Context, host: str | None, port: int | None, workers: int | None, no_init: bool
@@ -30,16 +32,18 @@ def serve(
     host = host or settings.host
     port = port or settings.port
     workers = workers or settings.workers
-    if not no_init:
-        from db.migrations import init_schema
+    from db.migrations import check_schema, init_schema
 
-        obj.open()
-        try:
+    obj.open(check_schema=False)
+    try:
+        if no_init:
+            check_schema()
+        else:
             init_schema()
-        except DatabaseUnavailable as exc:
-            click.echo(f"warning: database unreachable ({exc}); requests will get 503", err=True)
-        except SchemaVersionMismatch as exc:
-            fail(f"database error: {exc}")
+    except DatabaseUnavailable as exc:
+        click.echo(f"warning: database unreachable ({exc}); requests will get 503", err=True)
+    except SchemaVersionMismatch as exc:
+        fail(f"not serving: {exc}")
     try:
         create_app(settings)  # fail now, with one readable line, if the spec is bad
     except InvalidSpecification as exc:

@@ -155,3 +155,19 @@ def connection() -> Iterator[peewee.Database]:
     finally:
         if opened and not database.is_closed():
             database.close()
+
+
+@contextmanager
+def write_transaction() -> Iterator[None]:
+    """A transaction that will write: on SQLite it takes the write lock at BEGIN.
+
+    SQLite's default (deferred) transaction upgrades its lock at the first write, and two
+    writers that both read first make one fail at once with "database is locked" instead of
+    waiting out the busy timeout; BEGIN IMMEDIATE makes concurrent writers queue instead.
+    """
+    if isinstance(database.obj, peewee.SqliteDatabase):
+        with database.obj.atomic(lock_type="IMMEDIATE"):
+            yield
+    else:
+        with database.atomic():
+            yield

@@ -25,13 +25,16 @@ class Conflict(Exception):
 
 
 class EventRejected(Exception):
-    """Events of a batch cannot be stored; nothing of the batch is. `problems`: (line, why)."""
+    """Events of a batch cannot be stored; nothing of the batch is.
+
+    `problems`: (line, why), possibly only the first ones; `total`: how many there were."""
 
     SHOWN = 20
 
-    def __init__(self, problems: list[tuple[int, str]]) -> None:
-        lines = [f"line {line}: {why}" for line, why in problems[: self.SHOWN]]
-        if len(problems) > self.SHOWN:
-            lines.append(f"… and {len(problems) - self.SHOWN} more")
-        super().__init__("\n".join(lines))
+    def __init__(self, problems: list[tuple[int, str]], total: int | None = None) -> None:
         self.problems = problems
+        self.total = len(problems) if total is None else total
+        lines = [f"line {line}: {why}" for line, why in problems[: self.SHOWN]]
+        if self.total > len(lines):
+            lines.append(f"… and {self.total - len(lines)} more")
+        super().__init__("\n".join(lines))

@@ -1,4 +1,8 @@
-"""Tables: projects own API keys and renders; renders have shares and engagement events."""
+"""Tables: projects own API keys and renders; renders have shares, engagement events and counters.
+
+These are the current schema (see `SCHEMA_VERSION` in db/migrations.py); a change here needs a
+migration there, which brings databases of every earlier version to it.
+"""
 
 from __future__ import annotations
 
@@ -47,11 +51,15 @@ class Share(BaseModel):
 
 
 class EngagementEvent(BaseModel):
-    """One event; `seq` gives a total order that breaks ties between equal timestamps."""
+    """One event; `seq` gives a total order that breaks ties between equal timestamps.
+
+    `public_id` is unique within its render: the id only ever appears in that render's `recent`.
+    """
 
     seq = peewee.BigAutoField()
-    public_id = peewee.CharField(max_length=64, unique=True)
-    render = peewee.ForeignKeyField(Render, backref="events", on_delete="CASCADE")
+    public_id = peewee.CharField(max_length=64)
+    # No index of its own: the two composite indexes below start with render_id.
+    render = peewee.ForeignKeyField(Render, backref="events", on_delete="CASCADE", index=False)
     event_type = peewee.CharField(max_length=32)
     actor_kind = peewee.CharField(max_length=16)
     share = peewee.ForeignKeyField(Share, null=True, backref="events", on_delete="SET NULL")
@@ -62,11 +70,29 @@ class EngagementEvent(BaseModel):
 
     class Meta:
         indexes = (
-            # recent events: newest first within one render
+            # recent events: newest first within one render (scanned backwards)
             (("render", "created_at_ms", "seq"), False),
-            # counts by type
-            (("render", "event_type"), False),
+            # ids are scoped per render; a replayed event is found here
+            (("render", "public_id"), True),
         )
 
 
-MODELS: list[type[BaseModel]] = [Project, ApiKey, Render, Share, EngagementEvent]
+LINK_OPEN = "link_open"  # the counter of `viewed` events that came through a share link
+
+
+class EventCounter(BaseModel):
+    """How many events of one kind a render has: an event type, or LINK_OPEN.
+
+    Written in the same transaction as the events it counts, so a summary reads a few rows
+    whatever the number of events; `craftkit db recount` rebuilds it from the events.
+    """
+
+    render = peewee.ForeignKeyField(Render, on_delete="CASCADE", index=False)
+    kind = peewee.CharField(max_length=32)
+    count = peewee.BigIntegerField()
+
+    class Meta:
+        primary_key = peewee.CompositeKey("render", "kind")
+
+
+MODELS: list[type[BaseModel]] = [Project, ApiKey, Render, Share, EngagementEvent, EventCounter]

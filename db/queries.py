@@ -6,18 +6,19 @@ Queries return model rows or frozen dataclasses and raise db.errors; the contrac
 
 from __future__ import annotations
 
-import secrets
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import NamedTuple, cast
 
 import peewee
 
-from db.connection import database
-from db.errors import Conflict, EventRejected, KeyNotFound, ProjectNotFound, RenderNotFound
-from db.models import ApiKey, EngagementEvent, Project, Render, Share
+from db.connection import database, is_sqlite, write_transaction
+from db.errors import Conflict, KeyNotFound, ProjectNotFound, RenderNotFound
+from db.ingest import NewEvent, RecordResult, write_events
+from db.models import LINK_OPEN, ApiKey, EngagementEvent, EventCounter, Project, Render
+from db.prepared import Prepared, param
 
 EVENT_TYPES = (
     "viewed",
@@ -29,8 +30,6 @@ EVENT_TYPES = (
     "share_revoked",
 )
 ACTOR_KINDS = ("recipient", "partner", "system")
-# SQLite caps bound variables per statement; stay well below it for IN (...) and inserts.
-CHUNK = 400
 
 
 def now_ms() -> int:
@@ -127,9 +126,11 @@ def create_render(project: Project, mode: str, render_id: uuid.UUID | None = Non
     )
 
 
-@dataclass(frozen=True)
-class StoredEvent:
-    """One stored event as the database has it (epoch milliseconds, metadata as JSON text)."""
+class StoredEvent(NamedTuple):
+    """One stored event as the database has it (epoch milliseconds, metadata as JSON text).
+
+    A named tuple: the request path makes up to `recent_limit` of these per call, and a tuple
+    is built several times faster than a frozen dataclass."""
 
     public_id: str
     event_type: str
@@ -157,32 +158,44 @@ def render_engagement(render_id: str, owner: KeyOwner, recent_limit: int) -> Eng
     """Counts and recent events of one render the key may read, else RenderNotFound.
 
     A render of another project or mode raises the same error as a missing one, so that a key
-    cannot learn which ids exist elsewhere.
+    cannot learn which ids exist elsewhere. Two statements, built once (db/prepared.py): the
+    render with its counters, then (if it has any event) the newest events by the
+    (render, created_at, seq) index; neither reads more rows as events accumulate.
     """
-    render = Render.get_or_none(
-        (Render.id == render_id)
-        & (Render.project == owner.project_id)
-        & (Render.mode == owner.mode)
-    )
-    if render is None:
+    db = cast(peewee.Database, database.obj)  # bound by the caller, as for every query
+    render = Render.id.db_value(render_id)
+    counters = RENDER_COUNTERS.run(db, render=render, project=owner.project_id, mode=owner.mode)
+    if not counters:
         raise RenderNotFound()
+    counts: dict[str, int] = {}
+    link_opens = 0
+    for kind, count in counters:
+        if kind == LINK_OPEN:
+            link_opens = int(count)
+        elif kind is not None:  # None: the render has no counter yet
+            counts[kind] = int(count)
+    rows = RECENT.run(db, render=render, limit=recent_limit) if counts else []
+    recent = [
+        StoredEvent(a, b, c, uuid.UUID(str(share)) if share else None, d, e, f, g)
+        for a, b, c, share, d, e, f, g in rows
+    ]
+    return Engagement(counts=counts, link_opens=link_opens, recent=recent)
 
-    by_type = (
-        EngagementEvent.select(EngagementEvent.event_type, peewee.fn.COUNT(EngagementEvent.seq))
-        .where(EngagementEvent.render == render.id)
-        .group_by(EngagementEvent.event_type)
-        .tuples()
-    )
-    link_opens = (
-        EngagementEvent.select()
+
+# A render with no counter row yet still comes back, as one row of NULLs.
+RENDER_COUNTERS = Prepared(
+    lambda: (
+        Render.select(EventCounter.kind, EventCounter.count)
+        .join(EventCounter, peewee.JOIN.LEFT_OUTER, on=(EventCounter.render == Render.id))
         .where(
-            (EngagementEvent.render == render.id)
-            & (EngagementEvent.event_type == "viewed")
-            & EngagementEvent.share.is_null(False)
+            (Render.id == param("render"))
+            & (Render.project == param("project"))
+            & (Render.mode == param("mode"))
         )
-        .count()
     )
-    recent = (
+)
+RECENT = Prepared(
+    lambda: (
         EngagementEvent.select(
             EngagementEvent.public_id,
             EngagementEvent.event_type,
@@ -193,174 +206,31 @@ def render_engagement(render_id: str, owner: KeyOwner, recent_limit: int) -> Eng
             EngagementEvent.metadata_json,
             EngagementEvent.created_at_ms,
         )
-        .where(EngagementEvent.render == render.id)
+        .where(EngagementEvent.render == param("render"))
         .order_by(EngagementEvent.created_at_ms.desc(), EngagementEvent.seq.desc())
-        .limit(recent_limit)
+        .limit(param("limit"))
     )
-    return Engagement(
-        counts={event_type: int(count) for event_type, count in by_type},
-        link_opens=link_opens,
-        recent=[
-            StoredEvent(
-                public_id=event.public_id,
-                event_type=event.event_type,
-                actor_kind=event.actor_kind,
-                share_id=event.share_id,
-                source_ip=event.source_ip,
-                user_agent=event.user_agent,
-                metadata_json=event.metadata_json,
-                created_at_ms=event.created_at_ms,
-            )
-            for event in recent
-        ],
-    )
+)
 
 
 # --- events ---------------------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class NewEvent:
-    """An event to store, already checked field by field; `line` is where it came from."""
-
-    line: int
-    render_id: uuid.UUID
-    event_type: str
-    actor_kind: str
-    created_at_ms: int
-    public_id: str | None = None
-    share_id: uuid.UUID | None = None
-    source_ip: str | None = None
-    user_agent: str | None = None
-    metadata_json: str | None = None  # canonical JSON text, None for null
-
-    def same_content(self, row: EngagementEvent) -> bool:
-        return (
-            str(row.render_id) == str(self.render_id)
-            and row.event_type == self.event_type
-            and row.actor_kind == self.actor_kind
-            and row.created_at_ms == self.created_at_ms
-            and (str(row.share_id) if row.share_id else None)
-            == (str(self.share_id) if self.share_id else None)
-            and row.source_ip == self.source_ip
-            and row.user_agent == self.user_agent
-            and row.metadata_json == self.metadata_json
-        )
+ANALYZE_AFTER = 10_000  # events written at once after which PostgreSQL's statistics are renewed
 
 
-@dataclass(frozen=True)
-class RecordResult:
-    inserted: int
-    skipped: int
+def record_events(events: Iterable[NewEvent | tuple[int, str]]) -> RecordResult:
+    """Store events in one transaction: all of them, or (if any is bad) none of them.
 
-
-def new_event_id() -> str:
-    return "ev_" + secrets.token_hex(12)
-
-
-def record_events(events: Sequence[NewEvent]) -> RecordResult:
-    """Store a batch in one transaction: all of it, or (if any event is bad) none of it.
-
-    Every bad event is reported, not just the first. An event whose id is already stored with
-    the same content is skipped, so a file whose events carry ids can be replayed; the same id
-    with other content is an error.
+    Every bad event is reported, not just the first; (line, why) items are lines that could
+    not be read, reported with the others. An event whose id is already stored for its
+    render with the same content is skipped, so a file whose events carry ids can be
+    replayed; the same id with other content is an error naming the render. `events` may be
+    a stream: see db/ingest.py for how memory stays flat.
     """
-    with database.atomic():
-        renders = _existing(Render, Render.id, {e.render_id for e in events})
-        shares = {
-            s.id: s.render_id
-            for s in _rows_in(Share, Share.id, {e.share_id for e in events if e.share_id})
-        }
-        stored = {
-            row.public_id: row
-            for row in _rows_in(
-                EngagementEvent,
-                EngagementEvent.public_id,
-                {e.public_id for e in events if e.public_id},
-            )
-        }
-        rows: list[dict[str, Any]] = []
-        new_shares: list[dict[str, Any]] = []
-        batch_ids: dict[str, NewEvent] = {}
-        skipped = 0
-        problems: list[tuple[int, str]] = []
-        for event in events:
-            if event.render_id not in renders:
-                problems.append((event.line, f"renderId {event.render_id} does not exist"))
-                continue
-            if event.public_id is not None:
-                earlier = batch_ids.get(event.public_id)
-                if earlier is not None:
-                    if _same_new(earlier, event):
-                        skipped += 1
-                        continue
-                    problems.append(
-                        (
-                            event.line,
-                            f"id {event.public_id} appears on line {earlier.line} with other "
-                            "content",
-                        )
-                    )
-                    continue
-                row = stored.get(event.public_id)
-                if row is not None:
-                    if event.same_content(row):
-                        skipped += 1
-                        continue
-                    problems.append(
-                        (event.line, f"id {event.public_id} is already stored with other content")
-                    )
-                    continue
-                batch_ids[event.public_id] = event
-            if event.share_id is not None:
-                owner = shares.get(event.share_id)
-                if owner is None:
-                    shares[event.share_id] = event.render_id
-                    new_shares.append(
-                        {
-                            "id": event.share_id,
-                            "render": event.render_id,
-                            "created_at_ms": event.created_at_ms,
-                        }
-                    )
-                elif owner != event.render_id:
-                    problems.append(
-                        (event.line, f"shareId {event.share_id} belongs to another render")
-                    )
-                    continue
-            rows.append(
-                {
-                    "public_id": event.public_id or new_event_id(),
-                    "render": event.render_id,
-                    "event_type": event.event_type,
-                    "actor_kind": event.actor_kind,
-                    "share": event.share_id,
-                    "source_ip": event.source_ip,
-                    "user_agent": event.user_agent,
-                    "metadata_json": event.metadata_json,
-                    "created_at_ms": event.created_at_ms,
-                }
-            )
-        if problems:
-            raise EventRejected(problems)
-        for chunk in peewee.chunked(new_shares, CHUNK // 4):
-            Share.insert_many(chunk).execute()
-        for chunk in peewee.chunked(rows, CHUNK // 10):
-            EngagementEvent.insert_many(chunk).execute()
-    return RecordResult(inserted=len(rows), skipped=skipped)
-
-
-def _same_new(a: NewEvent, b: NewEvent) -> bool:
-    return {**a.__dict__, "line": 0} == {**b.__dict__, "line": 0}
-
-
-def _rows_in(model: type[peewee.Model], column: peewee.Field, values: set[Any]) -> list[Any]:
-    found: list[Any] = []
-    ordered = sorted(values, key=str)
-    for chunk in peewee.chunked(ordered, CHUNK):
-        found.extend(model.select().where(column.in_(chunk)))
-    return found
-
-
-def _existing(model: type[peewee.Model], column: peewee.Field, values: set[Any]) -> set[Any]:
-    return {getattr(row, column.name) for row in _rows_in(model, column, values)}
+    with write_transaction():
+        result = write_events(cast(peewee.Database, database.obj), events)
+    if result.inserted >= ANALYZE_AFTER and not is_sqlite():
+        # Fresh statistics, so that PostgreSQL reads `recent` by its index at once rather
+        # than after autovacuum's next ANALYZE (until then it may sort all of a render's rows).
+        database.execute_sql("ANALYZE engagement_event")
+    return result

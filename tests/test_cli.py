@@ -212,6 +212,25 @@ def test_events_record_stores_a_file_and_replays_idempotently(cli, acme, tmp_pat
     assert {e["id"] for e in body["recent"]} >= {"ev_a1", "ev_a2"}
 
 
+def test_events_record_reports_progress_as_plain_lines_when_not_on_a_terminal(cli, acme, tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(line(acme["render"]) + "\n" for _ in range(2500)))
+    result = cli("events", "record", "--progress-every", "0", str(path))
+    summary = ok(result)
+    progress = [text for text in result.stderr.splitlines() if text.startswith("… ")]
+    shape = r"… [\d,]+ lines \(\d+% of the file\), [\d,]+ lines/s"
+    assert progress and all(re.fullmatch(shape, text) for text in progress), result.stderr
+    assert [text.split()[1] for text in progress] == ["1,000", "2,000"]
+    assert "\x1b[" not in result.stderr  # no terminal escapes in a log
+    assert re.search(
+        r"Recorded 2500 events, skipped 0 already stored, rejected 0 lines, in [\d.]+ s "
+        r"\([\d,]+ events/s\)",
+        summary,
+    )
+    quiet = cli("events", "record", str(path))  # every 5 s by default: none for a small file
+    assert "… " not in quiet.stderr and ok(quiet)
+
+
 def test_events_record_reads_stdin(cli, acme):
     result = cli("events", "record", "-", input=line(acme["render"]) + "\n")
     assert "Recorded 1 event," in ok(result)
@@ -268,14 +287,26 @@ def test_same_id_with_other_content_is_an_error(cli, acme, tmp_path):
         + "\n"
     )
     message = failed(cli("events", "record", str(path)))
-    assert "line 2: id ev_x is already stored with other content" in message
+    assert f"line 2: id ev_x of render {acme['render']} is already stored with other content" in (
+        message
+    )
     assert event_count() == 1  # ev_new was not written either
 
     path.write_text(
         line(acme["render"], id="ev_y") + "\n" + line(acme["render"], id="ev_y", sourceIp="::1")
     )
-    assert "line 2: id ev_y appears on line 1 with other content" in failed(
-        cli("events", "record", str(path))
+    assert f"line 2: id ev_y of render {acme['render']} appears on line 1 with other content" in (
+        failed(cli("events", "record", str(path)))
+    )
+    assert event_count() == 1
+
+    # The same, batches apart: the earlier copy is found in the database, in this transaction.
+    filler = [line(acme["render"]) for _ in range(600)]
+    first, again = line(acme["render"], id="ev_z"), line(acme["render"], id="ev_z", sourceIp="::1")
+    path.write_text("\n".join([first, *filler, again]) + "\n")
+    assert (
+        f"line 602: id ev_z of render {acme['render']} appears earlier in this file with other "
+        "content" in failed(cli("events", "record", str(path)))
     )
     assert event_count() == 1
 
@@ -333,7 +364,9 @@ def test_demo_mints_a_new_key_when_the_saved_one_was_revoked(cli, database_url):
     [
         ([], ["serve", "db", "projects", "keys", "renders", "events", "demo", "--database-url"]),
         (["serve"], ["--host", "--port", "--workers"]),
-        (["db", "init"], ["safe to run again"]),
+        (["db", "init"], ["empty database", "nothing happens"]),
+        (["db", "migrate"], ["safe to run again"]),
+        (["db", "recount"], ["--render", "counters"]),
         (["projects", "create"], ["NAME"]),
         (["keys", "create"], ["--project", "--mode", "[test|live]"]),
         (["keys", "revoke"], ["display prefix"]),
@@ -383,9 +416,11 @@ COMMANDS = {
     ],
     "db": [],
     "db init": [],
+    "db migrate": [],
+    "db recount": ["--render"],
     "demo": ["--base-url"],
     "events": [],
-    "events record": ["SOURCE"],
+    "events record": ["--progress-every", "SOURCE"],
     "keys": [],
     "keys create": ["--mode", "--project"],
     "keys list": ["--project"],
@@ -549,8 +584,9 @@ def test_every_stored_state_conflict_is_named_at_once(cli, acme, tmp_path):
     )
     message = failed(cli("events", "record", str(path)))
     assert "line 1: renderId" in message and "does not exist" in message
-    assert "line 2: id ev_1 is already stored with other content" in message
-    assert "line 4: id ev_dup appears on line 3 with other content" in message
+    render = acme["render"]
+    assert f"line 2: id ev_1 of render {render} is already stored with other content" in message
+    assert f"line 4: id ev_dup of render {render} appears on line 3 with other content" in message
     assert "line 5" not in message
     assert event_count() == 1
 
