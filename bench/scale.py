@@ -45,8 +45,8 @@ from db.migrations import recreate_schema
 from db.partitioning import create_partitioned, drop_partitioned
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = Path(__file__).with_name("results-scale.md")
-PLOT = Path(__file__).with_name("summary-latency.png")
+RESULTS = "results-scale.md"
+PLOT = "summary-latency.png"
 TYPES = queries.EVENT_TYPES
 CLI = [sys.executable, "-c", "from cli.main import main; main()"]
 
@@ -254,7 +254,7 @@ def partitioned(url: str, workdir: Path, events: int, renders: int) -> dict[str,
             drop_partitioned(plain, schema)
 
 
-def plot(backends: list[Backend]) -> bool:
+def plot(backends: list[Backend], path: Path) -> bool:
     try:
         import matplotlib
 
@@ -286,11 +286,11 @@ def plot(backends: list[Backend]) -> bool:
     axis.grid(True, which="both", alpha=0.3)
     axis.legend(fontsize=8)
     figure.tight_layout()
-    figure.savefig(PLOT, dpi=110)
+    figure.savefig(path, dpi=110)
     return True
 
 
-def report(backends: list[Backend], parts: dict[str, Any] | None, args: Any) -> str:
+def report(backends: list[Backend], parts: dict[str, Any] | None, args: Any, plotted: bool) -> str:
     sizes = sorted(backends[0].db_p50)
     small, large = sizes[0], sizes[-1]
     lines = [
@@ -319,8 +319,8 @@ def report(backends: list[Backend], parts: dict[str, Any] | None, args: Any) -> 
                 + " | ".join(f"{values[n] * 1e3:.3f} ms" for n in sizes)
                 + f" | {values[large] / values[small]:.2f} |"
             )
-    if PLOT.exists():
-        lines += ["", f"![summary latency against events]({PLOT.name})"]
+    if plotted:
+        lines += ["", f"![summary latency against events]({PLOT})"]
     lines += [
         "",
         "## Ingestion: `craftkit events record`",
@@ -368,7 +368,7 @@ def report(backends: list[Backend], parts: dict[str, Any] | None, args: Any) -> 
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10,1000,100000,1000000")
     parser.add_argument("--others", type=int, default=100_000, help="events on other renders")
@@ -377,7 +377,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100, help="requests per round")
     parser.add_argument("--raw-events", type=int, default=1000)
     parser.add_argument("--partitioned-events", type=int, default=200_000)
-    args = parser.parse_args()
+    parser.add_argument(
+        "--output", type=Path, default=Path(__file__).parent, help="where results go (bench/)"
+    )
+    args = parser.parse_args(argv)
     sizes = [int(n) for n in args.sizes.split(",")]
     if args.raw_events not in sizes:
         raise SystemExit("--raw-events must be one of --sizes")
@@ -392,9 +395,9 @@ def main() -> None:
         measure(backend, args.rounds, args.calls, args.requests)
         raw_statements(backend, args.raw_events, args.calls * args.rounds)
     parts = partitioned(postgres, workdir, args.partitioned_events, 1000) if postgres else None
-    plot(backends)
-    text = report(backends, parts, args)
-    RESULTS.write_text(text)
+    plotted = plot(backends, args.output / PLOT)
+    text = report(backends, parts, args, plotted)
+    (args.output / RESULTS).write_text(text)
     print(text)
 
 

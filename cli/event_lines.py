@@ -1,7 +1,8 @@
-"""Engagement events from JSON Lines (the CLI's input), every line checked before any is written.
+"""Engagement events from JSON Lines (the CLI's input), read and checked line by line.
 
 One event per line, with the field names of a `recent` item plus `renderId`. Errors name the
-line and the field; a file with any bad line is rejected whole.
+line and the field; a file with any bad line is rejected whole (`read_events` streams, and
+the writer rolls the file's transaction back; `parse_lines` reads a small batch at once).
 """
 
 from __future__ import annotations
