@@ -128,7 +128,7 @@ class EventWriter:
             self.flush()
 
     def reject(self, line: int, why: str) -> None:
-        """Count a line that could not be read as an event; it is reported with the others."""
+        """Count a bad line (unreadable, or refused by a check); all are reported at the end."""
         self.rejected += 1
         if len(self.problems) < self.KEEP_PROBLEMS:
             self.problems.append((line, why))

@@ -34,7 +34,7 @@ def test_the_scale_bench_runs_and_writes_its_report(tmp_path, monkeypatch):
     if importlib.util.find_spec("matplotlib"):  # the `bench` extra; make bench installs it
         assert (tmp_path / scale.PLOT).stat().st_size > 0
     assert re.search(r"\| SQLite, database \| [\d.]+ ms \| [\d.]+ ms \| [\d.]+ \|", report)
-    assert re.search(r"\| SQLite \| 100 \| [\d.]+ \| [\d,]+ \| \d+ MB \|", report)
+    assert re.search(r"\| SQLite \| 100 \| [\d.]+ \| [\d,]+ \| \d+ MB \| 10: \d+ MB, 100: ", report)
     if POSTGRES_URL:
         assert "| PostgreSQL, request |" in report
         assert re.search(r"reads 1 partition\(s\): engagement_event_p\d+", report)
