@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from cli.main import main
@@ -105,8 +106,9 @@ def test_concurrent_ingesting_processes_leave_counters_equal_to_a_recount(
     outputs = [worker.communicate(timeout=120) for worker in workers]
     for worker, (_, err) in zip(workers, outputs, strict=True):
         assert worker.returncode == 0, err
-    skipped = [int(re.search(r"skipped (\d+)", out).group(1)) for out, _ in outputs]  # type: ignore[union-attr]
-    assert sum(skipped) == 3 * len(shared)  # every file but the first to commit skips them
+    skipped = [int(n) for out, _ in outputs for n in re.findall(r"skipped (\d+)", out)]
+    # every file but the first to commit skips the shared events
+    assert len(skipped) == len(files) and sum(skipped) == 3 * len(shared)
     with connection():
         stored = EngagementEvent.select().count()
         counters = counters_of()
@@ -135,12 +137,9 @@ def test_a_stream_reports_shape_and_reference_problems_together(tenant, make_ren
         ),
     ]
     with connection():
-        try:
+        with pytest.raises(EventRejected) as rejected:
             queries.record_events(stream)
-        except EventRejected as exc:
-            assert [line for line, _ in exc.problems] == [2, 3]
-            assert exc.total == 2
-        else:
-            raise AssertionError("expected EventRejected")
+        assert [line for line, _ in rejected.value.problems] == [2, 3]
+        assert rejected.value.total == 2
         assert EngagementEvent.select().count() == 0
         assert counters_of() == {}
