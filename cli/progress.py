@@ -73,7 +73,7 @@ class Progress:
             TextColumn("{task.fields[count]:,} {task.fields[noun]}, {task.fields[rate]:,.0f}/s"),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
-            console=Console(file=self.stream),
+            console=Console(file=self.stream, force_terminal=True),  # isatty() was checked
             transient=True,
         )
         self._bar.start()
