@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run test lint contract contract-deep bench clean
+.PHONY: run test lint contract contract-deep bench wrk clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
@@ -13,6 +13,10 @@ $(BIN)/python:
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(PIP) install -e .
 	@touch $@
+
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(PIP) install -e '.[test,bench]'
+	@touch $@ $(VENV)/.installed-test $(VENV)/.installed
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(PIP) install -e '.[test]'
@@ -45,17 +49,20 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
-	$(PIP) install -e '.[test,bench]'
-	@touch $@ $(VENV)/.installed-test $(VENV)/.installed
-
-## bench: the engagement endpoint's configurations side by side -> bench/results.md, then data
-##        at scale (summary latency against 10..1e6 events, ingestion of 1e6 events, the
-##        partitioned layout) -> bench/results-scale.md; PostgreSQL joins with
+## bench: craftkit beside stock Connexion under wrk, and in-process latencies -> bench/results.md,
+##        then data at scale (summary latency against 10..1e6 events, ingestion of 1e6 events,
+##        the partitioned layout) -> bench/results-scale.md; PostgreSQL joins with
 ##        CRAFTKIT_BENCH_POSTGRES_URL=postgresql://…
-bench: $(VENV)/.installed-bench
-	$(BIN)/python -m bench.engagement $(BENCH_ARGS)
+bench: $(VENV)/.installed-bench wrk
+	$(BIN)/python -m bench $(BENCH_ARGS)
 	$(BIN)/python -m bench.scale $(SCALE_ARGS)
+
+# wrk is Debian's `wrk` package; installed with apt-get when missing (as root, or through sudo).
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  echo "wrk is missing: installing Debian's wrk package"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y wrk; else sudo apt-get install -y wrk; fi \
+	  || { echo "could not install wrk: run \`sudo apt-get install -y wrk\` (Debian/Ubuntu) and retry"; exit 2; }; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache reports

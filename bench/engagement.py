@@ -1,11 +1,8 @@
 """Latency of GET /v1/renders/{id}/engagement, in-process over ASGI, configurations side by side.
 
-    .venv/bin/python -m bench.engagement [--requests 400] [--rounds 5] [--events 5000]
-
-Each round runs every configuration once, in turn, so machine noise hits them alike; the
-table gives the median over rounds of each round's median and p95, and ratios to the default
-configuration measured in the same run. PostgreSQL joins when CRAFTKIT_BENCH_POSTGRES_URL is
-set (plain, and pooled with postgresql+pool://). Results go to bench/results.md and stdout.
+No sockets, no server process: what the app itself costs per request on a render with many
+events, for SQLite and (when CRAFTKIT_BENCH_POSTGRES_URL is set) PostgreSQL, plain and pooled.
+Each round runs every configuration once, in turn, so machine noise hits them alike.
 """
 
 from __future__ import annotations
@@ -13,26 +10,26 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import tempfile
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from starlette.testclient import TestClient
 
 from api.app import create_app
 from api.config import Settings
+from bench.report import Section, spread, table
 from cli.event_lines import parse_lines
 from db import keys, queries
 from db.connection import bind, connection, database_for
 from db.migrations import recreate_schema
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = Path(__file__).with_name("results.md")
+NAME = "inprocess"
+TITLE = "In-process latency (no HTTP server)"
 EVENT_TYPES = list(queries.EVENT_TYPES)
 
 
@@ -93,13 +90,15 @@ def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[-1]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=400, help="requests per round")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--events", type=int, default=5000, help="events stored on the render")
-    args = parser.parse_args()
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(NAME)
+    group.add_argument("--inprocess-requests", type=int, default=300, help="requests per round")
+    group.add_argument("--inprocess-rounds", type=int, default=3)
+    group.add_argument("--events", type=int, default=5000, help="events stored on the render")
 
+
+def run(args: argparse.Namespace, out_dir: Path) -> Section:
+    requests, rounds = args.inprocess_requests, args.inprocess_rounds
     workdir = Path(tempfile.mkdtemp(prefix="craftkit-bench-"))
     sqlite_url = f"sqlite:///{workdir / 'bench.db'}"
     configs = [
@@ -129,47 +128,36 @@ def main() -> None:
 
     medians: dict[str, list[float]] = {c.name: [] for c in configs}
     tails: dict[str, list[float]] = {c.name: [] for c in configs}
-    for _ in range(args.rounds):
+    try:
+        for _ in range(rounds):
+            for config in configs:
+                timings = run_round(config, requests)
+                medians[config.name].append(statistics.median(timings))
+                tails[config.name].append(p95(timings))
+    finally:
         for config in configs:
-            timings = run_round(config, args.requests)
-            medians[config.name].append(statistics.median(timings))
-            tails[config.name].append(p95(timings))
+            assert config.client is not None
+            config.client.__exit__(None, None, None)
 
     base = statistics.median(medians[configs[0].name])
     rows = []
     for config in configs:
         median = statistics.median(medians[config.name])
         rows.append(
-            f"| {config.name} | {median * 1000:.2f} | "
-            f"{statistics.median(tails[config.name]) * 1000:.2f} | {1 / median:.0f} | "
-            f"{median / base:.2f}x |"
+            [
+                config.name,
+                spread(medians[config.name], 1000, 2),
+                spread(tails[config.name], 1000, 2),
+                f"{1 / median:.0f}",
+                f"{median / base:.2f}x",
+            ]
         )
-    report = "\n".join(
-        [
-            "# Benchmark: GET /v1/renders/{id}/engagement",
-            "",
-            f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
-            f"{os.cpu_count()} cores, Python {platform.python_version()}: "
-            f"`python -m bench.engagement --requests {args.requests} --rounds {args.rounds} "
-            f"--events {args.events}`.",
-            "",
-            f"In-process over ASGI (Starlette's test client), one client, sequential requests; "
-            f"a render with {args.events} events, `recent` = 20. Medians over {args.rounds} "
-            "interleaved rounds. Ratios are against the first row of this same run; compare "
-            "ratios, not milliseconds, across machines.",
-            "",
-            "| configuration | median ms | p95 ms | req/s (1 client) | vs default |",
-            "| --- | ---: | ---: | ---: | ---: |",
-            *rows,
-            "",
-        ]
-    )
-    RESULTS.write_text(report)
-    print(report)
-    for config in configs:
-        assert config.client is not None
-        config.client.__exit__(None, None, None)
-
-
-if __name__ == "__main__":
-    main()
+    lines = [
+        f"In-process over ASGI (Starlette's test client), one client, sequential requests; a "
+        f"render with {args.events} events, `recent` = 20; {rounds} interleaved rounds of "
+        f"{requests} requests. Medians over rounds (range in brackets); ratios against the "
+        "first row. PostgreSQL rows appear when CRAFTKIT_BENCH_POSTGRES_URL is set.",
+        "",
+        *table(["configuration", "median ms", "p95 ms", "req/s (1 client)", "vs default"], rows),
+    ]
+    return Section(TITLE, lines)
