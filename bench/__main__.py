@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown section(s) {unknown}; known: {names}")
 
-    load_before = machine.load()
+    load_before, shared = machine.load(), machine.busy()
     done = []
     for section in SECTIONS:
         if section.NAME in wanted:
@@ -49,7 +49,12 @@ def main(argv: list[str] | None = None) -> None:
             done.append(section.run(args, args.out.parent))
     shown = shlex.join(["python", "-m", "bench", *(sys.argv[1:] if argv is None else argv)])
     text = report.write(
-        args.out, done, command=shown, load_before=load_before, load_after=machine.load()
+        args.out,
+        done,
+        command=shown,
+        load_before=load_before,
+        load_after=machine.load(),
+        shared=shared,
     )
     print(text)
 

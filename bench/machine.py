@@ -49,6 +49,15 @@ def load() -> str:
     return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
 
 
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def busy() -> bool:
+    """Whether other work kept more than half the cores busy over the last minute."""
+    return os.getloadavg()[0] > cores() / 2
+
+
 def versions() -> dict[str, str]:
     found = {"python": platform.python_version()}
     for name in PACKAGES:
@@ -66,9 +75,8 @@ def versions() -> dict[str, str]:
 
 def describe() -> list[str]:
     """Markdown lines: machine, memory, load now, versions."""
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return [
-        f"- Machine: {platform.system()} {platform.machine()}, {usable} cores usable "
+        f"- Machine: {platform.system()} {platform.machine()}, {cores()} cores usable "
         f"(nproc; {os.cpu_count()} online), {cpu_model()}, {memory()} memory",
         "- Versions: " + ", ".join(f"{name} {version}" for name, version in versions().items()),
     ]

@@ -43,18 +43,29 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]], right: int = 1) 
 
 
 def write(
-    path: Path, sections: Sequence[Section], *, command: str, load_before: str, load_after: str
+    path: Path,
+    sections: Sequence[Section],
+    *,
+    command: str,
+    load_before: str,
+    load_after: str,
+    shared: bool,
 ) -> str:
     """Write results.md from `sections`; return its text."""
+    sharing = (
+        "**The machine was shared during this run** (other work kept more than half its cores "
+        "busy before it started). "
+        if shared
+        else ""
+    )
     lines = [
         "# Benchmark: GET /v1/renders/{id}/engagement",
         "",
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `{command}`.",
         "",
         *machine.describe(),
-        f"- Load average (1/5/15 min) before: {load_before}; after: {load_after}. "
-        "Other work on the machine shows up here: compare ratios within this run, not "
-        "absolute figures across runs or machines.",
+        f"- Load average (1/5/15 min) before: {load_before}; after: {load_after}. {sharing}"
+        "Compare ratios within this run, not absolute figures across runs or machines.",
         "",
     ]
     for section in sections:

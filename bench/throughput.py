@@ -125,7 +125,7 @@ def seed_demo(workdir: Path) -> tuple[str, str, str]:
 
 def servers(database_url: str, has_app_setting: bool, default_app: str) -> list[Server]:
     serve = [str(CRAFTKIT), "--database-url", database_url, "serve"]
-    uvicorn = [sys.executable, "-m", "uvicorn", "--factory"]
+    uvicorn = [sys.executable, "-m", "uvicorn", "--factory", "--host", "127.0.0.1"]
     kind = {"async": "AsyncApp", "flask": "FlaskApp"}.get(default_app, default_app)
     found = [
         Server("a", f"craftkit serve ({kind}, default)", serve),
@@ -153,8 +153,7 @@ def servers(database_url: str, has_app_setting: bool, default_app: str) -> list[
 def started(server: Server, workdir: Path, env: dict[str, str]) -> Iterator[Server]:
     """Run `server` on a free port in its own process group; always stopped on the way out."""
     port = free_port()
-    is_uvicorn = "uvicorn" in server.argv
-    argv = [*server.argv, "--port", str(port)] + (["--host", "127.0.0.1"] if is_uvicorn else [])
+    argv = [*server.argv, "--port", str(port)]
     server.log = workdir / f"server-{server.letter}.log"
     with server.log.open("wb") as out:
         server.process = subprocess.Popen(
@@ -399,4 +398,4 @@ def targets(by_letter: dict[str, Server]) -> list[str]:
         met = value >= bound if higher else value <= bound
         verdict = "met" if met else f"**missed**: {value / bound:.2f}x the target"
         rows.append([what, f"{value:.2f}", f"{'≥' if higher else '≤'} {bound:g}", verdict])
-    return ["Targets (issue 9):", "", *table(["check", "this run", "target", ""], rows)]
+    return ["Targets (issue 9):", "", *table(["check", "this run", "target", "verdict"], rows)]
