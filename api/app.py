@@ -44,13 +44,23 @@ DATABASE_ERRORS: dict[type[Exception], errors.Handler] = {
 }
 
 
+APP_CLASSES: dict[str, type[connexion.FlaskApp] | type[connexion.AsyncApp]] = {
+    "async": connexion.AsyncApp,
+    "flask": connexion.FlaskApp,
+}
+
+
 def create_app(
     settings: Settings | None = None,
     *,
-    app_class: type[connexion.FlaskApp] | type[connexion.AsyncApp] = connexion.FlaskApp,
+    app_class: type[connexion.FlaskApp] | type[connexion.AsyncApp] | None = None,
 ) -> Any:
-    """The Connexion app for `settings` (default: from the environment), with its own database."""
+    """The Connexion app for `settings` (default: from the environment), with its own database.
+
+    An AsyncApp unless `settings.app` (CRAFTKIT_APP) or `app_class` asks for the FlaskApp.
+    """
     settings = settings or Settings.from_env()
+    app_class = app_class or APP_CLASSES[settings.app]
     spec = OpenAPI31Specification.from_path(settings.spec_path)
     db = database_for(settings.database_url)
     _refuse_other_schema(db)

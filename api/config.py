@@ -30,6 +30,7 @@ def _setting(default: Any, env: str, help: str, shown: str | None = None) -> Any
 
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+APP_KINDS = ("async", "flask")
 
 
 def _parse_bool(raw: str) -> bool:
@@ -65,6 +66,17 @@ class Settings:
         "CRAFTKIT_VALIDATE_RESPONSES",
         "Validate every response body against the contract; a non-conforming one becomes a 500.",
     )
+    app: str = _setting(
+        "async",
+        "CRAFTKIT_APP",
+        "Connexion app that serves the API: async (AsyncApp) or flask (FlaskApp, to embed the "
+        "API in a Flask application).",
+    )
+    db_pool_size: int = _setting(
+        8,
+        "CRAFTKIT_DB_POOL_SIZE",
+        "Database connections each worker keeps open, and threads it runs database work in.",
+    )
     host: str = _setting("127.0.0.1", "CRAFTKIT_HOST", "Address `craftkit serve` binds to.")
     port: int = _setting(8080, "CRAFTKIT_PORT", "Port `craftkit serve` listens on.")
     workers: int = _setting(1, "CRAFTKIT_WORKERS", "Worker processes for `craftkit serve`.")
@@ -93,6 +105,14 @@ class Settings:
             )
         if self.workers < 1:
             raise ValueError(f"CRAFTKIT_WORKERS (workers) must be at least 1, got {self.workers}")
+        if self.app not in APP_KINDS:
+            raise ValueError(
+                f"CRAFTKIT_APP (app) must be one of {', '.join(APP_KINDS)}, got {self.app!r}"
+            )
+        if self.db_pool_size < 1:
+            raise ValueError(
+                f"CRAFTKIT_DB_POOL_SIZE (db_pool_size) must be at least 1, got {self.db_pool_size}"
+            )
         if self.log_level not in LOG_LEVELS:
             raise ValueError(
                 f"CRAFTKIT_LOG_LEVEL (log_level) must be one of {', '.join(LOG_LEVELS)}, "

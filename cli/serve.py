@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import click
 from connexion.exceptions import InvalidSpecification
 
+from api.config import APP_KINDS
 from cli.context import Context, fail, pass_ctx
 from db.connection import DatabaseUnavailable
 from db.migrations import SchemaVersionMismatch
@@ -17,18 +19,29 @@ from db.migrations import SchemaVersionMismatch
 @click.option("--port", type=int, help="Port (default: $CRAFTKIT_PORT or 8080).")
 @click.option("--workers", type=int, help="Worker processes (default: $CRAFTKIT_WORKERS or 1).")
 @click.option(
+    "--app",
+    "app_kind",
+    type=click.Choice(APP_KINDS),
+    help="Connexion app: async or flask (default: $CRAFTKIT_APP or async).",
+)
+@click.option(
     "--no-init", is_flag=True, help="Do not create the schema in an empty database first."
 )
 @pass_ctx
 def serve(
-    obj: Context, host: str | None, port: int | None, workers: int | None, no_init: bool
+    obj: Context,
+    host: str | None,
+    port: int | None,
+    workers: int | None,
+    app_kind: str | None,
+    no_init: bool,
 ) -> None:
     """Serve the API with uvicorn."""
     import uvicorn
 
     from api.app import create_app
 
-    settings = obj.settings
+    settings = replace(obj.settings, app=app_kind) if app_kind else obj.settings
     host = host or settings.host
     port = port or settings.port
     workers = workers or settings.workers
@@ -51,7 +64,11 @@ def serve(
     except OSError as exc:
         fail(f"cannot read the spec: {exc}")
     os.environ["DATABASE_URL"] = settings.database_url  # for worker processes
-    click.echo(f"Serving {settings.spec_path} on http://{host}:{port} ({workers} worker(s))")
+    os.environ["CRAFTKIT_APP"] = settings.app
+    kind = {"async": "AsyncApp", "flask": "FlaskApp"}[settings.app]
+    click.echo(
+        f"Serving {settings.spec_path} on http://{host}:{port} ({kind}, {workers} worker(s))"
+    )
     uvicorn.run(
         "api.app:create_app",
         factory=True,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 import schemathesis
 
 from api.app import create_app
-from api.config import Settings
+from api.config import APP_KINDS, Settings
 from contract_tests import engine as contract
 from contract_tests.seed import Seeded, seed
 from db.connection import bind, database_for
@@ -32,6 +33,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "database_url" in metafunc.fixturenames:
         backends = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
         metafunc.parametrize("backend", backends, scope="module")
+    if "app_kind" in metafunc.fixturenames:
+        metafunc.parametrize("app_kind", APP_KINDS, scope="module")
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +64,9 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def app(settings: Settings, seeded: Seeded) -> Any:
-    return create_app(settings)
+def app(settings: Settings, seeded: Seeded, app_kind: str) -> Any:
+    """The app as served, once as AsyncApp (the default) and once as FlaskApp (CRAFTKIT_APP)."""
+    return create_app(replace(settings, app=app_kind))
 
 
 @pytest.fixture(scope="module")

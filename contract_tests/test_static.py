@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import connexion
 import pytest
 import schemathesis
 import yaml
 from openapi_spec_validator import OpenAPIV31SpecValidator
+from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from api.app import OPERATIONAL_ROUTES, create_app
@@ -87,11 +89,31 @@ def _as_flask_rule(path: str) -> str:
 
 def served_routes(app: Any) -> set[tuple[str, str]]:
     with TestClient(app):  # Connexion adds the API's routes when the app starts
-        return {
-            (rule.rule, method)
-            for rule in app.app.url_map.iter_rules()
-            for method in rule.methods - {"HEAD", "OPTIONS"}
+        if isinstance(app, connexion.FlaskApp):
+            return {
+                (rule.rule, method)
+                for rule in app.app.url_map.iter_rules()
+                for method in rule.methods - {"HEAD", "OPTIONS"}
+            }
+        # AsyncApp: plain routes on its Starlette router; the API's operations by operationId
+        # (Connexion's routing middleware routes them, not this router).
+        inner = app._middleware_app
+        served = {
+            (_as_flask_rule(route.path), method)
+            for route in inner.router.routes
+            if isinstance(route, Route)
+            for method in (route.methods or set()) - {"HEAD", "OPTIONS"}
         }
+        where = {
+            item[method]["operationId"]: (_as_flask_rule(path), method.upper())
+            for path, item in SPEC["paths"].items()
+            for method in HTTP_METHODS
+            if method in item
+        }
+        for apis in inner.apis.values():
+            for api in apis:
+                served |= {where[operation_id] for operation_id in api.operations}
+        return served
 
 
 def test_the_app_serves_only_the_specs_paths_and_listed_operational_routes(app: Any) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from api.app import create_app
-from api.config import Settings
+from api.config import APP_KINDS, Settings
 from db import keys, queries
 from db.connection import bind, connection, database_for
 from db.migrations import recreate_schema
@@ -30,6 +31,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "database_url" in metafunc.fixturenames:
         backends = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
         metafunc.parametrize("backend", backends, scope="function")
+    if "app_kind" in metafunc.fixturenames:
+        metafunc.parametrize("app_kind", APP_KINDS, scope="function")
 
 
 @pytest.fixture
@@ -55,8 +58,9 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings) -> Any:
-    return create_app(settings)
+def app(settings: Settings, app_kind: str) -> Any:
+    """The app as served, once as AsyncApp (the default) and once as FlaskApp (CRAFTKIT_APP)."""
+    return create_app(replace(settings, app=app_kind))
 
 
 @pytest.fixture

@@ -430,7 +430,7 @@ COMMANDS = {
     "projects create": ["NAME"],
     "renders": [],
     "renders create": ["--mode", "--project"],
-    "serve": ["--host", "--no-init", "--port", "--workers"],
+    "serve": ["--app", "--host", "--no-init", "--port", "--workers"],
 }
 
 

@@ -25,6 +25,7 @@ def test_defaults_are_the_embedded_sqlite_setup():
     assert settings.database_url == "sqlite:///craftkit.db"
     assert (settings.host, settings.port, settings.workers) == ("127.0.0.1", 8080, 1)
     assert settings.recent_limit == 20 and settings.validate_responses is True
+    assert (settings.app, settings.db_pool_size) == ("async", 8)
     assert settings.spec_path == str(ROOT / "openapi.yaml")
 
 
@@ -34,6 +35,8 @@ def test_every_setting_is_read_from_its_variable():
         "CRAFTKIT_SPEC": "/tmp/other.yaml",
         "CRAFTKIT_RECENT_LIMIT": "7",
         "CRAFTKIT_VALIDATE_RESPONSES": "off",
+        "CRAFTKIT_APP": "flask",
+        "CRAFTKIT_DB_POOL_SIZE": "3",
         "CRAFTKIT_HOST": "0.0.0.0",
         "CRAFTKIT_PORT": "9000",
         "CRAFTKIT_WORKERS": "4",
@@ -46,6 +49,8 @@ def test_every_setting_is_read_from_its_variable():
         spec_path="/tmp/other.yaml",
         recent_limit=7,
         validate_responses=False,
+        app="flask",
+        db_pool_size=3,
         host="0.0.0.0",
         port=9000,
         workers=4,
@@ -74,6 +79,8 @@ def test_empty_variables_mean_the_default_and_overrides_win():
             "(recent_limit) must be between 1 and 1000",
         ),
         ("CRAFTKIT_WORKERS", "0", "(workers) must be at least 1"),
+        ("CRAFTKIT_APP", "django", "(app) must be one of async, flask, got 'django'"),
+        ("CRAFTKIT_DB_POOL_SIZE", "0", "(db_pool_size) must be at least 1, got 0"),
         (
             "CRAFTKIT_LOG_LEVEL",
             "loud",
