@@ -10,11 +10,11 @@ Headers that matter to clients (`Allow`, `WWW-Authenticate`, `Retry-After`) are 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import orjson
 from connexion.exceptions import NonConformingResponse, ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
@@ -66,7 +66,7 @@ def envelope(
         status_code=status,
         mimetype="application/json",
         content_type="application/json",
-        body=json.dumps({"error": error}).encode(),
+        body=orjson.dumps({"error": error}),
         headers=headers,
     )
 

@@ -2,8 +2,23 @@
 
 Passed to Connexion as its `validator_map` (built per app by `validator_map(cache)`):
 parameter, JSON request-body and JSON response-body validators checking JSON Schema 2020-12
-via openapi-schema-validator's `OAS31Validator` (formats asserted), or 3.0 for older documents.
-Connexion's own validators stop at the first error and use Draft 4.
+with jsonschema-rs (native code: about 10 µs for the engagement answer, where the pure-Python
+`OAS31Validator` took a millisecond), formats asserted. Connexion's own validators stop at the
+first error and use Draft 4. Documents still written in OpenAPI 3.0 (the mock serves them) keep
+openapi-schema-validator's `OAS30Validator`, which knows 3.0's `nullable`.
+
+Where jsonschema-rs and the OpenAPI 3.1 dialect differ, `compile_schema` bridges the gap (each
+point is tested in tests/test_validation.py):
+
+- OAS's own keywords (`discriminator`, `example`, `xml`, `externalDocs`) are annotations in
+  3.1; jsonschema-rs ignores unknown keywords, which is the same thing.
+- OAS's formats `int32` and `int64` bound an integer's range; jsonschema-rs checks formats on
+  strings only, so the compiled copy of the schema states those bounds as `minimum`/`maximum`.
+  `float`, `double` and `password` assert nothing beyond the type in either.
+- jsonschema-rs asserts every 2020-12 format it knows (`uri`, `hostname`, `duration`, …),
+  where Python's jsonschema checked some only with optional packages installed: stricter, as
+  the dialect says when formats are asserted. Unknown formats are ignored, as the spec allows.
+- Messages are jsonschema-rs's own, quoting values as JSON (`"abc" is not of type "integer"`).
 
 Compiled validators live in a `SchemaCache` owned by the spec (`OpenAPI31Specification.schemas`),
 filled once at start-up (`warm`); Connexion instantiates validator classes per request, and
@@ -15,11 +30,15 @@ request test.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
+import jsonschema_rs
+import orjson
 from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import BadRequestProblem, NonConformingResponseBody
 from connexion.lifecycle import ConnexionRequest
@@ -30,14 +49,7 @@ from connexion.validators import (
     MultiPartFormDataValidator,
     TextResponseBodyValidator,
 )
-from jsonschema.exceptions import ValidationError
-from jsonschema.protocols import Validator
-from openapi_schema_validator import (
-    OAS30Validator,
-    OAS31Validator,
-    oas30_format_checker,
-    oas31_format_checker,
-)
+from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from starlette.types import Scope
 
 logger = logging.getLogger("craftkit.validation")
@@ -103,11 +115,84 @@ class SchemaCache:
         return len(schemas)
 
 
+@dataclass(frozen=True)
+class SchemaError:
+    """One problem: where in the instance (`path`) and what (`message`)."""
+
+    path: tuple[str | int, ...]
+    message: str
+
+
+class Validator(Protocol):
+    def iter_errors(self, instance: Any) -> Iterator[SchemaError]: ...
+
+
+# OAS 3.1's integer formats, as the bounds they imply (formats.oas: int32, int64).
+INTEGER_FORMATS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+
+
+class Validator31:
+    """JSON Schema 2020-12 with formats asserted, compiled once by jsonschema-rs."""
+
+    def __init__(self, schema: Mapping[str, Any]) -> None:
+        # A JSON copy: YAML may have given dates or integer keys (in examples, say), which
+        # jsonschema-rs cannot take; annotations are all they can be, so text will do.
+        as_json = json.loads(json.dumps(schema, default=str))
+        self._compiled = jsonschema_rs.Draft202012Validator(
+            _with_integer_bounds(as_json), validate_formats=True
+        )
+
+    def iter_errors(self, instance: Any) -> Iterator[SchemaError]:
+        try:
+            if self._compiled.is_valid(instance):  # the common case, without building errors
+                return
+            errors = list(self._compiled.iter_errors(instance))
+        except ValueError as exc:  # not a JSON value (bytes, a set, an int-keyed map)
+            yield SchemaError((), f"not a JSON value: {exc}")
+            return
+        for error in errors:
+            yield SchemaError(tuple(error.instance_path), _message(error))
+
+
+class Validator30:
+    """OpenAPI 3.0's dialect (`nullable`, Draft 4-like), from openapi-schema-validator."""
+
+    def __init__(self, schema: Mapping[str, Any]) -> None:
+        self._compiled = OAS30Validator(schema, format_checker=oas30_format_checker)
+
+    def iter_errors(self, instance: Any) -> Iterator[SchemaError]:
+        for error in self._compiled.iter_errors(instance):
+            message = error.message
+            if error.validator == "format":
+                message = f"{json.dumps(error.instance)} is not a valid {error.validator_value}"
+            yield SchemaError(tuple(error.absolute_path), message)
+
+
 def compile_schema(schema: Mapping[str, Any], *, oas30: bool = False) -> Validator:
     """A validator for `schema`: OpenAPI 3.1 (JSON Schema 2020-12) or 3.0, formats asserted."""
-    if oas30:
-        return OAS30Validator(schema, format_checker=oas30_format_checker)  # type: ignore[no-any-return]
-    return OAS31Validator(schema, format_checker=oas31_format_checker)  # type: ignore[no-any-return]
+    return Validator30(schema) if oas30 else Validator31(schema)
+
+
+def _with_integer_bounds(node: Any) -> Any:
+    """`node` with `format: int32`/`int64` also stated as bounds jsonschema-rs checks."""
+    if isinstance(node, list):
+        return [_with_integer_bounds(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _with_integer_bounds(value) for key, value in node.items()}
+    declared = out.get("format")
+    bounds = INTEGER_FORMATS.get(declared) if isinstance(declared, str) else None
+    if bounds is not None:
+        low, high = bounds
+        out["allOf"] = [*out.get("allOf", []), {"minimum": low, "maximum": high}]
+    return out
+
+
+def _message(error: jsonschema_rs.ValidationError) -> str:
+    kind = error.kind
+    if isinstance(kind, jsonschema_rs.ValidationErrorKind.Format):
+        return f"{json.dumps(error.instance)} is not a valid {kind.format}"
+    return str(error.message)
 
 
 class _Cached:
@@ -129,18 +214,12 @@ def schema_issues(
         issue: Issue = {"in": location}
         if name is not None:
             issue["name"] = name
-        pointer = "".join(f"/{part}" for part in error.absolute_path)
+        pointer = "".join(f"/{part}" for part in error.path)
         if pointer or location == "body":
             issue["pointer"] = pointer or "/"
-        issue["message"] = _message(error)
+        issue["message"] = error.message
         issues.append(issue)
     return issues
-
-
-def _message(error: ValidationError) -> str:
-    if error.validator == "format":
-        return f"{error.instance!r} is not a valid {error.validator_value}"
-    return error.message
 
 
 class RequestValidationProblem(BadRequestProblem):
@@ -289,6 +368,16 @@ class JSONResponseBodyValidator31(_Cached, JSONResponseBodyValidator):
     @property
     def validator(self) -> Validator:  # type: ignore[override]
         return self.compiled(self._schema)
+
+    def _parse(self, stream: Iterable[bytes]) -> Any:
+        """The response body as JSON, read by orjson (UTF-8, as JSON on the wire is)."""
+        body = b"".join(stream)
+        if not body:
+            return None
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise NonConformingResponseBody(detail=str(exc)) from exc
 
     def _validate(self, body: Any) -> None:
         issues = schema_issues(self.validator, body, location="body")

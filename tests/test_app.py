@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import connexion
+import orjson
 from starlette.testclient import TestClient
 
 from api.app import create_app
@@ -39,3 +40,20 @@ def test_the_same_handlers_serve_an_async_app(settings, tenant, make_render, rec
         )
     assert answers[0] == answers[1]
     assert answers[0][0] == 200 and answers[0][1]["linkOpens"] == 1 and answers[0][2] == 404
+
+
+def test_answers_and_errors_are_compact_json_in_the_contracts_key_order(
+    client, tenant, make_render, record_events
+):
+    render = make_render(tenant["project"])
+    record_events([event(render)])
+    ok = client.get(url(render), headers=tenant["headers"])
+    bad = client.get(url("nope"), headers=tenant["headers"])
+    for resp in (ok, bad):
+        assert resp.content == orjson.dumps(resp.json())  # no spaces, no indent, no newline
+    schema = SPEC["components"]["schemas"]["EngagementSummary"]
+    assert list(ok.json()) == list(schema["properties"])
+    assert list(ok.json()["recent"][0]) == list(
+        schema["properties"]["recent"]["items"]["properties"]
+    )
+    assert list(bad.json()["error"]) == ["code", "message", "issues"]

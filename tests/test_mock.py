@@ -223,7 +223,7 @@ def test_a_non_integer_integer_path_parameter_is_a_400(
     shop = mock_client(SHOP)
     error = assert_envelope(shop.request(method, "/orders/abc"), 400, "invalid_request")
     assert error["issues"] == [
-        {"in": "path", "name": "id", "message": "'abc' is not of type 'integer'"}
+        {"in": "path", "name": "id", "message": '"abc" is not of type "integer"'}
     ]
     assert shop.request(method, "/orders/-1").status_code in (200, 204)
 
@@ -248,22 +248,22 @@ def test_an_example_that_breaks_its_schema_is_named_never_sent(
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == [
         "spec example does not match its schema: getBroken 200 application/json example: "
-        "/count: 'many' is not of type 'integer'",
+        '/count: "many" is not of type "integer"',
         "spec example does not match its schema: getHalfBroken 200 application/json "
-        "example 'wrong': /: 'count' is a required property",
+        "example 'wrong': /: \"count\" is a required property",
     ]
     error = assert_envelope(shop.get("/broken"), 500, "internal_error")
     assert set(error) == {"code", "message"}  # the invalid body itself is never sent
     assert error["message"].startswith(
         "The spec's example of getBroken 200 (application/json) does not match its schema: "
-        "/count: 'many' is not of type 'integer'."
+        '/count: "many" is not of type "integer".'
     )
     assert shop.get("/broken/named").json() == {"count": 2}
     error = assert_envelope(
         shop.get("/broken/named", headers={"Prefer": "example=wrong"}), 500, "internal_error"
     )
     assert "example 'wrong' of getHalfBroken 200" in error["message"]
-    assert "'count' is a required property" in error["message"]
+    assert '"count" is a required property' in error["message"]
 
 
 def test_openapi_30_documents_are_mocked(mock_client: Callable[..., TestClient]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import uuid
 from typing import Any
 
@@ -14,6 +15,7 @@ from api.validation import (
     RequestValidationProblem,
     SchemaCache,
     coerce_scalar,
+    compile_schema,
     schema_issues,
 )
 from db.connection import connection, database, is_sqlite
@@ -81,6 +83,83 @@ def test_every_error_is_collected():
         "/recent/0/createdAt",
         "/recent/0/eventType",
     }
+
+
+# --- where jsonschema-rs meets the OpenAPI 3.1 dialect (see api/validation.py) --------------
+
+
+def issues_for(schema: dict[str, Any], instance: Any) -> list[dict[str, Any]]:
+    return schema_issues(compile_schema(schema), instance, location="body")
+
+
+def test_oas_keywords_are_annotations_that_assert_nothing():
+    annotated = {
+        "type": "object",
+        "required": ["kind"],
+        "properties": {"kind": {"type": "string", "xml": {"attribute": True}}},
+        "discriminator": {"propertyName": "kind", "mapping": {"a": "#/nowhere"}},
+        "example": {"kind": 5},
+        "externalDocs": {"url": "https://example.com"},
+        "xml": {"name": "thing"},
+    }
+    assert issues_for(annotated, {"kind": "b"}) == []
+    assert [i["pointer"] for i in issues_for(annotated, {"kind": 5})] == ["/kind"]
+
+
+@pytest.mark.parametrize(
+    ("schema", "good", "bad"),
+    [
+        ({"type": "integer", "format": "int32"}, 2**31 - 1, 2**31),
+        ({"type": "integer", "format": "int32"}, -(2**31), -(2**31) - 1),
+        ({"type": "integer", "format": "int64", "minimum": 0}, 2**63 - 1, 2**63),
+        ({"type": "integer", "format": "int64", "minimum": 0}, 0, -1),  # its own bound kept
+        ({"type": "string", "format": "uuid"}, str(uuid.UUID(int=1)), "nope"),
+        ({"type": "string", "format": "date-time"}, "2026-06-21T10:10:00Z", "2026-13-01"),
+        ({"type": "string", "format": "uri"}, "https://example.com/x", "no scheme"),
+    ],
+)
+def test_formats_are_asserted_including_oas_integer_ranges(schema, good, bad):
+    assert issues_for(schema, good) == []
+    assert len(issues_for(schema, bad)) == 1
+
+
+@pytest.mark.parametrize("fmt", ["float", "double", "password", "made-up"])
+def test_formats_that_assert_nothing_beyond_the_type_accept_any_value_of_it(fmt):
+    assert (
+        issues_for(
+            {"type": "number" if fmt in ("float", "double") else "string", "format": fmt},
+            7 if fmt in ("float", "double") else "x",
+        )
+        == []
+    )
+
+
+def test_30s_nullable_means_nothing_in_a_31_schema():
+    assert len(issues_for({"type": "string", "nullable": True}, None)) == 1
+    assert issues_for({"type": ["string", "null"]}, None) == []
+
+
+def test_a_value_that_is_not_json_is_an_issue_not_a_crash():
+    issues = issues_for({"type": "string"}, b"bytes")
+    assert len(issues) == 1 and issues[0]["message"].startswith("not a JSON value")
+
+
+def test_messages_quote_values_as_json():
+    assert issues_for({"type": "integer"}, "abc")[0]["message"] == '"abc" is not of type "integer"'
+    assert issues_for({"format": "uuid"}, "x")[0]["message"] == '"x" is not a valid uuid'
+
+
+def test_annotations_yaml_gave_as_dates_do_not_stop_compiling():
+    import datetime
+
+    schema = {"type": "string", "format": "date", "example": datetime.date(2026, 6, 21)}
+    assert issues_for(schema, "2026-06-21") == []
+
+
+def test_30_documents_keep_the_30_dialect():
+    nullable = compile_schema({"type": "string", "nullable": True}, oas30=True)
+    assert schema_issues(nullable, None, location="body") == []
+    assert len(schema_issues(nullable, 5, location="body")) == 1
 
 
 @pytest.mark.parametrize(
@@ -172,7 +251,7 @@ def test_hyphenated_path_parameters_are_found_where_connexion_routes_them():
     scope = {"type": "http", "method": "GET", "path": "/x", "query_string": b"", "headers": []}
     with pytest.raises(RequestValidationProblem) as caught:
         validator.validate({**scope, "path_params": {"thing_id": "nope"}})
-    assert caught.value.issues[0]["message"] == "'nope' is not a valid uuid"
+    assert caught.value.issues[0]["message"] == '"nope" is not a valid uuid'
     validator.validate({**scope, "path_params": {"thing_id": str(uuid.UUID(int=7))}})
 
 
@@ -196,7 +275,7 @@ def test_a_non_uuid_id_gets_400_and_never_reaches_the_database(client, tenant, b
         {
             "in": "path",
             "name": "id",
-            "message": f"{bad_id.replace('%20', ' ')!r} is not a valid uuid",
+            "message": f"{json.dumps(bad_id.replace('%20', ' '))} is not a valid uuid",
         }
     ]
     # ... while a valid id does reach it, and fails there (503 on SQLite, 500 on PostgreSQL).
