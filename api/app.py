@@ -15,12 +15,12 @@ from typing import Any
 import connexion
 import peewee
 from connexion.middleware import MiddlewarePosition
-from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api import errors
+from api import dbwork, errors
 from api.assembly import SPEC_ROUTES, Middleware, Route, assemble
 from api.config import Settings
+from api.dbwork import DatabaseWork
 from api.openapi31 import OpenAPI31Specification
 from api.resolver import OperationIdResolver
 from api.security import InvalidApiKey, bearer_handler
@@ -62,20 +62,31 @@ def create_app(
     settings = settings or Settings.from_env()
     app_class = app_class or APP_CLASSES[settings.app]
     spec = OpenAPI31Specification.from_path(settings.spec_path)
-    db = database_for(settings.database_url)
+    db = database_for(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        wait_for_locks=False,  # SQLite runs on the event loop: see api/dbwork.py
+    )
     _refuse_other_schema(db)
+    work = DatabaseWork(db, settings.db_pool_size)
+    # AsyncApp awaits handlers, so they can run on the loop; FlaskApp calls them in its threads.
+    wrap = dbwork.async_handler if app_class is connexion.AsyncApp else None
     app = assemble(
         spec,
         settings.spec_path,
         app_class=app_class,
-        resolver=OperationIdResolver(),
+        resolver=OperationIdResolver(wrap),
         security_map={"bearer": bearer_handler(api_key_info)},
         validate_responses=settings.validate_responses,
         middleware=[
             Middleware(
                 AppState,
                 MiddlewarePosition.BEFORE_EXCEPTION,
-                {"database": db, "context": HandlerContext(recent_limit=settings.recent_limit)},
+                {
+                    "database": db,
+                    "work": work,
+                    "context": HandlerContext(recent_limit=settings.recent_limit),
+                },
             )
         ],
         domain_errors=DATABASE_ERRORS,
@@ -102,11 +113,12 @@ async def api_key_info(token: str) -> dict[str, Any]:
     """Token info for a valid key: the project and mode every read is scoped to.
 
     The shape is checked first, so a malformed key never reaches the database; a revoked key
-    fails at once because every request looks it up.
+    fails at once because every request looks it up. The lookup uses the request's connection,
+    which the handler then uses too (api/dbwork.py).
     """
     if keys.key_mode(token) is None:
         raise InvalidApiKey("Malformed API key: expected ck_live_… or ck_test_….")
-    owner = await run_in_threadpool(_lookup, keys.digest(token))
+    owner = await dbwork.current().run(_lookup, keys.digest(token))
     if owner is None:
         raise InvalidApiKey("Invalid or revoked API key.")
     return {"sub": str(owner.project_id), "owner": owner}
@@ -124,15 +136,19 @@ def healthz() -> tuple[bytes, str]:
 
 
 class AppState:
-    """This app's database and handler context, bound around each request.
+    """This app's database, its connection for the request and handler context, around each
+    request.
 
     Context variables follow the request into the thread pool where Connexion runs handlers
     and key lookups (FlaskApp's a2wsgi and AsyncApp's run_in_threadpool both copy them).
     """
 
-    def __init__(self, app: ASGIApp, database: peewee.Database, context: HandlerContext) -> None:
+    def __init__(
+        self, app: ASGIApp, database: peewee.Database, work: DatabaseWork, context: HandlerContext
+    ) -> None:
         self.app = app
         self.database = database
+        self.work = work
         self.context = context
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -140,4 +156,5 @@ class AppState:
             await self.app(scope, receive, send)
             return
         with bound(self.database), using(self.context):
-            await self.app(scope, receive, send)
+            async with self.work.request():
+                await self.app(scope, receive, send)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from connexion.exceptions import ResolverError
-from connexion.resolver import Resolver
+from connexion.resolver import Resolution, Resolver
 
 import handlers
 
@@ -32,12 +32,26 @@ def handler_functions() -> dict[str, Callable[..., Any]]:
     return found
 
 
-class OperationIdResolver(Resolver):
-    """Resolves each operationId to the handler named for it, failing start-up if there is none."""
+Wrap = Callable[[Callable[..., Any], str], Callable[..., Any]]  # (handler, HTTP method) -> view
 
-    def __init__(self) -> None:
+
+class OperationIdResolver(Resolver):
+    """Resolves each operationId to the handler named for it, failing start-up if there is none.
+
+    `wrap`, if given, turns each handler into the view Connexion calls (api/dbwork.py's
+    `async_handler` runs them through the app's database policy).
+    """
+
+    def __init__(self, wrap: Wrap | None = None) -> None:
         self._functions = handler_functions()
+        self._wrap = wrap
         super().__init__(function_resolver=self._function)
+
+    def resolve(self, operation: Any) -> Resolution:
+        resolution = super().resolve(operation)
+        if self._wrap is not None:
+            resolution.function = self._wrap(resolution.function, operation.method)
+        return resolution
 
     def _function(self, operation_id: str) -> Callable[..., Any]:
         name = snake_case(operation_id)

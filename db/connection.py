@@ -6,11 +6,21 @@ request (`bound(db)`, in api/middleware.py); the CLI, tests and benchmarks `bind
 explicitly. Two apps in one process therefore never rebind each other's database, and
 contextvars follow a request into the thread pool where handlers and key lookups run.
 SQLite → PostgreSQL is a URL change (playhouse.db_url).
+
+The server's database is pooled (`database_for(url, pool_size=…)`, playhouse's pooled
+classes): connections and their PRAGMAs are made once and reused. Inside
+`request_connection(db)` one connection serves the whole request, the key lookup and the
+handler alike, whichever threads they run in, and goes back to the pool at the end: Peewee keeps
+connection state per thread (`Database._state`, a `threading.local`), so `database_for`
+replaces it with `RequestScopedState`, which is per request inside that block and per thread
+elsewhere. That attribute and `peewee._ConnectionState` are Peewee internals (4.x), used here
+only; tests/test_db_connection.py fails loudly if they change.
 """
 
 from __future__ import annotations
 
 import contextvars
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,12 +33,15 @@ _current: contextvars.ContextVar[peewee.Database | None] = contextvars.ContextVa
     "craftkit_database", default=None
 )
 
+BUSY_TIMEOUT_MS = 5000  # how long SQLite waits for another writer's lock before failing
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
-    "busy_timeout": 5000,
+    "busy_timeout": BUSY_TIMEOUT_MS,
     "foreign_keys": 1,
     "synchronous": "normal",
 }
+POOL_WAIT_SECONDS = 30  # a thread waiting for a free pooled connection gives up after this
+POOL_STALE_SECONDS = 300  # pooled connections older than this are closed when given back
 
 SUPPORTED = ("sqlite", "postgres")  # prefixes of playhouse.db_url's schemes
 EXAMPLES = "sqlite:///path/to/file.db or postgresql://user@host:5432/dbname"
@@ -78,8 +91,16 @@ class ContextDatabase(peewee.DatabaseProxy):
 database = ContextDatabase()
 
 
-def database_for(url: str) -> peewee.Database:
+def database_for(
+    url: str, *, pool_size: int | None = None, wait_for_locks: bool = True
+) -> peewee.Database:
     """Build the database for `url`; nothing connects yet and nothing is bound.
+
+    With `pool_size`, a pooled database keeping up to that many connections. Without
+    `wait_for_locks`, SQLite statements fail at once on another connection's lock (busy
+    timeout 0) instead of waiting: for work on an event loop, which retries them where waiting
+    is harmless (`waiting_for_locks`). Making a connection may still wait (its PRAGMAs need
+    the file), so that is done off the loop (`has_idle_connection`).
 
     Unsupported schemes and missing drivers are refused here, at start-up, with a message that
     names the fix; the URL itself is never repeated, since it may hold a password.
@@ -91,8 +112,20 @@ def database_for(url: str) -> peewee.Database:
         )
     options: dict[str, object] = {}
     if scheme.startswith("sqlite"):
-        options["pragmas"] = SQLITE_PRAGMAS
+        pragmas = list(SQLITE_PRAGMAS.items())
+        if not wait_for_locks:  # connecting may still wait (journal_mode); statements after not
+            pragmas.append(("busy_timeout", 0))
+        options["pragmas"] = pragmas
+    if pool_size is not None:
+        pooled = scheme.split("+")[0] + "+pool"  # playhouse.db_url's pooled twin
+        url = pooled + url[len(scheme) :]
+        options |= {"max_connections": pool_size, "timeout": POOL_WAIT_SECONDS}
+        if scheme.startswith("sqlite"):
+            options["check_same_thread"] = False  # a request's connection may change threads
+        else:
+            options["stale_timeout"] = POOL_STALE_SECONDS  # servers drop idle connections
     db = db_url.connect(url, **options)
+    db._state = RequestScopedState(db)
     adapter = getattr(db, "_adapter", None)  # peewee 4: knows which driver the URL needs
     if adapter is not None and hasattr(adapter, "check_driver"):
         try:
@@ -102,6 +135,93 @@ def database_for(url: str) -> peewee.Database:
                 f"DATABASE_URL: {exc} Install it with: pip install -e '.[postgres]'"
             ) from exc
     return db
+
+
+# --- one connection per request --------------------------------------------------------------
+
+_request_states: contextvars.ContextVar[dict[int, Any] | None] = contextvars.ContextVar(
+    "craftkit_request_connection", default=None
+)
+
+
+class RequestScopedState:
+    """Peewee's connection state for one database: per request inside `request_connection`,
+    per thread (as Peewee keeps it) everywhere else."""
+
+    __slots__ = ("_key", "_thread")
+
+    def __init__(self, db: peewee.Database) -> None:
+        object.__setattr__(self, "_key", id(db))
+        object.__setattr__(self, "_thread", peewee._ConnectionLocal())
+
+    def _target(self) -> Any:
+        states = _request_states.get()
+        if states is not None:
+            state = states.get(self._key)
+            if state is not None:
+                return state
+        return self._thread
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._target(), name, value)
+
+
+@contextmanager
+def request_connection(db: peewee.Database) -> Iterator[None]:
+    """Inside this block, `db` has one connection, opened at first use, closed (given back to
+    its pool) at the end; contextvars carry it into the thread pool with the request."""
+    states = dict(_request_states.get() or {})
+    states[id(db)] = peewee._ConnectionState()
+    token = _request_states.set(states)
+    try:
+        yield
+    finally:
+        try:
+            if not db.is_closed():
+                db.close()
+        finally:
+            _request_states.reset(token)
+
+
+def has_idle_connection(db: peewee.Database) -> bool:
+    """Whether `db`'s pool can hand out a connection it has already made (no file to open, no
+    PRAGMA to run). Reads playhouse's pool list (`PooledDatabase._connections`, 4.x)."""
+    return bool(getattr(db, "_connections", None))
+
+
+def in_request(db: peewee.Database | None) -> bool:
+    states = _request_states.get()
+    return db is not None and states is not None and id(db) in states
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether `exc` (or what it wraps) is SQLite refusing: another connection holds a lock."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, sqlite3.OperationalError | peewee.OperationalError):
+            text = str(seen)
+            if "database is locked" in text or "database table is locked" in text:
+                return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+@contextmanager
+def waiting_for_locks(db: peewee.Database) -> Iterator[None]:
+    """SQLite waits up to BUSY_TIMEOUT_MS for locks in this block (its connection does not
+    outside it, see `database_for(wait_for_locks=False)`); other databases are left alone."""
+    if not isinstance(db, peewee.SqliteDatabase):
+        yield
+        return
+    db.connect(reuse_if_open=True)  # a new connection waits for locks while it is made
+    db.execute_sql(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    try:
+        yield
+    finally:
+        db.execute_sql("PRAGMA busy_timeout = 0")
 
 
 def bind(db: peewee.Database | None) -> contextvars.Token[peewee.Database | None]:
@@ -141,11 +261,13 @@ def is_sqlite() -> bool:
 def connection() -> Iterator[peewee.Database]:
     """A connection for one unit of work, closed afterwards; unreachable → DatabaseUnavailable.
 
-    Peewee keeps connections per thread, so this opens and closes in the thread that queries:
-    the handler's, the key lookup's, the CLI's.
+    Inside `request_connection` the request's connection is used and left open for the rest
+    of the request; elsewhere Peewee keeps connections per thread, so this opens and closes in
+    the thread that queries (the CLI's, a test's).
     """
+    keep_open = in_request(current())
     try:
-        opened = database.connect(reuse_if_open=True)
+        opened = database.connect(reuse_if_open=True) and not keep_open
     except (peewee.OperationalError, peewee.InterfaceError) as exc:
         raise DatabaseUnavailable(str(exc)) from exc
     try:

@@ -1,0 +1,142 @@
+"""Where a request's database work runs: on the event loop for SQLite, in threads otherwise.
+
+Measured on the demo render (AsyncApp, one worker, wrk -c32; bench/results.md has the run):
+running the key lookup and the handler's reads directly on the event loop served about 1.5x
+the requests of the same work in the thread pool, where each hop costs a thread switch and
+GIL hand-over worth more than the statements themselves (SQLite reads in WAL mode take tens
+of microseconds). A statement that can wait must never block the loop, so:
+
+- SQLite runs on the loop with a busy timeout of 0: a read that meets another connection's
+  lock (rare in WAL mode: recovery, a non-WAL file) fails at once instead of waiting, and the
+  same work is then retried in the thread pool, where it may wait up to the usual 5 s.
+  Only work of GET/HEAD operations, which only read, is run this way. Making a new pooled
+  connection (opening the file, PRAGMAs) may wait too, so it happens in a thread; requests
+  then take already made connections from the pool on the loop, which is bookkeeping.
+- PostgreSQL (every statement is a network round trip) always runs in the thread pool.
+
+Each request holds one pooled connection from its first statement to its end
+(`db.connection.request_connection`), shared by the key lookup and the handler. Requests take a
+slot of an asyncio semaphore as large as the pool before their first statement, so one that
+must wait for a connection waits on the loop, holding nothing; a thread never waits for a
+connection held by a request that needs a thread to finish (no deadlock), and the thread
+pool is sized to the pool (CRAFTKIT_DB_POOL_SIZE): more threads could only queue for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import weakref
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import anyio.to_thread
+import peewee
+from starlette.concurrency import run_in_threadpool
+
+from db.connection import (
+    has_idle_connection,
+    is_busy,
+    request_connection,
+    waiting_for_locks,
+)
+
+T = TypeVar("T")
+READ_ONLY = ("get", "head")
+
+
+class _Slot:
+    __slots__ = ("semaphore",)
+
+    def __init__(self) -> None:
+        self.semaphore: asyncio.Semaphore | None = None  # set once this request holds one
+
+
+_current: contextvars.ContextVar[tuple[DatabaseWork, _Slot] | None] = contextvars.ContextVar(
+    "craftkit_database_work", default=None
+)
+
+
+class DatabaseWork:
+    """One app's policy for running database work; see the module docstring."""
+
+    def __init__(self, db: peewee.Database, pool_size: int) -> None:
+        self.db = db
+        self.pool_size = pool_size
+        self.on_loop = isinstance(db, peewee.SqliteDatabase)
+        # One semaphore per event loop (tests start several loops over one app).
+        self._semaphores: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, asyncio.Semaphore
+        ] = weakref.WeakKeyDictionary()
+
+    @asynccontextmanager
+    async def request(self) -> AsyncIterator[None]:
+        """Around one request: its connection, and its slot, given back at the end."""
+        slot = _Slot()
+        token = _current.set((self, slot))
+        try:
+            with request_connection(self.db):
+                yield
+        finally:
+            _current.reset(token)
+            if slot.semaphore is not None:
+                slot.semaphore.release()
+
+    async def run(
+        self, fn: Callable[..., T], *args: Any, read_only: bool = True, **kwargs: Any
+    ) -> T:
+        """`fn(*args, **kwargs)` on the loop (SQLite reads) or in the thread pool."""
+        await self._take_slot()
+        if self.on_loop and read_only:
+            if self.db.is_closed() and not has_idle_connection(self.db):
+                # A new connection opens the file and runs PRAGMAs, which may wait: not here.
+                await run_in_threadpool(self.db.connect, True)
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                if not is_busy(exc):
+                    raise
+            return await run_in_threadpool(self._waiting, fn, *args, **kwargs)
+        return await run_in_threadpool(fn, *args, **kwargs)
+
+    def _waiting(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        with waiting_for_locks(self.db):
+            return fn(*args, **kwargs)
+
+    async def _take_slot(self) -> None:
+        found = _current.get()
+        slot = found[1] if found is not None and found[0] is self else None
+        if slot is not None and slot.semaphore is not None:
+            return  # this request holds one already
+        loop = asyncio.get_running_loop()
+        semaphore = self._semaphores.get(loop)
+        if semaphore is None:
+            semaphore = self._semaphores[loop] = asyncio.Semaphore(self.pool_size)
+            # The thread pool Starlette and Connexion use, sized to the connections.
+            anyio.to_thread.current_default_thread_limiter().total_tokens = self.pool_size
+        await semaphore.acquire()
+        if slot is None:  # outside a request (a test calling run() directly): give it back
+            semaphore.release()
+        else:
+            slot.semaphore = semaphore
+
+
+def current() -> DatabaseWork:
+    found = _current.get()
+    if found is None:
+        raise RuntimeError("no request is being served here (DatabaseWork.request)")
+    return found[0]
+
+
+def async_handler(fn: Callable[..., Any], method: str) -> Callable[..., Any]:
+    """`fn` (a sync handler) as a coroutine running through the app's DatabaseWork: on the
+    loop for SQLite reads instead of in Connexion's thread pool (AsyncApp only)."""
+    read_only = method.lower() in READ_ONLY
+
+    @functools.wraps(fn)  # Connexion reads the parameters from the signature
+    async def handler(*args: Any, **kwargs: Any) -> Any:
+        return await current().run(fn, *args, read_only=read_only, **kwargs)
+
+    return handler

@@ -1,0 +1,186 @@
+"""api/dbwork.py and the request's connection: one pooled connection per request, SQLite work on
+the event loop that never waits there, PostgreSQL work in threads."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from dataclasses import replace
+from typing import Any
+
+import peewee
+import pytest
+from starlette.testclient import TestClient
+
+import api.app
+import handlers.renders
+from api.app import create_app
+from api.dbwork import DatabaseWork
+from db.connection import (
+    RequestScopedState,
+    database,
+    database_for,
+    in_request,
+    request_connection,
+)
+from tests.support import url
+
+
+def spy(seen: list[tuple[int, int]], real: Any) -> Any:
+    """`real`, recording (thread, connection) each time it runs."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        seen.append((threading.get_ident(), id(database.connection())))
+        return real(*args, **kwargs)
+
+    return wrapper
+
+
+def test_the_key_lookup_and_the_handler_share_one_pooled_connection(
+    client, tenant, make_render, monkeypatch
+):
+    render = make_render(tenant["project"])
+    seen: list[tuple[int, int]] = []
+    monkeypatch.setattr(api.app, "find_active_key", spy(seen, api.app.find_active_key))
+    monkeypatch.setattr(
+        handlers.renders, "render_engagement", spy(seen, handlers.renders.render_engagement)
+    )
+    for _ in range(3):
+        assert client.get(url(render), headers=tenant["headers"]).status_code == 200
+    assert len(seen) == 6
+    lookups, handlers_ = seen[0::2], seen[1::2]
+    assert [c for _, c in lookups] == [c for _, c in handlers_]  # per request: the same one
+    assert len({c for _, c in seen}) == 1  # and the pool's: one connection, made once
+
+
+def test_sqlite_work_runs_on_the_event_loop_postgresql_work_in_threads(
+    settings, tenant, make_render, monkeypatch, backend
+):
+    """On AsyncApp, with no lock in the way: SQLite on the loop's thread, PostgreSQL off it."""
+    render = make_render(tenant["project"])
+    seen: list[tuple[int, int]] = []
+    monkeypatch.setattr(
+        handlers.renders, "render_engagement", spy(seen, handlers.renders.render_engagement)
+    )
+    app = create_app(replace(settings, app="async"))
+    loop_threads: list[int] = []
+
+    async def where_is_the_loop() -> None:
+        loop_threads.append(threading.get_ident())
+
+    with TestClient(app) as client:
+        client.portal.call(where_is_the_loop)
+        assert client.get(url(render), headers=tenant["headers"]).status_code == 200
+    on_loop = seen[0][0] == loop_threads[0]
+    assert on_loop is (backend == "sqlite")
+
+
+def test_a_locked_sqlite_file_is_waited_for_in_a_thread_never_on_the_loop(
+    settings, tenant, make_render, backend
+):
+    """The first request makes the pool's connection, whose PRAGMAs wait for the lock."""
+    if backend != "sqlite":
+        pytest.skip("SQLite's file locks")
+    render = make_render(tenant["project"])
+    app = create_app(replace(settings, app="async"))
+    path = settings.database_url.removeprefix("sqlite:///")
+    # Another process's exclusive lock: new readers get SQLITE_BUSY, even in WAL mode.
+    locker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    locker.execute("PRAGMA locking_mode=EXCLUSIVE")
+    locker.execute("BEGIN EXCLUSIVE")
+    locker.execute("UPDATE project SET name = name")
+    released = threading.Event()
+
+    def release() -> None:
+        locker.execute("COMMIT")
+        locker.close()
+        released.set()
+
+    answers: dict[str, Any] = {}
+    with TestClient(app) as client:
+
+        def engagement() -> None:
+            answers["engagement"] = client.get(url(render), headers=tenant["headers"])
+
+        waiting = threading.Thread(target=engagement)
+        waiting.start()
+        timer = threading.Timer(3.0, release)  # generous: the spec below needs milliseconds
+        timer.start()
+        time.sleep(0.3)  # let the engagement request reach the lock
+        # While it waits for the lock, the loop answers others: before the lock is released.
+        answers["spec"] = client.get("/openapi.json")
+        answers["spec_while_locked"] = not released.is_set()
+        waiting.join(timeout=30)
+        timer.join()
+    assert answers["spec"].status_code == 200
+    assert answers["spec_while_locked"]  # a statement waiting on the loop would have held it
+    assert answers["engagement"].status_code == 200  # it waited, in a thread, and then read
+
+
+def test_busy_work_on_the_loop_is_retried_in_a_thread(tmp_path):
+    """A statement refused with SQLITE_BUSY on the loop runs again where it may wait."""
+    db = database_for(f"sqlite:///{tmp_path / 'x.db'}", pool_size=2, wait_for_locks=False)
+    work = DatabaseWork(db, pool_size=2)
+    calls: list[int] = []
+
+    def read(error: str) -> str:
+        calls.append(threading.get_ident())
+        if len(calls) == 1:
+            raise peewee.OperationalError(error)
+        return "read"
+
+    busy: list[int] = []
+
+    async def scenario() -> None:
+        async with work.request():
+            assert await work.run(read, "database is locked") == "read"
+            busy.extend(calls)
+            calls.clear()
+            with pytest.raises(peewee.OperationalError):  # any other error is not retried
+                await work.run(read, "no such table: render")
+
+    asyncio.run(scenario())
+    loop_thread = threading.get_ident()  # asyncio.run ran the loop on this thread
+    assert busy[0] == loop_thread and busy[1] != loop_thread  # retried off the loop
+    assert calls == [loop_thread]  # the other error: raised at once, on the loop
+
+
+def test_outside_a_request_peewee_keeps_connections_per_thread(tmp_path):
+    db = database_for(f"sqlite:///{tmp_path / 'x.db'}", pool_size=2)
+    assert isinstance(db._state, RequestScopedState)
+    db.connect()
+    other: list[bool] = []
+    thread = threading.Thread(target=lambda: other.append(db.is_closed()))
+    thread.start()
+    thread.join()
+    assert other == [True] and not db.is_closed()  # open here, not in the other thread
+    db.close()
+
+
+def test_inside_a_request_every_thread_sees_the_requests_connection(tmp_path):
+    db = database_for(f"sqlite:///{tmp_path / 'x.db'}", pool_size=2)
+    import contextvars
+
+    with request_connection(db):
+        assert in_request(db)
+        db.connect()
+        mine = db.connection()
+        context = contextvars.copy_context()
+        other: list[Any] = []
+        thread = threading.Thread(target=lambda: other.append(context.run(db.connection)))
+        thread.start()
+        thread.join()
+        assert other == [mine]
+    assert db.is_closed() and not in_request(db)  # given back at the end
+
+
+def test_peewee_internals_the_request_scope_relies_on_are_still_there():
+    """db/connection.py replaces Database._state; this fails loudly if Peewee changes it."""
+    db = peewee.SqliteDatabase(":memory:")
+    assert isinstance(db._state, peewee._ConnectionLocal)
+    state = peewee._ConnectionState()
+    for name in ("closed", "conn", "ctx", "transactions", "commit_callbacks"):
+        assert hasattr(state, name), name
+    assert callable(state.reset) and callable(state.set_connection)
