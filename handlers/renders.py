@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+import orjson
 
 from db.connection import connection
 from db.queries import EVENT_TYPES, StoredEvent, render_engagement
@@ -32,6 +33,6 @@ def _event(event: StoredEvent) -> dict[str, Any]:
         "shareId": str(event.share_id) if event.share_id is not None else None,
         "sourceIp": event.source_ip,
         "userAgent": event.user_agent,
-        "metadata": json.loads(event.metadata_json) if event.metadata_json is not None else None,
+        "metadata": orjson.loads(event.metadata_json) if event.metadata_json is not None else None,
         "createdAt": iso_timestamp(event.created_at_ms),
     }

@@ -191,3 +191,16 @@ def test_a_key_reads_only_renders_of_its_mode(
         client.get(url(render), headers={"Authorization": f"Bearer {same_mode_key}"}).status_code
         == 200
     )
+
+
+@pytest.mark.parametrize(
+    "ms",
+    [0, 999, 1000, 951782400000, 1782039600123, 1782039599999, 4102444799999, 1709164800001],
+)
+def test_timestamps_are_utc_iso_8601_with_milliseconds(ms):
+    from datetime import UTC, datetime
+
+    from handlers.wire import iso_timestamp
+
+    expected = datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
+    assert iso_timestamp(ms) == expected.replace("+00:00", "Z")
