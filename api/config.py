@@ -49,8 +49,8 @@ class Settings:
     database_url: str = _setting(
         "sqlite:///craftkit.db",
         "DATABASE_URL",
-        "Peewee database URL: sqlite:///path.db (default, in the working directory), "
-        "postgresql://user@host:5432/db, or postgresql+pool://… for a connection pool.",
+        "Peewee database URL: sqlite:///path.db (default, in the working directory) or "
+        "postgresql://user@host:5432/db; the server pools connections (CRAFTKIT_DB_POOL_SIZE).",
     )
     spec_path: str = _setting(
         _default_spec_path(),

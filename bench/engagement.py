@@ -1,7 +1,7 @@
 """Latency of GET /v1/renders/{id}/engagement, in-process over ASGI, configurations side by side.
 
 No sockets, no server process: what the app itself costs per request on a render with many
-events, for SQLite and (when CRAFTKIT_BENCH_POSTGRES_URL is set) PostgreSQL, plain and pooled.
+events, for SQLite and (when CRAFTKIT_BENCH_POSTGRES_URL is set) PostgreSQL, on both app kinds.
 Each round runs every configuration once, in turn, so machine noise hits them alike.
 """
 
@@ -38,6 +38,7 @@ class Config:
     name: str
     database_url: str
     validate_responses: bool
+    app: str = "async"
     client: TestClient | None = None
     headers: dict[str, str] | None = None
     path: str = ""
@@ -102,25 +103,27 @@ def run(args: argparse.Namespace, out_dir: Path) -> Section:
     workdir = Path(tempfile.mkdtemp(prefix="craftkit-bench-"))
     sqlite_url = f"sqlite:///{workdir / 'bench.db'}"
     configs = [
-        Config("sqlite, responses validated (default)", sqlite_url, True),
-        Config("sqlite, responses not validated", sqlite_url, False),
+        Config("sqlite, AsyncApp, responses validated (default)", sqlite_url, True),
+        Config("sqlite, AsyncApp, responses not validated", sqlite_url, False),
+        Config("sqlite, FlaskApp, responses validated", sqlite_url, True, "flask"),
     ]
     postgres_url = os.environ.get("CRAFTKIT_BENCH_POSTGRES_URL")
     if postgres_url:
-        pooled = postgres_url.replace("postgresql://", "postgresql+pool://", 1)
-        configs.append(Config("postgresql, responses validated", postgres_url, True))
-        configs.append(Config("postgresql+pool, responses validated", pooled, True))
+        configs.append(Config("postgresql, AsyncApp, responses validated", postgres_url, True))
+        configs.append(
+            Config("postgresql, FlaskApp, responses validated", postgres_url, True, "flask")
+        )
 
     seeded: dict[str, tuple[dict[str, str], str]] = {}
     for config in configs:
-        where = config.database_url.replace("+pool", "")  # the same database, pooled or not
-        if where not in seeded:
-            seeded[where] = seed(config.database_url, args.events)
-        config.headers, config.path = seeded[where]
+        if config.database_url not in seeded:
+            seeded[config.database_url] = seed(config.database_url, args.events)
+        config.headers, config.path = seeded[config.database_url]
         settings = Settings.from_env(
             {},
             database_url=config.database_url,
             validate_responses=config.validate_responses,
+            app=config.app,
             spec_path=str(ROOT / "openapi.yaml"),
         )
         config.client = TestClient(create_app(settings)).__enter__()
