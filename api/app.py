@@ -10,6 +10,8 @@ rebinds the first one's database).
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 import connexion
@@ -28,7 +30,7 @@ from db import keys
 from db.connection import DatabaseUnavailable, bound, connection, database, database_for
 from db.errors import NotFound
 from db.migrations import check_schema
-from db.queries import find_active_key
+from db.queries import KeyOwner, find_active_key
 from handlers.context import HandlerContext, using
 
 logger = logging.getLogger("craftkit")
@@ -76,7 +78,7 @@ def create_app(
         settings.spec_path,
         app_class=app_class,
         resolver=OperationIdResolver(wrap),
-        security_map={"bearer": bearer_handler(api_key_info)},
+        security_map={"bearer": bearer_handler(KeyLookup(settings.key_cache_seconds))},
         validate_responses=settings.validate_responses,
         middleware=[
             Middleware(
@@ -109,22 +111,46 @@ def _refuse_other_schema(db: peewee.Database) -> None:
                 db.close()
 
 
-async def api_key_info(token: str) -> dict[str, Any]:
+class KeyLookup:
     """Token info for a valid key: the project and mode every read is scoped to.
 
-    The shape is checked first, so a malformed key never reaches the database; a revoked key
-    fails at once because every request looks it up. The lookup uses the request's connection,
-    which the handler then uses too (api/dbwork.py).
+    The shape is checked first, so a malformed key never reaches the database. A valid key is
+    then trusted for `ttl` seconds by this worker (looked up again after that), so a revoked
+    key is refused within `ttl` (CRAFTKIT_KEY_CACHE_SECONDS; 0 looks every request up). Only
+    valid keys are kept, by digest, never the key itself; unknown keys always reach the
+    database, so random tokens cannot fill the cache. The lookup uses the request's
+    connection, which the handler then uses too (api/dbwork.py).
     """
-    if keys.key_mode(token) is None:
-        raise InvalidApiKey("Malformed API key: expected ck_live_… or ck_test_….")
-    owner = await dbwork.current().run(_lookup, keys.digest(token))
-    if owner is None:
-        raise InvalidApiKey("Invalid or revoked API key.")
-    return {"sub": str(owner.project_id), "owner": owner}
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self._valid: dict[str, tuple[float, KeyOwner]] = {}
+
+    async def __call__(self, token: str) -> dict[str, Any]:
+        if keys.key_mode(token) is None:
+            raise InvalidApiKey("Malformed API key: expected ck_live_… or ck_test_….")
+        digest = keys.digest(token)
+        now = self.clock()
+        cached = self._valid.get(digest)
+        if cached is not None and cached[0] > now:
+            owner: KeyOwner | None = cached[1]
+        else:
+            owner = await dbwork.current().run(_lookup, digest)
+            if owner is not None and self.ttl > 0:
+                if len(self._valid) >= self.MAX_ENTRIES:
+                    self._valid.clear()
+                self._valid[digest] = (now + self.ttl, owner)
+            else:
+                self._valid.pop(digest, None)
+        if owner is None:
+            raise InvalidApiKey("Invalid or revoked API key.")
+        return {"sub": str(owner.project_id), "owner": owner}
 
 
-def _lookup(digest: str) -> Any:
+def _lookup(digest: str) -> KeyOwner | None:
     with connection():
         return find_active_key(digest)
 

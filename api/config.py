@@ -77,6 +77,12 @@ class Settings:
         "CRAFTKIT_DB_POOL_SIZE",
         "Database connections each worker keeps open, and threads it runs database work in.",
     )
+    key_cache_seconds: float = _setting(
+        1.0,
+        "CRAFTKIT_KEY_CACHE_SECONDS",
+        "How long a worker trusts a valid API key before looking it up again: a revoked key "
+        "is refused within this time (0: look every request up).",
+    )
     host: str = _setting("127.0.0.1", "CRAFTKIT_HOST", "Address `craftkit serve` binds to.")
     port: int = _setting(8080, "CRAFTKIT_PORT", "Port `craftkit serve` listens on.")
     workers: int = _setting(1, "CRAFTKIT_WORKERS", "Worker processes for `craftkit serve`.")
@@ -113,6 +119,11 @@ class Settings:
             raise ValueError(
                 f"CRAFTKIT_DB_POOL_SIZE (db_pool_size) must be at least 1, got {self.db_pool_size}"
             )
+        if not 0 <= self.key_cache_seconds <= 60:
+            raise ValueError(
+                "CRAFTKIT_KEY_CACHE_SECONDS (key_cache_seconds) must be between 0 and 60, "
+                f"got {self.key_cache_seconds}"
+            )
         if self.log_level not in LOG_LEVELS:
             raise ValueError(
                 f"CRAFTKIT_LOG_LEVEL (log_level) must be one of {', '.join(LOG_LEVELS)}, "
@@ -126,6 +137,8 @@ def _convert(name: str, env: str, kind: type, raw: str) -> Any:
             return _parse_bool(raw)
         if kind is int:
             return int(raw)
+        if kind is float:
+            return float(raw)
         return raw
     except ValueError as exc:
         raise ValueError(f"{env} ({name}): {exc}") from exc

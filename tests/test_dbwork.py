@@ -39,16 +39,18 @@ def spy(seen: list[tuple[int, int]], real: Any) -> Any:
 
 
 def test_the_key_lookup_and_the_handler_share_one_pooled_connection(
-    client, tenant, make_render, monkeypatch
+    settings, app_kind, tenant, make_render, monkeypatch
 ):
     render = make_render(tenant["project"])
+    app = create_app(replace(settings, app=app_kind, key_cache_seconds=0))  # look up each time
     seen: list[tuple[int, int]] = []
     monkeypatch.setattr(api.app, "find_active_key", spy(seen, api.app.find_active_key))
     monkeypatch.setattr(
         handlers.renders, "render_engagement", spy(seen, handlers.renders.render_engagement)
     )
-    for _ in range(3):
-        assert client.get(url(render), headers=tenant["headers"]).status_code == 200
+    with TestClient(app) as client:
+        for _ in range(3):
+            assert client.get(url(render), headers=tenant["headers"]).status_code == 200
     assert len(seen) == 6
     lookups, handlers_ = seen[0::2], seen[1::2]
     assert [c for _, c in lookups] == [c for _, c in handlers_]  # per request: the same one
