@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -157,10 +158,11 @@ def test_keys_list_shows_prefix_mode_and_revocation_never_the_key(cli, acme):
 
 
 def test_revoked_key_gets_401_at_once(cli, acme, settings):
+    """At once with CRAFTKIT_KEY_CACHE_SECONDS=0; within that time otherwise (test_security)."""
     key = ok(cli("keys", "create", "--project", "acme", "--mode", "test")).strip()
     url = f"/v1/renders/{acme['render']}/engagement"
     headers = {"Authorization": f"Bearer {key}"}
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(replace(settings, key_cache_seconds=0))) as client:
         assert client.get(url, headers=headers).status_code == 200
         assert "Revoked" in ok(cli("keys", "revoke", key))
         resp = client.get(url, headers=headers)

@@ -87,6 +87,7 @@ def test_a_locked_sqlite_file_is_waited_for_in_a_thread_never_on_the_loop(
         pytest.skip("SQLite's file locks")
     render = make_render(tenant["project"])
     app = create_app(replace(settings, app="async"))
+    app.database.close_idle()  # what start-up opened: the first request makes a new one
     path = settings.database_url.removeprefix("sqlite:///")
     # Another process's exclusive lock: new readers get SQLITE_BUSY, even in WAL mode.
     locker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
