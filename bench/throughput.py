@@ -38,7 +38,7 @@ from pathlib import Path
 
 import yaml
 
-from bench import reference, spec30, wrk
+from bench import profile, reference, spec30, wrk
 from bench.report import Section, spread, table
 
 NAME = "throughput"
@@ -57,6 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--single", type=int, default=3, help="seconds of -c1 per round")
     group.add_argument("--warmup", type=int, default=3, help="seconds of load before round 1")
     group.add_argument("--servers", default="abcdef", help="which servers, by letter")
+    group.add_argument(
+        "--profile", type=int, default=8, help="seconds of py-spy on (a) under load (0: none)"
+    )
 
 
 @dataclass
@@ -263,7 +266,21 @@ def run(args: argparse.Namespace, out_dir: Path) -> Section:
                     f"p99 {loaded.p99 * 1000:.1f} ms, p50 at -c1 {single.p50 * 1000:.2f} ms",
                     file=sys.stderr,
                 )
-    return section(args, chosen, has_app_setting, default_app, out_dir)
+        profiled: list[profile.Row] = []
+        if args.profile and profile.available() and craftkit.process is not None:
+            print(f"profiling (a) for {args.profile} s under load", file=sys.stderr)
+            profiled = profile.where_time_goes(
+                craftkit.process.pid,
+                args.profile,
+                lambda: wrk.run(
+                    craftkit.url + path,
+                    threads=2,
+                    connections=32,
+                    seconds=args.profile,
+                    headers=headers,
+                ),
+            )
+    return section(args, chosen, has_app_setting, default_app, out_dir, profiled)
 
 
 def section(
@@ -272,6 +289,7 @@ def section(
     has_app_setting: bool,
     default_app: str,
     out_dir: Path,
+    profiled: list[profile.Row] | None = None,
 ) -> Section:
     by_letter = {s.letter: s for s in chosen}
     rows = []
@@ -320,6 +338,18 @@ def section(
             "",
         ]
     lines += targets(by_letter)
+    if profiled:
+        lines += [
+            "",
+            f"Where (a)'s time goes under the same load (py-spy, {args.profile} s of "
+            "`wrk -t2 -c32`, samples of every thread; *self* is the innermost frame's "
+            "component, *inclusive* any frame's; bench/profile.py):",
+            "",
+            *table(
+                ["component", "self %", "inclusive %"],
+                [[name, f"{own:.1f}", f"{through:.1f}"] for name, own, through in profiled],
+            ),
+        ]
     lines += [
         "",
         f"![Throughput of each server against the references]({FIGURE})",

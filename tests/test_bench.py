@@ -205,3 +205,22 @@ def test_make_bench_runs_end_to_end_briefly(tmp_path: Any):
     assert (tmp_path / "throughput.png").exists()
     leftover = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True)
     assert leftover.stdout == ""  # every server it started is gone
+
+
+def test_a_profile_is_summed_by_component():
+    from bench.profile import OTHER, summarise
+
+    raw = "\n".join(
+        [
+            "<module> (craftkit:8);run (uvicorn/main.py:1);run (db/prepared.py:57) 6",
+            "<module> (craftkit:8);run (uvicorn/main.py:1);iso_timestamp (handlers/wire.py:16) 3",
+            "<module> (craftkit:8);sub (re/__init__.py:185) 1",
+            "not a sample line",
+        ]
+    )
+    rows = {name: (own, through) for name, own, through in summarise(raw)}
+    assert rows["database (db/, Peewee, sqlite3, psycopg2)"] == (60.0, 60.0)
+    assert rows["handler: shaping the answer (handlers/)"] == (30.0, 30.0)
+    assert rows["uvicorn and the HTTP parser"] == (0.0, 90.0)
+    assert rows[OTHER] == (10.0, 0.0)
+    assert summarise("") == []
