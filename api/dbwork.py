@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import inspect
 import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -139,4 +140,7 @@ def async_handler(fn: Callable[..., Any], method: str) -> Callable[..., Any]:
     async def handler(*args: Any, **kwargs: Any) -> Any:
         return await current().run(fn, *args, read_only=read_only, **kwargs)
 
+    # Connexion asks for the signature on every request: computed once here, not unwrapped
+    # from `fn` each time.
+    handler.__signature__ = inspect.signature(fn)  # type: ignore[attr-defined]
     return handler
