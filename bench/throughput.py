@@ -341,12 +341,11 @@ def section(
     if profiled:
         lines += [
             "",
-            "Where (a)'s time goes under the same load, to read beside any missed target above "
-            "(the floor (d) spends nothing on validating responses, keys, the database or "
-            "shaping an answer, and (e) nothing on Connexion either): "
-            f"py-spy, {args.profile} s of "
+            f"Where (a)'s time goes under the same load (py-spy, {args.profile} s of "
             "`wrk -t2 -c32`, samples of every thread; *self* is the innermost frame's "
-            "component, *inclusive* any frame's; bench/profile.py):",
+            "component, *inclusive* any frame's; bench/profile.py). Read it beside any missed "
+            "target above: the floor (d) spends nothing on validating responses, keys, the "
+            "database or shaping an answer, and (e) nothing on Connexion either.",
             "",
             *table(
                 ["component", "self %", "inclusive %"],
