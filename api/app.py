@@ -24,6 +24,7 @@ from api.assembly import SPEC_ROUTES, Middleware, Route, assemble
 from api.config import Settings
 from api.dbwork import DatabaseWork
 from api.openapi31 import OpenAPI31Specification
+from api.request_log import configure_logging
 from api.resolver import OperationIdResolver
 from api.security import InvalidApiKey, bearer_handler
 from db import keys
@@ -109,6 +110,16 @@ def _refuse_other_schema(db: peewee.Database) -> None:
         finally:
             if not db.is_closed():
                 db.close()
+
+
+def serve_app() -> Any:
+    """uvicorn's factory for `craftkit serve`: logging as the settings say, then the app.
+
+    Run in every worker process, which starts with no logging configured.
+    """
+    settings = Settings.from_env()
+    configure_logging(settings.log_format, settings.log_level)
+    return create_app(settings)
 
 
 class KeyLookup:

@@ -1,10 +1,11 @@
 """`assemble()`: the one wiring shared by the server (api/app.py) and the mock (api/mock/).
 
 Spec, validators, security, middleware, error envelope and the document's own routes are
-wired here, in one order, for a `connexion.FlaskApp` or a `connexion.AsyncApp`. What differs
-between the two callers is passed in: the resolver, the security map, their extra middleware,
-error handlers and routes. Nothing database-related is imported here, so the mock stays
-free of db/.
+wired here, in one order, for a `connexion.FlaskApp` or a `connexion.AsyncApp`, with what
+every app has besides (request log, metrics, `/metrics`, Swagger UI: api/operational.py).
+What differs between the two callers is passed in: the resolver, the security map, their
+extra middleware, error handlers and routes. Nothing database-related is imported here, so
+the mock stays free of db/.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from connexion.resolver import Resolver
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from api import errors
+from api import errors, operational
 from api.middleware import ExactPathRouting, HeadAsGet, NoLineFeedInPaths, middlewares
 from api.openapi31 import OpenAPI31Specification, add_api
 
@@ -90,6 +91,9 @@ def assemble(
         security_map=dict(security_map),
         jsonifier=CompactJSON(),
     )
+    # Outermost, before the callers' middleware: every request is logged and counted,
+    # CORS preflights included; /metrics and Swagger UI are served on every app.
+    operational.install(app, spec, fixed_routes=[*SPEC_ROUTES, *(r.path for r in routes)])
     for extra in middleware:
         app.add_middleware(extra.cls, position=extra.position, **extra.options)
     app.add_middleware(HeadAsGet, position=MiddlewarePosition.BEFORE_EXCEPTION)

@@ -31,6 +31,7 @@ def _setting(default: Any, env: str, help: str, shown: str | None = None) -> Any
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 APP_KINDS = ("async", "flask")
+LOG_FORMATS = ("auto", "json", "text")
 
 
 def _parse_bool(raw: str) -> bool:
@@ -89,6 +90,11 @@ class Settings:
     log_level: str = _setting(
         "info", "CRAFTKIT_LOG_LEVEL", "Log level: debug, info, warning or error."
     )
+    log_format: str = _setting(
+        "auto",
+        "CRAFTKIT_LOG_FORMAT",
+        "Log format: json (one object a line), text, or auto: text on a terminal, else json.",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -129,19 +135,33 @@ class Settings:
                 f"CRAFTKIT_LOG_LEVEL (log_level) must be one of {', '.join(LOG_LEVELS)}, "
                 f"got {self.log_level!r}"
             )
+        if self.log_format not in LOG_FORMATS:
+            raise ValueError(
+                f"CRAFTKIT_LOG_FORMAT (log_format) must be one of {', '.join(LOG_FORMATS)}, "
+                f"got {self.log_format!r}"
+            )
 
 
 def _convert(name: str, env: str, kind: type, raw: str) -> Any:
-    try:
-        if kind is bool:
+    """The variable's text as the setting's type; a bad value is named in plain words."""
+    if kind is bool:
+        try:
             return _parse_bool(raw)
-        if kind is int:
-            return int(raw)
-        if kind is float:
-            return float(raw)
-        return raw
-    except ValueError as exc:
-        raise ValueError(f"{env} ({name}): {exc}") from exc
+        except ValueError:
+            raise ValueError(
+                f"{env} must be true or false (or 1/0, yes/no, on/off), got {raw!r}"
+            ) from None
+    if kind is int:
+        try:
+            return int(raw.strip())
+        except ValueError:
+            raise ValueError(f"{env} must be a whole number, got {raw!r}") from None
+    if kind is float:
+        try:
+            return float(raw.strip())
+        except ValueError:
+            raise ValueError(f"{env} must be a number, got {raw!r}") from None
+    return raw
 
 
 def settings_table() -> list[tuple[str, str, str]]:

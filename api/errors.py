@@ -19,6 +19,7 @@ from connexion.exceptions import NonConformingResponse, ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 
+from api import metrics
 from api.security import InvalidApiKey
 from api.validation import RequestValidationProblem
 
@@ -86,11 +87,14 @@ def problem(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     if isinstance(exc, NonConformingResponse):
         # The handler produced something the contract does not allow: our bug, not the client's.
         # The response validator has logged the details with the operationId.
+        metrics.count_validation_failure("response")
         return envelope(500, MESSAGES[500])
     status = exc.status
     if status >= 500:
-        logger.error("%s %s: %r", request.method, request.url.path, exc)
+        logger.error("%s answered %s: %r", request.method, status, exc)
         return envelope(status, MESSAGES.get(status, MESSAGES[500]))
+    if status in (400, 415):
+        metrics.count_validation_failure("request")
     if isinstance(exc, RequestValidationProblem):
         return envelope(400, str(exc.detail), issues=exc.issues)
     if isinstance(exc, InvalidApiKey):
@@ -116,19 +120,28 @@ def http_exception(request: ConnexionRequest, exc: Exception) -> ConnexionRespon
             headers=headers,
         )
     if status >= 500:
-        logger.error("%s %s: %r", request.method, request.url.path, exc)
+        logger.error("%s answered %s: %r", request.method, status, exc)
         return envelope(status, MESSAGES.get(status, MESSAGES[500]))
     return envelope(status, str(exc.detail), headers=headers)
 
 
+# Error logs name no path (it may hold a tenant's ids): the request log's line with the same
+# request id says which route it was.
+
+
 def unavailable(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     """A backend (the database) cannot be reached: 503, try again, details only in the log."""
-    logger.error("unavailable on %s %s: %s", request.method, request.url.path, exc)
+    metrics.count_database_error(exc)
+    cause = exc.__cause__ or exc
+    message = " ".join(str(cause).split())  # one line, whatever the driver printed
+    logger.error("database unavailable: %s: %s", type(cause).__name__, message)
     return envelope(503, MESSAGES[503], headers={"Retry-After": "5"})
 
 
 def unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    logger.error(
+        "unhandled error on %s: %s: %s", request.method, type(exc).__name__, exc, exc_info=exc
+    )
     return envelope(500, MESSAGES[500])
 
 

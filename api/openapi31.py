@@ -28,6 +28,7 @@ from connexion.middleware.main import API
 from connexion.spec import OpenAPISpecification
 from openapi_spec_validator import validate as validate_document
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+from starlette.types import Scope
 
 from api.validation import SchemaCache, validator_map
 
@@ -108,3 +109,24 @@ def add_api(app: Any, spec: OpenAPI31Specification, **options: Any) -> None:
     spec.schemas.warm(spec)
     merged = middleware.options.replace(validator_map=validator_map(spec.schemas), **options)
     middleware.apis.append(API(spec, base_path=None, name=None, **merged.__dict__))
+
+
+# --- what Connexion records in the ASGI scope -----------------------------------------------
+# Connexion keeps the matched operation and the security handler's token info under
+# `scope["extensions"]` (its `ROUTING_CONTEXT` and `connexion_context` keys, neither a public
+# API). The request log and the metrics read them here, after the request: a test of each
+# fails if an upgrade moves them.
+
+
+def scope_operation_id(scope: Scope) -> str | None:
+    """The operationId Connexion routed the request to, or None for any other route."""
+    routing = scope.get("extensions", {}).get("connexion_routing") or {}
+    operation_id = routing.get("operation_id")
+    return str(operation_id) if operation_id is not None else None
+
+
+def scope_project_id(scope: Scope) -> str | None:
+    """The `sub` the security handler returned (the key's project), once a key was accepted."""
+    context = scope.get("extensions", {}).get("connexion_context") or {}
+    user = context.get("user")
+    return str(user) if user is not None else None

@@ -40,6 +40,8 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.metrics import multiprocess_dir
+    from api.request_log import configure_logging
 
     settings = replace(obj.settings, app=app_kind) if app_kind else obj.settings
     host = host or settings.host
@@ -65,15 +67,19 @@ def serve(
         fail(f"cannot read the spec: {exc}")
     os.environ["DATABASE_URL"] = settings.database_url  # for worker processes
     os.environ["CRAFTKIT_APP"] = settings.app
+    configure_logging(settings.log_format, settings.log_level)
     kind = {"async": "AsyncApp", "flask": "FlaskApp"}[settings.app]
     click.echo(
         f"Serving {settings.spec_path} on http://{host}:{port} ({kind}, {workers} worker(s))"
     )
-    uvicorn.run(
-        "api.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=settings.log_level,
-    )
+    with multiprocess_dir():  # before any worker starts: metrics added up over workers
+        uvicorn.run(
+            "api.app:serve_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=settings.log_level,
+            log_config=None,  # api.request_log's format, in every worker
+            access_log=False,  # replaced by the request log (no raw paths or query strings)
+        )

@@ -105,3 +105,52 @@ def live_mock(*args: str, cwd: Path, timeout: float = 30) -> Iterator[LiveMock]:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+@dataclass
+class LiveServer:
+    url: str
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@contextmanager
+def live_serve(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 30
+) -> Iterator[LiveServer]:
+    """Start `craftkit serve ARGS` in `cwd` and wait for /healthz; stop it (and its workers)."""
+    port = free_port()
+    log = cwd / f"serve-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(CRAFTKIT), "serve", "--port", str(port), *args],
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own group, so that its workers stop with it
+            env={**os.environ, **(env or {})},
+        )
+    server = LiveServer(f"http://127.0.0.1:{port}", log)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise AssertionError(f"craftkit serve exited:\n{server.output()}")
+            try:
+                if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"craftkit serve did not start:\n{server.output()}")
+            time.sleep(0.1)
+        yield server
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

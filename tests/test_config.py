@@ -42,6 +42,7 @@ def test_every_setting_is_read_from_its_variable():
         "CRAFTKIT_PORT": "9000",
         "CRAFTKIT_WORKERS": "4",
         "CRAFTKIT_LOG_LEVEL": "debug",
+        "CRAFTKIT_LOG_FORMAT": "text",
     }
     assert {env for env, _, _ in settings_table()} == set(env)
     settings = Settings.from_env(env)
@@ -57,6 +58,7 @@ def test_every_setting_is_read_from_its_variable():
         port=9000,
         workers=4,
         log_level="debug",
+        log_format="text",
     )
 
 
@@ -68,8 +70,15 @@ def test_empty_variables_mean_the_default_and_overrides_win():
 @pytest.mark.parametrize(
     ("env", "value", "message"),
     [
-        ("CRAFTKIT_PORT", "eighty", "CRAFTKIT_PORT (port): invalid literal"),
-        ("CRAFTKIT_VALIDATE_RESPONSES", "maybe", "expected true or false, got 'maybe'"),
+        ("CRAFTKIT_PORT", "abc", "CRAFTKIT_PORT must be a whole number, got 'abc'"),
+        ("CRAFTKIT_WORKERS", "2.5", "CRAFTKIT_WORKERS must be a whole number, got '2.5'"),
+        (
+            "CRAFTKIT_VALIDATE_RESPONSES",
+            "maybe",
+            "CRAFTKIT_VALIDATE_RESPONSES must be true or false (or 1/0, yes/no, on/off), "
+            "got 'maybe'",
+        ),
+        ("CRAFTKIT_LOG_FORMAT", "xml", "(log_format) must be one of auto, json, text, got 'xml'"),
         (
             "CRAFTKIT_RECENT_LIMIT",
             "0",

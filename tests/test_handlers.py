@@ -168,8 +168,10 @@ def test_a_key_reads_only_its_own_projects_renders(client, make_project, make_ke
     alpha_render = make_render(alpha, "test")
     beta_key = make_key(beta, "test")
     alpha_key = make_key(alpha, "test")
-    foreign = client.get(url(alpha_render), headers={"Authorization": f"Bearer {beta_key}"})
-    missing = client.get(url(str(uuid.uuid4())), headers={"Authorization": f"Bearer {beta_key}"})
+    # The same request id for both, so that every header can be compared.
+    headers = {"Authorization": f"Bearer {beta_key}", "X-Request-ID": "tenancy-probe"}
+    foreign = client.get(url(alpha_render), headers=headers)
+    missing = client.get(url(str(uuid.uuid4())), headers=headers)
     assert_envelope(foreign, 404, "not_found", "Render not found.")
     assert foreign.content == missing.content
     assert dict(foreign.headers) == dict(missing.headers)

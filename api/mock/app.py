@@ -41,7 +41,7 @@ EXTENSION = "craftkit_mock"  # scope["extensions"] key shared by MockRequest and
 # A path parameter Connexion routes with Starlette's int or float convertor.
 TYPED_SEGMENT = re.compile(r"\{(\w+):(?:int|float)\}")
 # Headers a page may read from a cross-origin response, besides those the spec declares.
-EXPOSED_HEADERS = ("Preference-Applied", "WWW-Authenticate", "Allow", "Retry-After")
+EXPOSED_HEADERS = ("Preference-Applied", "WWW-Authenticate", "Allow", "Retry-After", "X-Request-ID")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,197 @@
+"""Prometheus metrics at `/metrics`, correct with several uvicorn workers.
+
+prometheus-client does the work. With several workers each process counts on its own, so
+`craftkit serve` points `PROMETHEUS_MULTIPROC_DIR` at a private temporary directory before any
+worker starts (`multiprocess_dir()`); every worker then writes its counts to files there and
+whichever worker answers `/metrics` adds them all up (prometheus-client's multiprocess mode).
+Without that variable (tests, an embedding application) the process's own registry is served,
+with prometheus-client's process and platform metrics.
+
+The metrics are process-wide by nature, so they are created once per process, on first use.
+Labels are bounded: the operationId (or the operational route's template, or `-` for a path
+that matched nothing, never a raw path), the status code, the kind of validation failure and
+the database error's class name.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import functools
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.openapi31 import scope_operation_id
+from api.request_log import RouteTemplates
+
+if TYPE_CHECKING:  # imported at first use: prometheus-client reads the environment on import
+    from prometheus_client import Counter, Histogram
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+METRICS_PATH = "/metrics"
+VALIDATION_KINDS = ("request", "response")
+
+
+@dataclass(frozen=True)
+class Metrics:
+    requests: Counter
+    duration: Histogram
+    validation_failures: Counter
+    database_errors: Counter
+    events_ingested: Counter
+
+
+@functools.cache
+def metrics() -> Metrics:
+    """This process's metrics, created on first use (after `PROMETHEUS_MULTIPROC_DIR` is set)."""
+    from prometheus_client import Counter, Histogram
+
+    if os.environ.get(MULTIPROC_ENV):
+        from prometheus_client import multiprocess
+
+        # Counters and histograms need no clean-up; this drops the worker's live gauges, if
+        # any are added later, when the worker exits.
+        atexit.register(multiprocess.mark_process_dead, os.getpid())
+    return Metrics(
+        requests=Counter(
+            "craftkit_requests",
+            "HTTP requests answered, by operationId (or operational route) and status.",
+            ["operation", "status"],
+        ),
+        duration=Histogram(
+            "craftkit_request_duration_seconds",
+            "Time to answer a request, by operationId (or operational route).",
+            ["operation"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        ),
+        validation_failures=Counter(
+            "craftkit_validation_failures",
+            "Requests refused by the contract (kind=request) and responses that broke it "
+            "(kind=response, answered as 500).",
+            ["kind"],
+        ),
+        database_errors=Counter(
+            "craftkit_database_errors",
+            "Database errors answered as 503, by exception class.",
+            ["error"],
+        ),
+        events_ingested=Counter(
+            "craftkit_events_ingested",
+            "Engagement events stored by this process (ingestion).",
+        ),
+    )
+
+
+def count_validation_failure(kind: str) -> None:
+    if kind not in VALIDATION_KINDS:
+        raise ValueError(f"validation failure kind must be one of {VALIDATION_KINDS}, got {kind}")
+    metrics().validation_failures.labels(kind=kind).inc()
+
+
+def count_database_error(exc: BaseException) -> None:
+    metrics().database_errors.labels(error=type(exc).__name__).inc()
+
+
+def count_events_ingested(count: int) -> None:
+    metrics().events_ingested.inc(count)
+
+
+def exposition() -> tuple[bytes, str]:
+    """The Prometheus text format of every metric, added up over workers in multiprocess mode."""
+    from prometheus_client import (
+        CONTENT_TYPE_LATEST,
+        REGISTRY,
+        CollectorRegistry,
+        generate_latest,
+    )
+
+    metrics()  # so that a fresh process exposes its metric families at zero
+    if os.environ.get(MULTIPROC_ENV):
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+@contextlib.contextmanager
+def multiprocess_dir() -> Iterator[str]:
+    """A private directory for the workers' metric files, set in the environment, removed after.
+
+    An existing `PROMETHEUS_MULTIPROC_DIR` (set by whoever runs the server) is kept and left
+    alone: it is theirs to clean.
+    """
+    existing = os.environ.get(MULTIPROC_ENV)
+    if existing:
+        yield existing
+        return
+    path = tempfile.mkdtemp(prefix="craftkit-metrics-")
+    os.environ[MULTIPROC_ENV] = path
+    try:
+        yield path
+    finally:
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+class RequestMetrics:
+    """Counts every answered request and times it (an outer middleware, like the request log)."""
+
+    def __init__(self, app: ASGIApp, routes: RouteTemplates) -> None:
+        self.app = app
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope.setdefault("extensions", {})
+        status = 500
+        started = time.perf_counter()
+
+        async def send_counted(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_counted)
+        finally:
+            operation = scope_operation_id(scope) or self.routes.route(scope, None)
+            found = metrics()
+            found.requests.labels(operation=operation, status=str(status)).inc()
+            found.duration.labels(operation=operation).observe(time.perf_counter() - started)
+
+
+class MetricsEndpoint:
+    """Answers `GET /metrics` (and HEAD); other methods get the 405 envelope."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != METRICS_PATH:
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] not in ("GET", "HEAD"):
+            raise HTTPException(405, headers={"Allow": "GET, HEAD"})
+        body, content_type = exposition()
+        headers = [
+            (b"content-type", content_type.encode()),
+            (b"content-length", str(len(body)).encode()),
+            (b"cache-control", b"no-store"),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send(
+            {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
+        )
