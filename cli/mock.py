@@ -24,7 +24,16 @@ from cli.context import Context, pass_ctx
     "--keys",
     "keys_file",
     type=click.Path(exists=True, dir_okay=False),
-    help="File of valid bearer tokens, one a line (default: any well-formed token).",
+    help="File of valid bearer tokens, one a line (default: tokens of the described shape).",
+)
+@click.option(
+    "--token-pattern",
+    metavar="REGEX",
+    help="Shape every token must match in full (default: from the security scheme's "
+    "description, e.g. ck_live_…/ck_test_… for this contract).",
+)
+@click.option(
+    "--any-token", is_flag=True, help="Accept any token without spaces, whatever its shape."
 )
 @click.option(
     "--cors-origin",
@@ -46,11 +55,16 @@ def mock(
     host: str | None,
     port: int | None,
     keys_file: str | None,
+    token_pattern: str | None,
+    any_token: bool,
     cors_origins: tuple[str, ...],
     delay_ms: int,
     watch: bool,
 ) -> None:
     """Serve every operation of a spec from its examples: no database, CORS on.
+
+    Tokens must have the shape the spec's security scheme describes (ck_live_…/ck_test_…
+    here), as on the real server; --any-token accepts any, --keys only those listed.
 
     \b
     Choose the answer per request with a Prefer header (or Prism's query parameters):
@@ -77,7 +91,18 @@ def mock(
         keys_file=str(pathlib.Path(keys_file).resolve()) if keys_file else None,
         cors_origins=cors_origins or ("*",),
         delay_ms=delay_ms,
+        token_pattern=token_pattern,
+        any_token=any_token,
     )
+    if token_pattern and any_token:
+        raise click.UsageError("--token-pattern and --any-token contradict each other")
+    if token_pattern:
+        from api.mock.credentials import pattern_shape
+
+        try:
+            pattern_shape(token_pattern)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--token-pattern") from None
     logger = configure_logging()
     # With --watch, the worker builds the app again and logs its warnings: say them once.
     logger.disabled = watch

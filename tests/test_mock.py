@@ -297,6 +297,27 @@ def test_dynamic_bodies_are_valid_varied_and_reproducible(client: TestClient) ->
     assert again.json() == bodies[3]
 
 
+def test_dynamic_engagement_data_agrees_with_itself(client: TestClient) -> None:
+    """The hook for getRenderEngagement: what the schema cannot say, the data still honours."""
+    for seed in range(15):
+        body = client.get(
+            ENGAGEMENT, headers={**BEARER, "Prefer": f"dynamic=true, seed={seed}"}
+        ).json()
+        assert all(n >= 0 for n in body["counts"].values())
+        assert body["total"] == sum(body["counts"].values())
+        assert 0 <= body["linkOpens"] <= body["counts"]["viewed"]
+        assert len(body["recent"]) <= body["total"]
+        times = [event["createdAt"] for event in body["recent"]]
+        assert times == sorted(times, reverse=True)
+
+
+def test_a_hook_that_breaks_the_schema_is_a_500_naming_it() -> None:
+    generator = Generator(SchemaCache())
+    with pytest.raises(ProblemException) as raised:
+        generator.checked({"type": "integer"}, "many", "getThing")
+    assert raised.value.status == 500 and "hook for getThing" in str(raised.value.detail)
+
+
 def test_dynamic_without_seed_varies_and_says_which_seed(client: TestClient) -> None:
     seeds = set()
     for _ in range(3):
@@ -365,10 +386,57 @@ def test_missing_or_malformed_bearer_is_a_401(
     assert resp.headers["www-authenticate"] == "Bearer"
 
 
-def test_any_well_formed_token_is_accepted(client: TestClient) -> None:
-    for token in ("ck_test_abc", "ck_live_x", "eyJhbGciOi.payload.sig"):
-        resp = client.get(ENGAGEMENT, headers={"Authorization": f"Bearer {token}"})
+@pytest.mark.parametrize("token", ["ck_test_abc", "ck_live_x-Y_z"])
+def test_a_token_of_the_described_shape_is_accepted(client: TestClient, token: str) -> None:
+    resp = client.get(ENGAGEMENT, headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 200, token
+
+
+@pytest.mark.parametrize("token", ["whatever", "ck_test_", "ck_prod_abc", "eyJhbGciOi.payload.sig"])
+def test_a_token_of_another_shape_is_refused_as_the_real_server_does(
+    client: TestClient, token: str
+) -> None:
+    """The contract's scheme describes `ck_live_…` or `ck_test_…`: the mock requires that shape."""
+    resp = client.get(ENGAGEMENT, headers={"Authorization": f"Bearer {token}"})
+    error = assert_envelope(resp, 401, "unauthorized")
+    assert error["message"] == "Malformed API key: expected ck_live_… or ck_test_…."
+
+
+def test_any_token_relaxes_the_shape(mock_client: Callable[..., TestClient]) -> None:
+    relaxed = mock_client(any_token=True)
+    for token in ("whatever", "eyJhbGciOi.payload.sig"):
+        resp = relaxed.get(ENGAGEMENT, headers={"Authorization": f"Bearer {token}"})
         assert resp.status_code == 200, token
+    assert_envelope(
+        relaxed.get(ENGAGEMENT, headers={"Authorization": "Bearer a b"}), 401, "unauthorized"
+    )
+
+
+def test_a_token_pattern_replaces_the_described_shape(
+    mock_client: Callable[..., TestClient],
+) -> None:
+    custom = mock_client(token_pattern=r"tok-\d{3}")
+    assert custom.get(ENGAGEMENT, headers={"Authorization": "Bearer tok-123"}).status_code == 200
+    refused = custom.get(ENGAGEMENT, headers={"Authorization": "Bearer ck_test_abc"})
+    assert "a token matching tok-\\d{3}" in assert_envelope(refused, 401, "unauthorized")["message"]
+
+
+@pytest.mark.parametrize(
+    ("description", "shape"),
+    [
+        (
+            "Project API key (`ck_live_…` or `ck_test_…`) presented as a bearer token.",
+            "ck_live_… or ck_test_…",
+        ),
+        ("Use sk_live_... or pk_xxxx tokens", "sk_live_… or pk_…"),
+        ("A JWT from the identity provider.", "any token"),
+        ("", "any token"),
+    ],
+)
+def test_the_shape_is_read_from_the_schemes_description(description: str, shape: str) -> None:
+    from api.mock.credentials import described_shape
+
+    assert described_shape({"description": description}).described == shape
 
 
 def test_keys_file_names_the_valid_tokens(
@@ -438,6 +506,38 @@ def test_preflight_allows_authorization_and_prefer(client: TestClient) -> None:
     assert "GET" in resp.headers["access-control-allow-methods"]
     allowed = {h.strip().lower() for h in resp.headers["access-control-allow-headers"].split(",")}
     assert {"authorization", "prefer"} <= allowed
+
+
+def test_preflight_lists_only_the_paths_methods(mock_client: Callable[..., TestClient]) -> None:
+    """Starlette lists every method it knows; Prism, and now the mock, the path's own."""
+    ask = {"Origin": ORIGIN, "Access-Control-Request-Method": "GET"}
+    engagement = mock_client().options(ENGAGEMENT, headers=ask)
+    assert engagement.headers["access-control-allow-methods"] == "GET, HEAD"
+    shop = mock_client(SHOP)
+    methods = {
+        path: {m.upper() for m in item if m in ("get", "put", "post", "delete", "patch")}
+        for path, item in yaml.safe_load(SHOP.read_text())["paths"].items()
+    }
+    (posted,) = [
+        path for path, declared in methods.items() if "POST" in declared and "{" not in path
+    ]
+    answer = shop.options(posted, headers={**ask, "Access-Control-Request-Method": "POST"})
+    listed = set(answer.headers["access-control-allow-methods"].split(", "))
+    assert listed - {"HEAD"} == methods[posted]
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "declared"),
+    [(ENGAGEMENT, "DELETE", "GET, HEAD"), ("/v1/nothing", "GET", "none: no operation")],
+)
+def test_a_preflight_for_an_undeclared_method_is_refused(
+    client: TestClient, path: str, method: str, declared: str
+) -> None:
+    ask = {"Origin": ORIGIN, "Access-Control-Request-Method": method}
+    error = assert_envelope(client.options(path, headers=ask), 403, "forbidden")
+    assert (
+        f"method '{method}' is not declared for this path (declared: {declared}" in error["message"]
+    )
 
 
 @pytest.mark.parametrize(

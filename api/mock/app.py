@@ -28,8 +28,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import errors
 from api.assembly import Middleware, assemble
 from api.middleware import ExactPathRouting
-from api.mock.credentials import mock_security_map, read_keys
+from api.mock.credentials import mock_security_map, pattern_shape, read_keys
 from api.mock.generate import Generator
+from api.mock.hooks import HOOKS
 from api.mock.prefer import PRISM_PARAMS, Preferences, parse_prefer
 from api.mock.replies import InvalidExample, MockOperation, operation_key
 from api.openapi31 import OpenAPI31Specification
@@ -52,6 +53,8 @@ class MockOptions:
     keys_file: str | None = None
     cors_origins: tuple[str, ...] = ("*",)
     delay_ms: int = 0
+    token_pattern: str | None = None  # default: the shape the security scheme describes
+    any_token: bool = False
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))
@@ -133,24 +136,82 @@ def is_preflight(scope: Scope) -> bool:
     )
 
 
-class MockCORS(CORSMiddleware):
-    """Starlette's CORS, with a refused preflight answered by the envelope, saying what failed.
+def path_methods(spec: OpenAPI31Specification) -> list[tuple[re.Pattern[str], tuple[str, ...]]]:
+    """For each path of the spec, a pattern matching it and the methods it declares."""
+    methods: dict[str, list[str]] = {}
+    for path, method, _definition in spec.operations():
+        methods.setdefault(path, []).append(method.upper())
+    table = []
+    for path, declared in methods.items():
+        pattern = "".join(
+            "[^/]+" if part.startswith("{") else re.escape(part)
+            for part in re.split(r"(\{[^}]+\})", path)
+        )
+        if "GET" in declared and "HEAD" not in declared:
+            declared.append("HEAD")  # answered as GET (HeadAsGet)
+        # Concrete paths first, as routing tries them (`/pets/mine` before `/pets/{id}`).
+        table.append((path.count("{"), re.compile(pattern), tuple(declared)))
+    return [(pattern, declared) for _, pattern, declared in sorted(table, key=lambda r: r[0])]
 
-    Starlette answers it with a plain-text `400 Disallowed CORS origin`.
+
+class MockCORS(CORSMiddleware):
+    """Starlette's CORS, saying in a preflight only the methods the path declares, as Prism does.
+
+    A refused preflight is answered with the envelope, saying what failed (Starlette answers a
+    plain-text `400 Disallowed CORS origin`). `paths` comes from `path_methods(spec)`; without
+    it, the methods given are listed for every path.
     """
 
-    def preflight_response(self, request_headers: Headers) -> Response:
+    def __init__(
+        self,
+        app: ASGIApp,
+        paths: list[tuple[re.Pattern[str], tuple[str, ...]]] | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(app, **options)
+        self.paths = paths
+
+    def methods_at(self, path: str) -> tuple[str, ...] | None:
+        if self.paths is None:
+            return None
+        for pattern, methods in self.paths:
+            if pattern.fullmatch(path):
+                return methods
+        return ()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and is_preflight(scope):
+            methods = self.methods_at(scope["path"])
+            response = self.preflight_response(Headers(scope=scope), methods)
+            await response(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+    def preflight_response(
+        self, request_headers: Headers, methods: tuple[str, ...] | None = None
+    ) -> Response:
         response = super().preflight_response(request_headers)
-        if response.status_code < 400:
+        method = request_headers["access-control-request-method"]
+        wrong_method = methods is not None and method not in methods
+        if methods is not None and response.status_code < 400:
+            response.headers["access-control-allow-methods"] = ", ".join(methods)
+        if response.status_code < 400 and not wrong_method:
             return response
         issues = []
         origin = request_headers["origin"]
         if not self.is_allowed_origin(origin=origin):
             allowed = ", ".join(self.allow_origins) or "none"
             issues.append(("Origin", f"origin {origin!r} is not allowed (allowed: {allowed})"))
-        method = request_headers["access-control-request-method"]
         if method not in self.allow_methods:
             issues.append(("Access-Control-Request-Method", f"method {method!r} is not allowed"))
+        elif wrong_method:
+            declared = ", ".join(methods or ()) or "none: no operation has this path"
+            issues.append(
+                (
+                    "Access-Control-Request-Method",
+                    f"method {method!r} is not declared for this path (declared: {declared})",
+                )
+            )
         requested = request_headers.get("access-control-request-headers")
         if requested is not None and not self.allow_all_headers:
             refused = [h.strip() for h in requested.lower().split(",")]
@@ -162,7 +223,11 @@ class MockCORS(CORSMiddleware):
         if private in request_headers and not self.allow_private_network:
             issues.append(("Access-Control-Request-Private-Network", "private network is refused"))
         message = "CORS preflight refused: " + "; ".join(m for _, m in issues) + "."
-        kept = {k: v for k, v in response.headers.items() if k.lower().startswith("access-")}
+        kept = {
+            k: v
+            for k, v in response.headers.items()
+            if k.lower().startswith("access-") and k.lower() != "access-control-allow-methods"
+        }
         return envelope_response(
             403,
             message,
@@ -267,7 +332,7 @@ def create_mock_app(options: MockOptions) -> connexion.AsyncApp:
     generator = Generator(spec.schemas)
     operations = {
         operation_key(definition.get("operationId"), method, path): MockOperation(
-            path, method, definition, generator
+            path, method, definition, generator, HOOKS.get(definition.get("operationId") or "")
         )
         for path, method, definition in spec.operations()
     }
@@ -291,7 +356,11 @@ def create_mock_app(options: MockOptions) -> connexion.AsyncApp:
         options.spec_path,
         app_class=connexion.AsyncApp,
         resolver=MockResolver(),
-        security_map=mock_security_map(keys),
+        security_map=mock_security_map(
+            keys,
+            shape=pattern_shape(options.token_pattern) if options.token_pattern else None,
+            any_token=options.any_token,
+        ),
         validate_responses=True,
         routing=StringPathRouting,
         middleware=[
@@ -304,6 +373,7 @@ def create_mock_app(options: MockOptions) -> connexion.AsyncApp:
                     "allow_methods": ["*"],
                     "allow_headers": ["*"],
                     "expose_headers": [*EXPOSED_HEADERS, *declared_headers(spec)],
+                    "paths": path_methods(spec),
                 },
             ),
             Middleware(

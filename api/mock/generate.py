@@ -54,6 +54,17 @@ class Generator:
             detail=f"Could not generate data valid against the schema in {MAX_DRAWS} draws.",
         )
 
+    def checked(self, schema: Mapping[str, Any], value: Any, operation: str) -> Any:
+        """`value` (a hook's result) if it is still valid against `schema`, else a 500."""
+        error = next(iter(self.schemas.get(schema).iter_errors(value)), None)
+        if error is None:
+            return value
+        raise ProblemException(
+            status=500,
+            title="Internal Server Error",
+            detail=f"The mock's hook for {operation} made the body invalid: {error.message}",
+        )
+
     @staticmethod
     def _draw(jsf_class: Any, schema: dict[str, Any], seed: int, hint: Any) -> Any:
         import faker
