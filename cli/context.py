@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from typing import Any
 
 import click
@@ -32,16 +33,28 @@ class Context:
         except ValueError as exc:
             raise click.UsageError(str(exc)) from exc
 
-    def open(self, check_schema: bool = True) -> None:
+    def open(self, *, create: bool = False, check_schema: bool = True) -> None:
         """Bind the settings' database for the rest of this command.
 
-        Unless told otherwise (init, migrate), a database whose schema is not this version's
-        is refused here, saying what to run; an unreachable one is left for the command to
-        report in its own words."""
+        A SQLite file that does not exist is created only when `create` is true (`db init`,
+        `demo`): any other command would leave an empty file behind and then fail on its
+        missing tables, so it says where it looked and what to run instead. Unless told
+        otherwise (init, migrate), a database whose schema is not this version's is refused
+        here, saying what to run; an unreachable one is left for the command to report in
+        its own words.
+        """
         try:
-            bind(database_for(self.settings.database_url))
+            database = database_for(self.settings.database_url)
         except DatabaseConfigError as exc:
             fail(str(exc))
+        if isinstance(database, peewee.SqliteDatabase) and not create:
+            path = str(database.database)
+            if path != ":memory:" and not path.startswith("file:") and not os.path.exists(path):
+                fail(
+                    f"no database at {os.path.abspath(path)}: run `craftkit db init` to create "
+                    "it (or point DATABASE_URL or --database-url at an existing one)"
+                )
+        bind(database)
         if not check_schema:
             return
         try:

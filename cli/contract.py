@@ -28,7 +28,9 @@ import click
     "render_ids",
     multiple=True,
     metavar="UUID",
-    help="A render to steer cases to (repeat; the key's own renders give 200s).",
+    help="A render the --key can read; repeat for more. Needed in practice: without one no "
+    "request can get a 200, so its body is never checked and the run fails on that gap "
+    "(unless --allow-gaps). `craftkit renders list --project P` shows them.",
 )
 @click.option(
     "--junit",
@@ -63,6 +65,10 @@ def contract_test(
 ) -> None:
     """Check a running server against openapi.yaml with Schemathesis; exit 1 on any failure.
 
+    Progress goes to stderr, a line per phase; the report to stdout, with a curl line per
+    failure that reads the keys from $CRAFTKIT_CONTRACT_KEY and
+    $CRAFTKIT_CONTRACT_FOREIGN_KEY; JUnit XML has one test case per operation and check.
+
     A run that never produced a documented response (say, no 200 because the key was refused
     or no --render-id named a render it can read) fails too, unless --allow-gaps is given:
     its body was never checked.
@@ -80,7 +86,8 @@ def contract_test(
     credentials = contract.Credentials(key=key, foreign_key=foreign_key or None)
     if not render_ids:
         click.echo(
-            "note: no --render-id: generated ids almost never exist, so expect few or no 200s",
+            "note: no --render-id: a generated id is never a stored render, so no 200 will be "
+            "checked and the run fails on that gap unless --allow-gaps is given",
             err=True,
         )
     if not foreign_key:
@@ -95,7 +102,15 @@ def contract_test(
     ) as config:
         junit = junit or contract.junit_path(config)
         schema = schemathesis.openapi.from_path(contract.SPEC_PATH, config=config)
-        result = contract.run_contract(schema, credentials, render_ids=render_ids, junit=junit)
+        click.echo(f"Testing {base_url} against {contract.SPEC_PATH.name}", err=True)
+        result = contract.run_contract(
+            schema,
+            credentials,
+            render_ids=render_ids,
+            junit=junit,
+            progress=lambda line: click.echo(f"  {line}", err=True),
+            allow_gaps=allow_gaps,
+        )
     problem = contract.served_document_problem(base_url)
     if problem is not None:
         result.errors.append(problem)

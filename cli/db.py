@@ -23,7 +23,7 @@ def db_init(obj: Context) -> None:
     """Create the schema in an empty database (on a current one, nothing happens)."""
     from db.migrations import init_schema
 
-    obj.open(check_schema=False)
+    obj.open(create=True, check_schema=False)
     try:
         version = init_schema()
     except SchemaVersionMismatch as exc:

@@ -42,7 +42,7 @@ AGENTS = [
 @database_errors
 def demo(obj: Context, base_url: str | None) -> None:
     """Seed a demo project, test key and render with events; print a curl that works."""
-    obj.open()
+    obj.open(create=True)
     init_schema()
     result = seed_demo(key_file_for(obj.settings.database_url))
     base_url = base_url or f"http://{obj.settings.host}:{obj.settings.port}"

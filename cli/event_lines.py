@@ -68,10 +68,17 @@ def read_events(lines: Iterable[str]) -> Iterator[NewEvent | tuple[int, str]]:
 
 
 def parse_event(line: int, text: str) -> NewEvent:
+    text = text.rstrip("\r\n")  # else an error at the line's end is "line 2, column 1"
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+        column = exc.pos + 1  # characters from the start of the line, counting from 1
+        where = (
+            f"at the end of the line (column {column})"
+            if exc.pos >= len(text)
+            else (f"at column {column}")
+        )
+        raise ValueError(f"not valid JSON ({exc.msg} {where})") from None
     if not isinstance(data, dict):
         raise ValueError("expected a JSON object")
     problems = [f"{name}: required" for name in REQUIRED if name not in data]

@@ -15,6 +15,7 @@ from cli.context import Context
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="craftkit-engagement", prog_name="craftkit")
 @click.option(
     "--database-url",
     metavar="URL",
@@ -22,7 +23,12 @@ from cli.context import Context
 )
 @click.pass_context
 def main(ctx: click.Context, database_url: str | None) -> None:
-    """Craftkit engagement API: a contract-first server for openapi.yaml."""
+    """Craftkit engagement API: a contract-first server for openapi.yaml.
+
+    \b
+    Shell completion (bash; zsh and fish likewise with zsh_source, fish_source):
+      eval "$(_CRAFTKIT_COMPLETE=bash_source craftkit)"
+    """
     ctx.obj = Context(database_url)
 
 

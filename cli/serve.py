@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import pathlib
 from dataclasses import replace
+from typing import Any
 
 import click
 from connexion.exceptions import InvalidSpecification
@@ -12,6 +14,8 @@ from api.config import APP_KINDS
 from cli.context import Context, fail, pass_ctx
 from db.connection import DatabaseUnavailable
 from db.migrations import SchemaVersionMismatch
+
+PACKAGES = ("api", "handlers", "db", "cli")  # the code a --reload watches
 
 
 @click.command()
@@ -27,6 +31,11 @@ from db.migrations import SchemaVersionMismatch
 @click.option(
     "--no-init", is_flag=True, help="Do not create the schema in an empty database first."
 )
+@click.option(
+    "--reload",
+    is_flag=True,
+    help="For development: restart when the code or the spec changes (one worker).",
+)
 @pass_ctx
 def serve(
     obj: Context,
@@ -35,8 +44,9 @@ def serve(
     workers: int | None,
     app_kind: str | None,
     no_init: bool,
+    reload: bool,
 ) -> None:
-    """Serve the API with uvicorn."""
+    """Serve the API with uvicorn (the database must exist: `craftkit db init` makes it)."""
     import uvicorn
 
     from api.app import create_app
@@ -47,9 +57,17 @@ def serve(
     host = host or settings.host
     port = port or settings.port
     workers = workers or settings.workers
+    if reload and workers > 1:
+        fail("--reload runs one worker; drop --workers (or CRAFTKIT_WORKERS) to use it")
+    try:
+        create_app(settings)  # fail now, with one readable line, if the spec is bad
+    except InvalidSpecification as exc:
+        fail(f"{settings.spec_path}: {exc}")
+    except OSError as exc:
+        fail(f"cannot read the spec: {exc}")
     from db.migrations import check_schema, init_schema
 
-    obj.open(check_schema=False)
+    obj.open(check_schema=False)  # a missing SQLite file is refused, never created
     try:
         if no_init:
             check_schema()
@@ -59,12 +77,6 @@ def serve(
         click.echo(f"warning: database unreachable ({exc}); requests will get 503", err=True)
     except SchemaVersionMismatch as exc:
         fail(f"not serving: {exc}")
-    try:
-        create_app(settings)  # fail now, with one readable line, if the spec is bad
-    except InvalidSpecification as exc:
-        fail(f"{settings.spec_path}: {exc}")
-    except OSError as exc:
-        fail(f"cannot read the spec: {exc}")
     os.environ["DATABASE_URL"] = settings.database_url  # for worker processes
     os.environ["CRAFTKIT_APP"] = settings.app
     configure_logging(settings.log_format, settings.log_level)
@@ -82,4 +94,16 @@ def serve(
             log_level=settings.log_level,
             log_config=None,  # api.request_log's format, in every worker
             access_log=False,  # replaced by the request log (no raw paths or query strings)
+            **(reload_options(settings.spec_path) if reload else {}),
         )
+
+
+def reload_options(spec_path: str) -> dict[str, Any]:
+    """uvicorn's reloader on this project's packages and the spec, nothing else."""
+    root = pathlib.Path(__file__).resolve().parent.parent
+    spec = pathlib.Path(spec_path).resolve()
+    return {
+        "reload": True,
+        "reload_dirs": [str(root / name) for name in PACKAGES] + [str(spec.parent)],
+        "reload_includes": ["*.py", spec.name],
+    }

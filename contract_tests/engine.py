@@ -20,7 +20,7 @@ import tempfile
 import time
 import tomllib
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +33,6 @@ from api.config import shipped_file
 from api.openapi31 import OpenAPI31Specification
 from api.spec_walk import documented_responses as walk_responses
 from contract_tests.schemathesis_shim import (
-    JunitXmlWriter,
     events,
     from_schema,
     generated_negative,
@@ -174,7 +173,27 @@ def load_config(
         data["base-url"] = base_url
     if seed is not None:
         data["seed"] = seed
+    # Schemathesis writes `Authorization: [Filtered]` in its curl lines, which cannot be pasted;
+    # the engine puts the keys' environment variables there itself (`reproducible`).
+    data.setdefault("output", {}).setdefault("sanitization", {})["enabled"] = False
     return SchemathesisConfig.from_dict(data, base_dir=str(config_path.parent))
+
+
+KEY_VARIABLES = {OWNER: "CRAFTKIT_CONTRACT_KEY", FOREIGN: "CRAFTKIT_CONTRACT_FOREIGN_KEY"}
+
+
+def reproducible(curl: str, credentials: Credentials) -> str:
+    """A curl line to paste: each known key replaced by its variable, in double quotes."""
+    keys = [(credentials.key, KEY_VARIABLES[OWNER])]
+    if credentials.foreign_key:
+        keys.append((credentials.foreign_key, KEY_VARIABLES[FOREIGN]))
+    keys += [(key, "CRAFTKIT_CONTRACT_OTHER_KEY") for key in credentials.other_keys]
+    for key, variable in keys:
+        curl = curl.replace(
+            f"'Authorization: Bearer {key}'", f'"Authorization: Bearer ${variable}"'
+        )
+        curl = curl.replace(key, f"${{{variable}}}")
+    return curl
 
 
 def junit_path(config: SchemathesisConfig) -> pathlib.Path:
@@ -294,8 +313,13 @@ def run_contract(
     *,
     render_ids: Sequence[str] = (),
     junit: pathlib.Path | None = None,
+    progress: Callable[[str], None] | None = None,
+    allow_gaps: bool = False,
 ) -> ContractResult:
-    """Run every phase and check of `schema` (loaded with its config); collect what happened."""
+    """Run every phase and check of `schema` (loaded with its config); collect what happened.
+
+    `progress` gets a line as each phase starts and ends, with its requests and failures.
+    """
     result = ContractResult(checks=BUILTIN_CHECKS + CUSTOM_CHECKS, seed=schema.config.seed)
     result.documented = documented_responses(OpenAPI31Specification(schema.raw_schema))
     steer(schema, render_ids, credentials)
@@ -309,20 +333,54 @@ def run_contract(
         result.exchanges.append(_exchange(case, response, keys))
 
     schema.hooks.register_hook_with_name(after_call, "after_call")
-    writer = None
-    if junit is not None:
-        junit.parent.mkdir(parents=True, exist_ok=True)
-        writer = JunitXmlWriter(junit, schema.config.output)
     started = time.monotonic()
+    phase = PhaseProgress(result, progress)
     try:
         for event in from_schema(schema).execute():
-            _collect(event, result, writer)
+            phase.update(event)
+            _collect(event, result, credentials)
     finally:
         delattr(schema, CREDENTIALS_ATTR)
         result.elapsed = time.monotonic() - started
-        if writer is not None:
-            writer.close()
+        if junit is not None:
+            junit.parent.mkdir(parents=True, exist_ok=True)
+            junit.write_text(junit_xml(result, allow_gaps=allow_gaps), encoding="utf-8")
     return result
+
+
+class PhaseProgress:
+    """Turns the engine's phase events into lines: what runs, and what it did."""
+
+    def __init__(self, result: ContractResult, out: Callable[[str], None] | None) -> None:
+        self.result = result
+        self.out = out
+        self.started = 0.0
+        self.requests = 0
+        self.findings = 0
+
+    def update(self, event: Any) -> None:
+        if self.out is None:
+            return
+        if isinstance(event, events.PhaseStarted):
+            self.started = time.monotonic()
+            self.requests, self.findings = len(self.result.exchanges), len(self.result.findings)
+            count = len(getattr(event, "operations", None) or ()) or "the"
+            self.out(f"{event.phase.name.value} phase: started ({count} operations)")
+        elif isinstance(event, events.PhaseFinished):
+            status = str(getattr(event.status, "name", event.status)).lower()
+            if status == "skip":
+                self.out(f"{event.phase.name.value} phase: skipped")
+                return
+            requests = len(self.result.exchanges) - self.requests
+            failed = len(self.result.findings) - self.findings
+            self.out(
+                f"{event.phase.name.value} phase: {plural(requests, 'request')}, "
+                f"{plural(failed, 'failed check')} in {time.monotonic() - self.started:.1f}s"
+            )
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _exchange(case: Any, response: Any, keys: Mapping[str, str]) -> Exchange:
@@ -345,7 +403,7 @@ def _exchange(case: Any, response: Any, keys: Mapping[str, str]) -> Exchange:
     )
 
 
-def _collect(event: Any, result: ContractResult, writer: JunitXmlWriter | None) -> None:
+def _collect(event: Any, result: ContractResult, credentials: Credentials) -> None:
     if isinstance(event, events.ScenarioFinished | events.FuzzScenarioFinished):
         recorder = event.recorder
         for case_id, checks in recorder.checks.items():
@@ -362,16 +420,12 @@ def _collect(event: Any, result: ContractResult, writer: JunitXmlWriter | None) 
                         code=info.failure.code,
                         title=info.failure.title,
                         message=info.failure.message,
-                        curl=info.code_sample,
+                        curl=reproducible(info.code_sample, credentials),
                         status=response.status_code if response is not None else None,
                     )
                 )
-        if writer is not None:
-            writer.write(recorder, getattr(event, "elapsed_time", 0.0), status=event.status)
     elif isinstance(event, events.NonFatalError):
         result.errors.append(f"{event.label}: {event.info.format()}")
-        if writer is not None:
-            writer.record_error(label=event.label, message=event.info.format())
     elif isinstance(event, events.FatalError):
         result.errors.append(f"fatal: {event.exception!r}")
 
@@ -420,7 +474,8 @@ def coverage_report(result: ContractResult) -> list[str]:
         lines.append(f"  {operation}")
         for status, examples in statuses.items():
             count = seen.get(operation, Counter()).get(int(status), 0)
-            cells = [f"{status}: " + (f"produced {count} times" if count else "NEVER PRODUCED")]
+            produced = f"produced {plural(count, 'time')}" if count else "NEVER PRODUCED"
+            cells = [f"{status}: {produced}"]
             for n, example in enumerate(examples, 1):
                 cells.append(f"example {n} " + _example_state(result, operation, status, example))
             lines.append("    " + "; ".join(cells))
@@ -509,6 +564,61 @@ def summary(result: ContractResult) -> str:
             lines += [f"     {line}" for line in finding.message.splitlines() if line.strip()]
             lines.append(f"   Reproduce: {finding.curl}")
     return "\n".join(lines)
+
+
+def junit_xml(result: ContractResult, *, allow_gaps: bool = False) -> str:
+    """JUnit XML with one test case per operation and check, so a CI dashboard names what failed.
+
+    Schemathesis' own writer makes one case per operation (every check in it). Besides the
+    checks: per operation, "documented responses produced" (a failure for a gap unless gaps
+    are allowed, then skipped), and one error case per error that stopped requests.
+    """
+    from xml.etree import ElementTree
+
+    suite = ElementTree.Element("testsuite", name="craftkit contract", time=f"{result.elapsed:.3f}")
+    operations = sorted(set(result.documented) | {e.operation for e in result.exchanges})
+    gaps = coverage_gaps(result)
+    counts = Counter[str]()
+    for operation in operations:
+        for check in result.checks:
+            case = ElementTree.SubElement(suite, "testcase", classname=operation, name=check)
+            counts["tests"] += 1
+            found = _unique(
+                [f for f in result.findings if f.operation == operation and f.check == check]
+            )
+            if found:
+                counts["failures"] += 1
+                failure = ElementTree.SubElement(
+                    case, "failure", type=check, message="; ".join(f.title for f in found)
+                )
+                failure.text = "\n\n".join(
+                    f"{f.title}\n{f.message}\nReproduce: {f.curl}" for f in found
+                )
+        case = ElementTree.SubElement(
+            suite, "testcase", classname=operation, name="documented responses produced"
+        )
+        counts["tests"] += 1
+        missing = [gap for gap in gaps if gap.startswith(f"{operation}: ")]
+        if missing:
+            text = "\n".join(missing)
+            if allow_gaps:
+                counts["skipped"] += 1
+                ElementTree.SubElement(case, "skipped", message="gaps allowed").text = text
+            else:
+                counts["failures"] += 1
+                failure = ElementTree.SubElement(
+                    case, "failure", type="coverage", message=f"{len(missing)} never produced"
+                )
+                failure.text = text
+    for n, error in enumerate(result.errors, 1):
+        case = ElementTree.SubElement(suite, "testcase", classname="run", name=f"error {n}")
+        counts["tests"] += 1
+        counts["errors"] += 1
+        ElementTree.SubElement(case, "error", message=error.splitlines()[0][:200]).text = error
+    for name in ("tests", "failures", "errors", "skipped"):
+        suite.set(name, str(counts[name]))
+    ElementTree.indent(suite)
+    return ElementTree.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
 
 
 def status_table(result: ContractResult) -> list[str]:

@@ -2,9 +2,11 @@
 
 Schemathesis' public API (`schemathesis.openapi.from_*`, `schemathesis.check`,
 `schemathesis.checks`, `SchemathesisConfig`) covers loading, configuring and checking; running
-every phase while collecting events, writing its JUnit report and replaying a case as another
-identity have no public entry point in 4.32. pyproject.toml pins `schemathesis>=4.32,<5`: the
-range these were tested on; tests/test_schemathesis_shim.py fails loudly if one moves.
+every phase while collecting events and replaying a case as another identity have no public
+entry point in 4.32 (the JUnit report is written by the engine: Schemathesis' writer makes one
+test case per operation, where CI wants one per operation and check). pyproject.toml pins
+`schemathesis>=4.32,<5`: the range these were tested on; tests/test_schemathesis_shim.py
+fails loudly if one moves.
 """
 
 from __future__ import annotations
@@ -17,15 +19,11 @@ from schemathesis.core.parameters import ParameterLocation
 # The engine that runs every phase and yields events (what `st run` drives).
 from schemathesis.engine import events, from_schema
 
-# Schemathesis' own JUnit writer, fed the same events as its CLI reporter.
-from schemathesis.reporting.junitxml import JunitXmlWriter
-
 # How Schemathesis' own auth checks replay a case as another identity (recorded, on the
 # run's transport): used by the cross-tenant check.
 from schemathesis.specs.openapi._auth_retry import send_probe
 
 __all__ = [
-    "JunitXmlWriter",
     "events",
     "from_schema",
     "generated_positive",

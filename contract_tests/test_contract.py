@@ -51,7 +51,7 @@ def test_a_documented_status_never_produced_is_a_gap() -> None:
     assert not any("404" in gap for gap in gaps)
     report = "\n".join(contract.coverage_report(result))
     assert "200: NEVER PRODUCED; example 1 never seen" in report
-    assert "404: produced 1 times; example 1 seen verbatim" in report
+    assert "404: produced 1 time; example 1 seen verbatim" in report
 
 
 def test_an_example_counts_as_produced_by_shape_not_by_data() -> None:
@@ -66,7 +66,7 @@ def test_an_example_counts_as_produced_by_shape_not_by_data() -> None:
         (missing_key, "never seen"),
     ]:
         result = contract.ContractResult(documented=DOCUMENTED, exchanges=[exchange(200, body)])
-        assert f"200: produced 1 times; example 1 {state}" in contract.summary(result)
+        assert f"200: produced 1 time; example 1 {state}" in contract.summary(result)
 
 
 def test_the_summary_lists_failures_with_a_curl_line() -> None:

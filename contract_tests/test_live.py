@@ -4,6 +4,7 @@ broken one, each on a free port."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -125,10 +126,19 @@ def test_a_live_server_passes_with_a_summary_and_a_junit_report(
     assert {"200", "401", "404"} <= set(heads)  # documented, so not starred
     assert {h for h in heads if h.endswith("*")} <= {"400*", "405*"}
     assert "No failures." in run.stdout
-    assert demo["key"] not in run.stdout  # credentials are filtered from the report
+    assert demo["key"] not in run.stdout + run.stderr  # credentials never printed
     assert ("foreign" in run.stdout.split("Credentials sent:")[1].splitlines()[0]) == foreign
+    assert "produced 1 times" not in run.stdout
+    # Progress on stderr, a line per phase with its counts.
+    assert "examples phase: started" in run.stderr
+    assert re.search(r"fuzzing phase: \d+ requests, 0 failed checks in", run.stderr), run.stderr
     suite = ElementTree.parse(junit).getroot()
-    assert suite.get("failures") == "0" and int(suite.get("tests", "0")) >= 1
+    assert suite.get("failures") == "0"
+    cases = {(c.get("classname"), c.get("name")) for c in suite.iter("testcase")}
+    operation = "GET /v1/renders/{id}/engagement"
+    assert (operation, "response_schema_conformance") in cases  # one case per check
+    assert (operation, "documented responses produced") in cases
+    assert int(suite.get("tests", "0")) == len(cases) >= 15
 
 
 def test_a_broken_live_server_fails_with_a_curl_reproduction(
@@ -139,11 +149,33 @@ def test_a_broken_live_server_fails_with_a_curl_reproduction(
     print(run.stdout)
     assert run.returncode == 1, run.stdout + run.stderr
     assert "[response_schema_conformance]" in run.stdout
-    assert f"Reproduce: curl -X GET -H 'Authorization: [Filtered]' {broken_server}" in run.stdout
+    reproduce = (
+        f'Reproduce: curl -X GET -H "Authorization: Bearer $CRAFTKIT_CONTRACT_KEY" {broken_server}'
+    )
+    assert reproduce in run.stdout
+    assert demo["key"] not in run.stdout
     suite = ElementTree.parse(junit).getroot()
-    assert suite.get("failures") == "1"
-    failure = suite.find("./testsuite/testcase/failure")
-    assert failure is not None and "Response violates schema" in (failure.text or "")
+    failed = {
+        case.get("name"): case.find("failure")
+        for case in suite.iter("testcase")
+        if case.find("failure") is not None
+    }
+    assert "response_schema_conformance" in failed
+    assert "Response violates schema" in (failed["response_schema_conformance"].text or "")
+    assert suite.get("failures") == str(len(failed))
+    assert "not_a_server_error" not in failed  # the checks that passed are passing cases
+
+    # The line pastes: with the key in the environment, it gets the broken answer again.
+    curl = next(line for line in run.stdout.splitlines() if "Reproduce: " in line)
+    replay = subprocess.run(
+        ["bash", "-c", curl.split("Reproduce: ", 1)[1] + " -s -o /dev/null -w '%{http_code}'"],
+        env={**os.environ, "CRAFTKIT_CONTRACT_KEY": demo["key"]},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert replay.stdout not in ("", "401"), replay
 
 
 def test_a_refused_key_fails_the_run_instead_of_passing_on_401s(

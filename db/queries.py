@@ -128,6 +128,26 @@ def list_keys(project: Project) -> list[ApiKey]:
     return list(project.keys.order_by(ApiKey.created_at_ms, ApiKey.id))
 
 
+@dataclass(frozen=True)
+class ProjectRow:
+    name: str
+    created_at_ms: int
+    renders: int
+    active_keys: int
+
+
+def list_projects() -> list[ProjectRow]:
+    """Every project, by name, with how many renders and unrevoked keys it has."""
+    renders = Render.select(peewee.fn.COUNT(Render.id)).where(Render.project == Project.id)
+    active = ApiKey.select(peewee.fn.COUNT(ApiKey.id)).where(
+        (ApiKey.project == Project.id) & ApiKey.revoked_at_ms.is_null()
+    )
+    query = Project.select(
+        Project.name, Project.created_at_ms, renders.alias("renders"), active.alias("keys")
+    ).order_by(Project.name)
+    return [ProjectRow(*row) for row in query.tuples()]
+
+
 # --- renders --------------------------------------------------------------------------------
 
 
@@ -135,6 +155,14 @@ def create_render(project: Project, mode: str, render_id: uuid.UUID | None = Non
     return Render.create(
         id=render_id or uuid.uuid4(), project=project, mode=mode, created_at_ms=now_ms()
     )
+
+
+def list_renders(project: Project, mode: str | None = None) -> list[Render]:
+    """A project's renders (of one mode, if given), oldest first."""
+    query = project.renders
+    if mode is not None:
+        query = query.where(Render.mode == mode)
+    return list(query.order_by(Render.created_at_ms, Render.id))
 
 
 class StoredEvent(NamedTuple):

@@ -404,7 +404,7 @@ def test_the_cli_reads_its_settings_from_the_environment(monkeypatch):
 
 # What `craftkit` offers; a command or flag lost in a refactoring fails here.
 COMMANDS = {
-    "": ["--database-url"],
+    "": ["--database-url", "--version"],
     "contract-test": [
         "--allow-gaps",
         "--config",
@@ -427,12 +427,24 @@ COMMANDS = {
     "keys create": ["--mode", "--project"],
     "keys list": ["--project"],
     "keys revoke": ["KEY_OR_PREFIX"],
-    "mock": ["--cors-origin", "--delay", "--host", "--keys", "--port", "--spec", "--watch"],
+    "mock": [
+        "--any-token",
+        "--cors-origin",
+        "--delay",
+        "--host",
+        "--keys",
+        "--port",
+        "--spec",
+        "--token-pattern",
+        "--watch",
+    ],
     "projects": [],
     "projects create": ["NAME"],
+    "projects list": ["--json"],
     "renders": [],
     "renders create": ["--mode", "--project"],
-    "serve": ["--app", "--host", "--no-init", "--port", "--workers"],
+    "renders list": ["--json", "--mode", "--project"],
+    "serve": ["--app", "--host", "--no-init", "--port", "--reload", "--workers"],
 }
 
 
@@ -602,3 +614,102 @@ def test_the_readme_events_line_records_on_the_demo_database_and_replays(cli, tm
     path.write_text(sample.group(1) + "\n")
     assert "Recorded 1 event, skipped 0" in ok(cli("events", "record", str(path)))
     assert "Recorded 0 events, skipped 1" in ok(cli("events", "record", str(path)))
+
+
+# --- listings, version, completion, missing databases ----------------------------------------
+
+
+def test_version_is_the_packages(cli):
+    from importlib.metadata import version
+
+    assert ok(cli("--version")) == f"craftkit, version {version('craftkit-engagement')}\n"
+
+
+def test_projects_list_as_a_table_and_as_json(cli, acme):
+    ok(cli("keys", "create", "--project", "acme"))
+    revoked = ok(cli("keys", "create", "--project", "acme")).strip()
+    ok(cli("keys", "revoke", revoked))
+    ok(cli("projects", "create", "zeta"))
+    table = ok(cli("projects", "list")).splitlines()
+    assert table[0].split() == ["NAME", "CREATED", "RENDERS", "ACTIVE", "KEYS"]
+    assert [row.split()[0] for row in table[1:]] == ["acme", "zeta"]
+    listed = json.loads(ok(cli("projects", "list", "--json")))
+    assert [(p["name"], p["renders"], p["activeKeys"]) for p in listed] == [
+        ("acme", 1, 1),
+        ("zeta", 0, 0),
+    ]
+
+
+def test_renders_list_by_project_and_mode(cli, acme):
+    live = ok(cli("renders", "create", "--project", "acme", "--mode", "live")).strip()
+    listed = json.loads(ok(cli("renders", "list", "--project", "acme", "--json")))
+    assert [(r["id"], r["mode"]) for r in listed] == [(acme["render"], "test"), (live, "live")]
+    only_live = json.loads(
+        ok(cli("renders", "list", "--project", "acme", "--mode", "live", "--json"))
+    )
+    assert [r["id"] for r in only_live] == [live]
+    table = ok(cli("renders", "list", "--project", "acme")).splitlines()
+    assert table[0].split() == ["ID", "MODE", "CREATED"] and live in table[2]
+    assert "no project" in failed(cli("renders", "list", "--project", "nope")).lower()
+
+
+def test_shell_completion_script_is_printed():
+    result = CliRunner().invoke(
+        main, [], env={"_CRAFTKIT_COMPLETE": "bash_source"}, prog_name="craftkit"
+    )
+    assert "complete -o nosort -F _craftkit_completion craftkit" in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["projects", "list"],
+        ["projects", "create", "acme"],
+        ["keys", "list", "--project", "acme"],
+        ["renders", "list", "--project", "acme"],
+        ["serve", "--port", "1"],
+    ],
+)
+def test_a_missing_database_is_named_and_never_created(tmp_path, monkeypatch, args):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (
+        f"Error: no database at {tmp_path / 'craftkit.db'}: run `craftkit db init` to create it "
+        "(or point DATABASE_URL or --database-url at an existing one)\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_db_init_and_demo_create_the_database(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert CliRunner().invoke(main, ["db", "init"]).exit_code == 0
+    assert (tmp_path / "craftkit.db").exists()
+    other = tmp_path / "other.db"
+    assert CliRunner().invoke(main, ["--database-url", f"sqlite:///{other}", "demo"]).exit_code == 0
+    assert other.exists()
+
+
+def test_serve_reload_runs_one_worker():
+    result = CliRunner().invoke(main, ["serve", "--reload", "--workers", "2"])
+    assert result.exit_code == 1 and "--reload runs one worker" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('{"renderId": "x" "eventType": "viewed"}', "Expecting ',' delimiter at column 18"),
+        (
+            '{"renderId": "x",',
+            "Expecting property name enclosed in double quotes at the end of the line (column 18)",
+        ),
+        ('{"renderId": ', "Expecting value at the end of the line (column 14)"),
+    ],
+)
+def test_json_errors_name_the_column_of_the_line(cli, acme, tmp_path, text, where):
+    path = tmp_path / "events.jsonl"
+    path.write_text(line(acme["render"]) + "\n" + text + "\n" + line(acme["render"]) + "\n")
+    message = failed(cli("events", "record", str(path)))
+    assert f"line 2: not valid JSON ({where})" in message
