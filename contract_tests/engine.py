@@ -348,6 +348,9 @@ def run_contract(
     return result
 
 
+TEST_PHASES = ("examples", "coverage", "fuzzing", "stateful")
+
+
 class PhaseProgress:
     """Turns the engine's phase events into lines: what runs, and what it did."""
 
@@ -361,20 +364,22 @@ class PhaseProgress:
     def update(self, event: Any) -> None:
         if self.out is None:
             return
+        name = str(event.phase.name.value) if isinstance(event, events.PhaseEvent) else ""
+        if name not in TEST_PHASES:  # probing, schema analysis: no requests of their own
+            return
         if isinstance(event, events.PhaseStarted):
             self.started = time.monotonic()
             self.requests, self.findings = len(self.result.exchanges), len(self.result.findings)
-            count = len(getattr(event, "operations", None) or ()) or "the"
-            self.out(f"{event.phase.name.value} phase: started ({count} operations)")
+            self.out(f"{name} phase: started")
         elif isinstance(event, events.PhaseFinished):
             status = str(getattr(event.status, "name", event.status)).lower()
             if status == "skip":
-                self.out(f"{event.phase.name.value} phase: skipped")
+                self.out(f"{name} phase: skipped (nothing to run)")
                 return
             requests = len(self.result.exchanges) - self.requests
             failed = len(self.result.findings) - self.findings
             self.out(
-                f"{event.phase.name.value} phase: {plural(requests, 'request')}, "
+                f"{name} phase: {plural(requests, 'request')}, "
                 f"{plural(failed, 'failed check')} in {time.monotonic() - self.started:.1f}s"
             )
 

@@ -156,12 +156,12 @@ def test_a_broken_live_server_fails_with_a_curl_reproduction(
     assert demo["key"] not in run.stdout
     suite = ElementTree.parse(junit).getroot()
     failed = {
-        case.get("name"): case.find("failure")
+        case.get("name"): failure.text or ""
         for case in suite.iter("testcase")
-        if case.find("failure") is not None
+        if (failure := case.find("failure")) is not None
     }
     assert "response_schema_conformance" in failed
-    assert "Response violates schema" in (failed["response_schema_conformance"].text or "")
+    assert "Response violates schema" in failed["response_schema_conformance"]
     assert suite.get("failures") == str(len(failed))
     assert "not_a_server_error" not in failed  # the checks that passed are passing cases
 
@@ -208,3 +208,24 @@ def test_a_refused_key_fails_the_run_instead_of_passing_on_401s(
     )  # fmt: skip
     assert allowed.returncode == 0, allowed.stdout
     assert "no --render-id" in allowed.stderr
+
+
+def test_the_mock_passes_every_check_with_its_default_options(tmp_path: Path) -> None:
+    """`craftkit mock` as started by a frontend team; only 404 is never produced (the mock
+    answers every id with the 200 example unless asked with `Prefer: code=404`)."""
+    from tests.support import live_mock
+
+    with live_mock(cwd=tmp_path) as mock:
+        run = subprocess.run(
+            [
+                CRAFTKIT, "contract-test", "--url", mock.url, "--allow-gaps",
+                "--render-id", str(DEMO_RENDER_ID), "--max-examples", MAX_EXAMPLES,
+                "--junit", str(tmp_path / "junit.xml"),
+            ],
+            env={**os.environ, "CRAFTKIT_CONTRACT_KEY": "ck_test_" + "m" * 32},
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "No failures." in run.stdout
+    gaps = run.stdout.split("Gaps:")[1].split("\n\n")[0]
+    assert "401 never" not in gaps and "200 never" not in gaps and "404 never produced" in gaps
