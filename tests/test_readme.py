@@ -121,3 +121,14 @@ def test_waiting_and_make_rules() -> None:
     script = runnable("craftkit serve --port 8080 &  # note\nmake contract-deep\n", 4242)
     assert "--port 4242 &" in script and "http://127.0.0.1:4242/" in script
     assert f"make -n -C {ROOT} contract-deep" in script
+
+
+def test_every_relative_link_of_the_readme_and_docs_resolves() -> None:
+    pages = [README, *sorted((ROOT / "docs").glob("*.md"))]
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#]+)\)", page.read_text()):
+            if "://" in target:
+                continue
+            assert (page.parent / target).exists(), f"{page.name} links to missing {target}"
+    linked = set(re.findall(r"\]\(docs/([^)]+)\)", README.read_text()))
+    assert {"serving.md", "operations.md", "mock.md", "contract-testing.md"} <= linked
