@@ -12,6 +12,7 @@ from typing import IO
 
 import click
 
+from api.metrics import MULTIPROC_ENV, count_events_ingested
 from cli.context import Context, database_errors, fail, pass_ctx, plural
 from cli.event_lines import read_events
 from cli.progress import Progress
@@ -67,6 +68,8 @@ def events_record(obj: Context, source: IO[str], progress_every: float) -> None:
             )
     elapsed = time.monotonic() - progress.started
     rate = (result.inserted + result.skipped) / elapsed if elapsed > 0 else 0.0
+    if os.environ.get(MULTIPROC_ENV):  # a server's metrics directory: its /metrics counts these
+        count_events_ingested(result.inserted)
     click.echo(
         f"Recorded {plural(result.inserted, 'event')}, skipped {result.skipped} already stored, "
         f"rejected 0 lines, in {elapsed:.1f} s ({rate:,.0f} events/s)"

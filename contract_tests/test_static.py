@@ -127,6 +127,21 @@ def test_the_app_serves_only_the_specs_paths_and_listed_operational_routes(app: 
     assert served_routes(app) == declared | operational
 
 
+def test_the_operational_middleware_routes_answer_and_nothing_beside_them(app: Any) -> None:
+    """/metrics and Swagger UI are answered by middleware (api/operational.py), not by routes
+    the framework lists: each listed one answers, and paths next to them are the 404."""
+    from api.operational import ROUTES
+
+    assert set(ROUTES) == {"/metrics", "/ui", "/ui/", "/docs", "/ui/{file}"}
+    with TestClient(app) as client:
+        for route in ROUTES:
+            assert client.get(route.replace("{file}", "swagger-ui.css")).status_code == 200, route
+        for near in ("/metrics/", "/metricsx", "/docs/", "/ui/x/swagger-ui.css", "/uix"):
+            answer = client.get(near)
+            assert answer.status_code == 404, near
+            assert answer.json()["error"]["code"] == "not_found"
+
+
 def test_an_undeclared_route_would_be_caught(settings: Any) -> None:
     extra = create_app(settings)
     extra.add_url_rule("/debug", "debug", lambda: "", methods=["GET"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -157,3 +158,32 @@ def test_two_workers_count_together_and_clean_up(tmp_path: Path) -> None:
             totals.add(samples[key])
     assert totals == {float(sent)}
     assert list(scratch.iterdir()) == []  # the metrics directory is removed on exit
+
+
+def test_events_recorded_into_a_servers_metrics_directory_are_counted(tmp_path: Path) -> None:
+    """`events record` with the server's PROMETHEUS_MULTIPROC_DIR: /metrics adds them up."""
+    import json as jsonlib
+
+    shared = tmp_path / "metrics"
+    shared.mkdir()
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(shared)}
+    url = f"sqlite:///{tmp_path / 'craftkit.db'}"
+    subprocess.run([str(CRAFTKIT), "--database-url", url, "demo"], check=True, capture_output=True)
+    event = {
+        "renderId": "5f0c6a52-4d0e-4b8a-9a57-1d3c2e7b9f10",
+        "eventType": "printed",
+        "actorKind": "recipient",
+        "createdAt": "2026-06-21T10:10:00Z",
+    }
+    lines = "\n".join(jsonlib.dumps({**event, "id": f"ev_m{n}"}) for n in range(3)) + "\n"
+    recorded = subprocess.run(
+        [str(CRAFTKIT), "--database-url", url, "events", "record", "-"],
+        input=lines, env=env, text=True, capture_output=True, check=True,
+    )  # fmt: skip
+    assert "Recorded 3 events" in recorded.stdout
+    scrape = "from api.metrics import exposition; print(exposition()[0].decode())"
+    exposed = subprocess.run(
+        [sys.executable, "-c", scrape],
+        env=env, text=True, capture_output=True, check=True,
+    )  # fmt: skip
+    assert scraped(exposed.stdout)[("craftkit_events_ingested_total", ())] == 3.0
