@@ -19,12 +19,14 @@ import atexit
 import contextlib
 import functools
 import os
+import pathlib
 import shutil
+import struct
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -114,13 +116,37 @@ def exposition() -> tuple[bytes, str]:
     )
 
     metrics()  # so that a fresh process exposes its metric families at zero
-    if os.environ.get(MULTIPROC_ENV):
-        from prometheus_client import multiprocess
-
+    path = os.environ.get(MULTIPROC_ENV)
+    if path:
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        registry.register(WorkerFiles(path))
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+class WorkerFiles:
+    """prometheus-client's MultiProcessCollector, minus a race it loses.
+
+    A worker creates its file empty and fills its header a moment later; a scrape in between
+    made MultiProcessCollector fail (`struct.error`, a 500 from /metrics; seen in the README
+    test). Empty files are left out, and a file caught half-written is read again.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = pathlib.Path(path)
+
+    def collect(self) -> Any:
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        for attempt in range(5):
+            try:
+                files = [str(f) for f in self.path.glob("*.db") if f.stat().st_size > 0]
+                return MultiProcessCollector.merge(files, accumulate=True)
+            except (struct.error, ValueError, FileNotFoundError):
+                if attempt == 4:
+                    raise
+                time.sleep(0.01)
+        return []
 
 
 @contextlib.contextmanager

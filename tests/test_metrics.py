@@ -187,3 +187,17 @@ def test_events_recorded_into_a_servers_metrics_directory_are_counted(tmp_path: 
         env=env, text=True, capture_output=True, check=True,
     )  # fmt: skip
     assert scraped(exposed.stdout)[("craftkit_events_ingested_total", ())] == 3.0
+
+
+def test_a_worker_file_not_yet_written_does_not_break_a_scrape(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker creates its file empty, then writes it: a scrape in between once got a 500."""
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    (tmp_path / "counter_4242.db").write_bytes(b"")
+    with pytest.raises(Exception):  # noqa: B017 - what prometheus-client alone does
+        MultiProcessCollector.merge([str(tmp_path / "counter_4242.db")])
+    monkeypatch.setenv(metrics.MULTIPROC_ENV, str(tmp_path))
+    body, content_type = metrics.exposition()
+    assert content_type.startswith("text/plain") and b"craftkit_" not in body
