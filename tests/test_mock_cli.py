@@ -159,3 +159,28 @@ def test_watch_reloads_for_the_spec_and_keys_files_only(tmp_path: Path) -> None:
         log = server.output()
     assert log.count("Reloading") == 1 and "keys.txt" in log, log
     assert "handlers.py" not in log and "notes.yaml" not in log, log
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--token-pattern", "ck_(", "--port", "1"], "--token-pattern is not a valid regular"),
+        (["--token-pattern", "x", "--any-token", "--port", "1"], "contradict each other"),
+    ],
+)
+def test_token_options_are_checked_before_serving(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(main, ["mock", *args])
+    assert result.exit_code == 2 and message in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_a_live_mock_refuses_a_token_of_another_shape(tmp_path: Path) -> None:
+    """As `craftkit mock` runs by default: `Bearer whatever` is the real server's 401."""
+    url = "/v1/renders/5f0c6a52-4d0e-4b8a-9a57-1d3c2e7b9f10/engagement"
+    with live_mock(cwd=tmp_path) as mock:
+        refused = httpx.get(mock.url + url, headers={"Authorization": "Bearer whatever"})
+        taken = httpx.get(mock.url + url, headers={"Authorization": "Bearer ck_test_abc"})
+    with live_mock("--any-token", cwd=tmp_path) as relaxed:
+        relaxed_answer = httpx.get(relaxed.url + url, headers={"Authorization": "Bearer whatever"})
+    assert refused.status_code == 401 and "Malformed API key" in refused.json()["error"]["message"]
+    assert taken.status_code == 200 and relaxed_answer.status_code == 200
