@@ -152,3 +152,27 @@ def test_another_projects_key_gets_404(server):
     )
     assert (status, headers["content-type"]) == (404, "application/json")
     assert json.loads(body) == {"error": {"code": "not_found", "message": "Render not found."}}
+
+
+def test_serve_reload_restarts_when_the_spec_changes(tmp_path):
+    """`craftkit serve --reload` for development: an edited spec is served after a restart."""
+    from tests.support import live_serve
+
+    spec = tmp_path / "openapi.yaml"
+    shutil.copyfile(ROOT / "openapi.yaml", spec)
+    subprocess.run([CRAFTKIT, "db", "init"], cwd=tmp_path, check=True, capture_output=True)
+    env = {"CRAFTKIT_SPEC": str(spec), "CRAFTKIT_LOG_FORMAT": "text"}
+    with live_serve("--reload", cwd=tmp_path, env=env) as live:
+        title = httpx.get(f"{live.url}/openapi.json").json()["info"]["title"]
+        spec.write_text(spec.read_text().replace(f"title: {title}", "title: Edited API", 1))
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                edited = httpx.get(f"{live.url}/openapi.json", timeout=2).json()["info"]["title"]
+            except httpx.HTTPError:
+                edited = None  # restarting
+            if edited == "Edited API":
+                break
+            time.sleep(0.3)
+        log = live.output()
+    assert edited == "Edited API", log  # served by a new worker: the old one read the file once
