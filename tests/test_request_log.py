@@ -158,3 +158,22 @@ def test_the_text_format_reads_as_a_sentence(
     assert "GET /v1/renders/{id}/engagement -> 200 in " in line
     assert f"project={tenant['project'].id}" in line and line.endswith("[txt-1]")
     assert render_id not in line
+
+
+def test_asyncapp_logs_the_same_line(
+    settings: Any, tenant: dict[str, Any], make_render: Callable[..., str], log_lines: Any
+) -> None:
+    """Pure ASGI: under Connexion's AsyncApp the operation and project are found the same way."""
+    import connexion
+
+    render_id = make_render(tenant["project"])
+    with TestClient(create_app(settings, app_class=connexion.AsyncApp)) as client:
+        answer = client.get(RENDERS.format(render_id), headers=tenant["headers"])
+    assert answer.status_code == 200
+    (line,) = request_lines(log_lines())
+    assert (line["operation"], line["route"], line["project"]) == (
+        "getRenderEngagement",
+        "/v1/renders/{id}/engagement",
+        str(tenant["project"].id),
+    )
+    assert line["request_id"] == answer.headers["x-request-id"]
