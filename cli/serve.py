@@ -51,6 +51,7 @@ def serve(
 
     from api.app import create_app
     from api.metrics import multiprocess_dir
+    from api.openapi31 import OpenAPI31Specification
     from api.request_log import configure_logging
 
     settings = replace(obj.settings, app=app_kind) if app_kind else obj.settings
@@ -60,14 +61,15 @@ def serve(
     if reload and workers > 1:
         fail("--reload runs one worker; drop --workers (or CRAFTKIT_WORKERS) to use it")
     try:
-        create_app(settings)  # fail now, with one readable line, if the spec is bad
+        OpenAPI31Specification.from_path(settings.spec_path)  # a bad spec: one readable line
     except InvalidSpecification as exc:
         fail(f"{settings.spec_path}: {exc}")
     except OSError as exc:
         fail(f"cannot read the spec: {exc}")
     from db.migrations import check_schema, init_schema
 
-    obj.open(check_schema=False)  # a missing SQLite file is refused, never created
+    # Before create_app, which connects: a missing SQLite file is refused, never created.
+    obj.open(check_schema=False)
     try:
         if no_init:
             check_schema()
@@ -77,6 +79,7 @@ def serve(
         click.echo(f"warning: database unreachable ({exc}); requests will get 503", err=True)
     except SchemaVersionMismatch as exc:
         fail(f"not serving: {exc}")
+    create_app(settings)  # fail now, in this process, rather than in every worker
     os.environ["DATABASE_URL"] = settings.database_url  # for worker processes
     os.environ["CRAFTKIT_APP"] = settings.app
     configure_logging(settings.log_format, settings.log_level)
