@@ -131,8 +131,8 @@ def http_exception(request: ConnexionRequest, exc: Exception) -> ConnexionRespon
 
 def unavailable(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     """A backend (the database) cannot be reached: 503, try again, details only in the log."""
-    metrics.count_database_error(exc)
     cause = exc.__cause__ or exc
+    metrics.count_database_error(cause)  # the driver's class, whether wrapped or not
     message = " ".join(str(cause).split())  # one line, whatever the driver printed
     logger.error("database unavailable: %s: %s", type(cause).__name__, message)
     return envelope(503, MESSAGES[503], headers={"Retry-After": "5"})

@@ -93,7 +93,11 @@ def test_empty_variables_mean_the_default_and_overrides_win():
         ("CRAFTKIT_APP", "django", "(app) must be one of async, flask, got 'django'"),
         ("CRAFTKIT_DB_POOL_SIZE", "0", "(db_pool_size) must be at least 1, got 0"),
         ("CRAFTKIT_KEY_CACHE_SECONDS", "-1", "(key_cache_seconds) must be between 0 and 60"),
-        ("CRAFTKIT_KEY_CACHE_SECONDS", "soon", "could not convert string to float"),
+        (
+            "CRAFTKIT_KEY_CACHE_SECONDS",
+            "soon",
+            "CRAFTKIT_KEY_CACHE_SECONDS must be a number, got 'soon'",
+        ),
         (
             "CRAFTKIT_LOG_LEVEL",
             "loud",

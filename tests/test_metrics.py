@@ -96,13 +96,13 @@ def test_database_errors_are_counted_by_class(tmp_path: Path, settings: Any) -> 
     broken = settings.__class__.from_env(
         {}, database_url=f"sqlite:///{tmp_path}/missing-dir/x.db", spec_path=settings.spec_path
     )
-    before = sample("craftkit_database_errors_total", error="DatabaseUnavailable")
+    before = sample("craftkit_database_errors_total", error="OperationalError")
     with TestClient(create_app(broken)) as client:
         answer = client.get(
             RENDERS.format(uuid.uuid4()), headers={"Authorization": "Bearer ck_test_" + "a" * 32}
         )
     assert answer.status_code == 503
-    assert sample("craftkit_database_errors_total", error="DatabaseUnavailable") == before + 1
+    assert sample("craftkit_database_errors_total", error="OperationalError") == before + 1
 
 
 def test_events_ingested_counter() -> None:
