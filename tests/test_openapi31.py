@@ -97,3 +97,44 @@ def test_add_api_refuses_a_started_app(tmp_path):
     errors.register(app)
     with TestClient(app), pytest.raises(RuntimeError):
         add_api(app, spec)
+
+
+# --- the AsyncApp's views, decorated once (Connexion internals) -----------------------------
+
+
+def test_the_connexion_internals_the_once_decorated_views_rely_on():
+    """Fails loudly if an upgrade moves what OnceDecoratedApi replaces."""
+    from connexion.apps.asynchronous import AsyncApi, AsyncASGIApp, AsyncOperation
+    from connexion.decorators import StarletteDecorator
+
+    assert AsyncASGIApp.api_cls is AsyncApi
+    inner = connexion.AsyncApp(__name__)._middleware_app
+    assert isinstance(inner, AsyncASGIApp) and isinstance(inner.apis, dict)
+    assert isinstance(vars(AsyncOperation)["fn"], property)
+    assert callable(vars(AsyncApi)["make_operation"])
+    assert "decorate" in vars(StarletteDecorator.__mro__[2])  # BaseDecorator.decorate
+
+
+def test_an_async_operation_decorates_its_view_once(settings, tenant, make_render, monkeypatch):
+    from connexion.decorators import StarletteDecorator
+
+    from api.openapi31 import OnceDecoratedOperation
+
+    built: list[Any] = []
+    decorate = StarletteDecorator.decorate
+
+    def counted(self: Any, function: Any) -> Any:
+        built.append(function)
+        return decorate(self, function)
+
+    monkeypatch.setattr(StarletteDecorator, "decorate", counted)
+    app = create_app(settings)  # AsyncApp, the default
+    path = f"/v1/renders/{make_render(tenant['project'])}/engagement"
+    with TestClient(app) as client:
+        answers = [client.get(path, headers=tenant["headers"]) for _ in range(3)]
+        apis = [api for kept in app._middleware_app.apis.values() for api in kept]
+        operations = [op for api in apis for op in api.operations.values()]
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert len({a.content for a in answers}) == 1
+    assert operations and all(isinstance(op, OnceDecoratedOperation) for op in operations)
+    assert len(built) == 1  # stock Connexion 3.3 decorates on every request: 3 here
