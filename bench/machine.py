@@ -12,6 +12,8 @@ PACKAGES = (
     "connexion",
     "starlette",
     "uvicorn",
+    "uvloop",
+    "httptools",
     "flask",
     "a2wsgi",
     "jsonschema-rs",

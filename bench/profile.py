@@ -3,8 +3,9 @@
 The throughput section calls `where_time_goes` for `craftkit serve` while wrk loads it, so
 that bench/results.md can say, when a target is missed, what the time was spent on. py-spy
 (the bench extra) samples the running process without changing it; each sample's innermost
-frame is counted for the component its file belongs to (self time), and every component the
-stack passes through for the inclusive column.
+frame is counted for the component its file belongs to (self time; a frame of Python's own
+modules, such as re or inspect, counts for the nearest caller that is not one), and every
+component the stack passes through for the inclusive column.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("logging (uvicorn's access log)", ("(logging/",)),
     ("asyncio event loop", ("(asyncio/", "(anyio/", "(selectors.py")),
 )
-OTHER = "Python itself (typing, re, functools, threads…)"
+OTHER = "Python itself, no caller of ours or a library's (threads, native frames)"
 Row = tuple[str, float, float]  # (component, self %, inclusive %)
 
 
@@ -65,8 +66,10 @@ def summarise(raw: str) -> list[Row]:
         frames = stack.split(";")
         samples = int(count)
         total += samples
-        own[component(frames[-1])] += samples
-        for name in {component(frame) for frame in frames} - {OTHER}:
+        # Python's own modules (re, typing, inspect…) are charged to the code that called them
+        named = [component(frame) for frame in frames]
+        own[next((name for name in reversed(named) if name != OTHER), OTHER)] += samples
+        for name in set(named) - {OTHER}:
             through[name] += samples
     if not total:
         return []

@@ -315,6 +315,11 @@ def section(
         "brackets. The request is the demo render's engagement (`craftkit demo`, 60 events); "
         "every server answers it with the same bytes (checked: last column).",
         "",
+        "Every server runs under the same uvicorn settings: its defaults, `--loop auto --http "
+        "auto` (uvloop and httptools, installed by connexion[uvicorn] through "
+        "uvicorn[standard]: versions above), access log on at level info; only (f) adds a "
+        "worker.",
+        "",
         *table(
             [
                 "server",

@@ -212,15 +212,17 @@ def test_a_profile_is_summed_by_component():
 
     raw = "\n".join(
         [
-            "<module> (craftkit:8);run (uvicorn/main.py:1);run (db/prepared.py:57) 6",
-            "<module> (craftkit:8);run (uvicorn/main.py:1);iso_timestamp (handlers/wire.py:16) 3",
+            "<module> (craftkit:8);run (uvicorn/main.py:1);run (db/prepared.py:57) 5",
+            "<module> (craftkit:8);run (uvicorn/main.py:1);iso_timestamp (handlers/wire.py:16) 2",
             "<module> (craftkit:8);sub (re/__init__.py:185) 1",
+            "run (uvicorn/main.py:1);decorate (connexion/decorators/main.py:77);sub (re/x.py:1) 2",
             "not a sample line",
         ]
     )
     rows = {name: (own, through) for name, own, through in summarise(raw)}
-    assert rows["database (db/, Peewee, sqlite3, psycopg2)"] == (60.0, 60.0)
-    assert rows["handler: shaping the answer (handlers/)"] == (30.0, 30.0)
+    assert rows["database (db/, Peewee, sqlite3, psycopg2)"] == (50.0, 50.0)
+    assert rows["handler: shaping the answer (handlers/)"] == (20.0, 20.0)
+    assert rows["Connexion (routing, decorators, validation plumbing)"] == (20.0, 20.0)  # its re
     assert rows["uvicorn and the HTTP parser"] == (0.0, 90.0)
     assert rows[OTHER] == (10.0, 0.0)
     assert summarise("") == []
