@@ -317,8 +317,9 @@ def section(
         "",
         "Every server runs under the same uvicorn settings: its defaults, `--loop auto --http "
         "auto` (uvloop and httptools, installed by connexion[uvicorn] through "
-        "uvicorn[standard]: versions above), access log on at level info; only (f) adds a "
-        "worker.",
+        "uvicorn[standard]: versions above), log level info. Each logs every request: the "
+        "references with uvicorn's access log, craftkit serve with its request log "
+        "(api/request_log.py, one JSON line a request) in its place. Only (f) adds a worker.",
         "",
         *table(
             [
