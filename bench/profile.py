@@ -27,11 +27,15 @@ COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("where statements run (api/dbwork.py)", ("(api/dbwork.py",)),
     ("handler: shaping the answer (handlers/)", ("(handlers/",)),
     ("JSON (orjson)", ("orjson",)),
+    (
+        "request log and metrics (api/request_log.py, api/metrics.py, prometheus-client)",
+        ("(api/request_log.py", "(api/metrics.py", "(prometheus_client/"),
+    ),
     ("our middleware and wiring (api/)", ("(api/",)),
     ("Connexion (routing, decorators, validation plumbing)", ("(connexion/", "(werkzeug/")),
     ("Starlette", ("(starlette/",)),
     ("uvicorn and the HTTP parser", ("(uvicorn/", "(httptools", "(h11/")),
-    ("logging (uvicorn's access log)", ("(logging/",)),
+    ("logging (the request log's or uvicorn's access log's lines)", ("(logging/",)),
     ("asyncio event loop", ("(asyncio/", "(anyio/", "(selectors.py")),
 )
 OTHER = "Python itself, no caller of ours or a library's (threads, native frames)"
