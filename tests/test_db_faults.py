@@ -1,0 +1,249 @@
+"""A sick database: stopped, frozen, locked by another writer, or on a full disk.
+
+PostgreSQL faults run against a private cluster the tests start, stop and freeze themselves
+(tests/private_postgres.py), never the shared server. `craftkit serve` runs as users run it;
+CRAFTKIT_DB_TIMEOUT is short here so that the bound is quick to reach.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.private_postgres import PrivatePostgres, private_postgres  # noqa: F401
+from tests.reliability import assert_envelope, craftkit, live_serve
+
+BOUND = 2.0  # CRAFTKIT_DB_TIMEOUT for these servers, in seconds
+SLACK = 3.0  # process start-up, scheduling on a shared 2-core machine
+
+
+@pytest.fixture
+def pg(private_postgres: PrivatePostgres) -> Iterator[PrivatePostgres]:  # noqa: F811
+    """The private cluster, running and thawed before and after each test."""
+    private_postgres.thaw()
+    if not private_postgres.is_running():
+        private_postgres.start()
+    yield private_postgres
+    private_postgres.thaw()
+    if not private_postgres.is_running():
+        private_postgres.start()
+
+
+@pytest.fixture
+def seeded(pg: PrivatePostgres, tmp_path: Path) -> dict[str, Any]:
+    """A fresh database on the private cluster with one project, key and render."""
+    name = f"ck_{uuid.uuid4().hex[:10]}"
+    pg.create_database(name)
+    url = f"postgresql://postgres@127.0.0.1:{pg.port}/{name}"
+    craftkit(url, "db", "init")
+    craftkit(url, "projects", "create", "acme")
+    key = craftkit(url, "keys", "create", "--project", "acme").stdout.strip()
+    render = craftkit(url, "renders", "create", "--project", "acme").stdout.strip()
+    return {"url": url, "key": key, "render": render, "workdir": tmp_path}
+
+
+def _engagement(base: str, render: str, key: str | None, timeout: float = 30) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return httpx.get(f"{base}/v1/renders/{render}/engagement", headers=headers, timeout=timeout)
+
+
+def _timed(call: Any) -> tuple[float, Any]:
+    started = time.monotonic()
+    result = call()
+    return time.monotonic() - started, result
+
+
+ENV = {"CRAFTKIT_DB_TIMEOUT": str(BOUND)}
+
+
+def test_a_stopped_database_is_503_within_the_bound_then_recovers(
+    seeded: dict[str, Any], pg: PrivatePostgres
+) -> None:
+    with live_serve(seeded["url"], seeded["workdir"], env=ENV) as server:
+        assert _engagement(server.url, seeded["render"], seeded["key"]).status_code == 200
+        pg.stop()
+        elapsed, response = _timed(lambda: _engagement(server.url, seeded["render"], seeded["key"]))
+        assert_envelope(response, 503, "service_unavailable")
+        assert response.headers["retry-after"].isdigit()
+        assert elapsed < BOUND + SLACK, elapsed
+        assert_envelope(httpx.get(f"{server.url}/readyz", timeout=30), 503, "service_unavailable")
+        assert httpx.get(f"{server.url}/livez", timeout=5).status_code == 200
+
+        pg.start()
+        response = _engagement(server.url, seeded["render"], seeded["key"])
+        assert response.status_code == 200, response.text
+        assert httpx.get(f"{server.url}/readyz", timeout=30).status_code == 200
+
+
+def test_a_frozen_database_is_503_within_the_bound_and_nothing_else_waits(
+    seeded: dict[str, Any], pg: PrivatePostgres
+) -> None:
+    with live_serve(seeded["url"], seeded["workdir"], env=ENV) as server:
+        assert _engagement(server.url, seeded["render"], seeded["key"]).status_code == 200
+        pg.freeze()
+        try:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=50) as pool:
+                stuck = [
+                    pool.submit(_timed, lambda: _engagement(server.url, seeded["render"],
+                                                             seeded["key"]))
+                    for _ in range(50)
+                ]  # fmt: skip
+                time.sleep(0.5)  # let them reach the database
+                for call in (
+                    lambda: _engagement(server.url, seeded["render"], None, timeout=5),
+                    lambda: httpx.get(f"{server.url}/v1/nothing-here", timeout=5),
+                    lambda: httpx.get(f"{server.url}/livez", timeout=5),
+                ):
+                    elapsed, response = _timed(call)
+                    assert response.status_code in (401, 404, 200), response.text
+                    assert elapsed < 1.5, (response.request.url, elapsed)
+                for future in stuck:
+                    elapsed, response = future.result(timeout=60)
+                    assert_envelope(response, 503, "service_unavailable")
+                    assert response.headers["retry-after"].isdigit()
+                    assert elapsed < 2 * BOUND + SLACK, elapsed
+        finally:
+            pg.thaw()
+        response = _engagement(server.url, seeded["render"], seeded["key"])
+        assert response.status_code == 200, response.text
+
+
+def test_sigterm_exits_in_bounded_time_while_the_database_is_frozen(
+    seeded: dict[str, Any], pg: PrivatePostgres
+) -> None:
+    with live_serve(seeded["url"], seeded["workdir"], env=ENV) as server:
+        assert _engagement(server.url, seeded["render"], seeded["key"]).status_code == 200
+        pg.freeze()
+        try:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+                in_flight = [
+                    pool.submit(_engagement, server.url, seeded["render"], seeded["key"])
+                    for _ in range(8)
+                ]
+                time.sleep(0.5)
+                started = time.monotonic()
+                os.killpg(server.process.pid, signal.SIGTERM)
+                server.process.wait(timeout=4 * BOUND + 10)
+                elapsed = time.monotonic() - started
+                for future in in_flight:
+                    try:  # answered (503) before the exit, or cut off by it: never left hanging
+                        response = future.result(timeout=30)
+                        assert response.status_code == 503, response.text
+                    except httpx.TransportError:
+                        pass
+        finally:
+            pg.thaw()
+        assert elapsed < 2 * BOUND + SLACK + 5, elapsed
+
+
+# --- SQLite: concurrent writers, a full disk -------------------------------------------------
+
+
+def _events_file(path: Path, render: str, count: int, prefix: str) -> Path:
+    with path.open("w") as out:
+        for n in range(count):
+            out.write(
+                json.dumps(
+                    {
+                        "renderId": render,
+                        "id": f"ev_{prefix}_{n}",
+                        "eventType": "viewed",
+                        "actorKind": "recipient",
+                        "createdAt": "2026-06-21T10:10:00.000Z",
+                        "metadata": {"n": n, "pad": "x" * 40},
+                    }
+                )
+                + "\n"
+            )
+    return path
+
+
+def _count(url: str) -> int:
+    from db.connection import connection, open_database
+    from db.models import EngagementEvent
+
+    open_database(url)
+    with connection():
+        return EngagementEvent.select().count()
+
+
+@pytest.fixture
+def sqlite_render(tmp_path: Path) -> dict[str, Any]:
+    url = f"sqlite:///{tmp_path / 'craftkit.db'}"
+    craftkit(url, "db", "init")
+    craftkit(url, "projects", "create", "acme")
+    render = craftkit(url, "renders", "create", "--project", "acme").stdout.strip()
+    return {"url": url, "render": render}
+
+
+def test_two_ingests_and_a_cli_write_at_once_all_succeed_on_sqlite(
+    sqlite_render: dict[str, Any], tmp_path: Path
+) -> None:
+    url, render = sqlite_render["url"], sqlite_render["render"]
+    files = [_events_file(tmp_path / f"{p}.jsonl", render, 20_000, p) for p in ("a", "b")]
+    commands = [["events", "record", str(f)] for f in files] + [
+        ["renders", "create", "--project", "acme"],
+        ["keys", "create", "--project", "acme"],
+    ]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        done = list(pool.map(lambda c: craftkit(url, *c, check=False), commands))
+    for result in done:
+        assert result.returncode == 0, result.stderr
+        assert "db init" not in result.stderr
+    assert _count(url) == 40_000
+
+
+def test_several_ingests_at_once_are_correct_on_postgres(
+    seeded: dict[str, Any], tmp_path: Path
+) -> None:
+    url, render = seeded["url"], seeded["render"]
+    files = [_events_file(tmp_path / f"{p}.jsonl", render, 5_000, p) for p in "abcd"]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        done = list(pool.map(lambda f: craftkit(url, "events", "record", str(f), check=False),
+                             files))  # fmt: skip
+    assert all(result.returncode == 0 for result in done), [r.stderr for r in done]
+    assert _count(url) == 20_000
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MiB tmpfs: a real ENOSPC, as a full disk gives."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a tiny tmpfs needs root")
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False, capture_output=True)
+
+
+def test_a_full_disk_is_named_and_nothing_is_written(tiny_disk: Path, tmp_path: Path) -> None:
+    url = f"sqlite:///{tiny_disk / 'craftkit.db'}"
+    craftkit(url, "db", "init")
+    craftkit(url, "projects", "create", "acme")
+    render = craftkit(url, "renders", "create", "--project", "acme").stdout.strip()
+    source = _events_file(tmp_path / "big.jsonl", render, 20_000, "big")
+
+    result = craftkit(url, "events", "record", str(source), check=False)
+
+    assert result.returncode == 1
+    assert "disk is full" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and "rollback" not in result.stderr
+    assert _count(url) == 0
