@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run test lint contract contract-deep bench wrk clean
+.PHONY: run test lint contract contract-deep bench wrk soak clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
@@ -63,6 +63,10 @@ wrk:
 	  echo "wrk is missing: installing Debian's wrk package"; \
 	  if [ "$$(id -u)" = 0 ]; then apt-get install -y wrk; else sudo apt-get install -y wrk; fi \
 	  || { echo "could not install wrk: run \`sudo apt-get install -y wrk\` (Debian/Ubuntu) and retry"; exit 2; }; }
+
+## soak: 64 connections, 30 s of mixed traffic on a private PostgreSQL while 100k events ingest
+soak: $(VENV)/.installed-test
+	$(BIN)/python -m bench.soak --seconds 30 $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache reports
