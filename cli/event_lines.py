@@ -3,6 +3,12 @@
 One event per line, with the field names of a `recent` item plus `renderId`. Errors name the
 line and the field; a file with any bad line is rejected whole (`read_events` streams, and
 the writer rolls the file's transaction back; `parse_lines` reads a small batch at once).
+
+The rules of a line (SECURITY.md, "Bounds"): at most `MAX_LINE_BYTES` of UTF-8 holding one JSON
+object; `createdAt` a date-time with a zone whose UTC instant has a four-digit year (so the
+server can always format what it stored); text without NUL or lone surrogates (PostgreSQL
+refuses the first, every encoder the second); numbers finite (NaN is not JSON); metadata at
+most `MAX_METADATA_BYTES` once encoded and `MAX_DEPTH` levels deep.
 """
 
 from __future__ import annotations
@@ -10,10 +16,11 @@ from __future__ import annotations
 import functools
 import ipaddress
 import json
+import math
 import re
 import uuid
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from db.queries import ACTOR_KINDS, EVENT_TYPES, NewEvent
@@ -22,6 +29,20 @@ REQUIRED = ("renderId", "eventType", "actorKind", "createdAt")
 OPTIONAL = ("id", "shareId", "sourceIp", "userAgent", "metadata")
 EVENT_ID = re.compile(r"ev_[A-Za-z0-9_-]{1,60}")  # fullmatch: "ev_x\n" is no id
 MAX_ERRORS = 20
+MAX_LINE_BYTES = 64 * 1024
+MAX_METADATA_BYTES = 16 * 1024
+MAX_DEPTH = 32
+MAX_SOURCE_IP = 64
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MIN_CREATED_AT_MS = int((datetime(1, 1, 1, tzinfo=UTC) - EPOCH).total_seconds()) * 1000
+MAX_CREATED_AT_MS = (
+    int((datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC) - EPOCH).total_seconds()) * 1000 + 999
+)
+NOT_TEXT = re.compile(r"[\x00\ud800-\udfff]")
+
+
+class NonFinite(float):
+    """NaN or ±Infinity as read from a line, kept so that the field holding it can be named."""
 
 
 class EventFileError(Exception):
@@ -33,8 +54,11 @@ class EventFileError(Exception):
         super().__init__("\n".join(errors) + tail)
 
 
-def parse_lines(lines: Iterable[str]) -> list[NewEvent]:
-    """Every event of the file, or EventFileError listing the bad lines (blank lines skipped)."""
+def parse_lines(lines: Iterable[str | bytes]) -> list[NewEvent]:
+    """Every event of the file, or EventFileError listing the bad lines (blank lines skipped).
+
+    Lines may be bytes (a file opened in binary), decoded here so that bad UTF-8 names its line.
+    """
     events: list[NewEvent] = []
     errors: list[str] = []
     bad_lines = 0
@@ -52,11 +76,12 @@ def parse_lines(lines: Iterable[str]) -> list[NewEvent]:
     return events
 
 
-def read_events(lines: Iterable[str]) -> Iterator[NewEvent | tuple[int, str]]:
+def read_events(lines: Iterable[str | bytes]) -> Iterator[NewEvent | tuple[int, str]]:
     """Each line's event, or (line, why) for a bad one, one at a time (blank lines skipped).
 
     The streaming form of `parse_lines`: the writer checks references as the events come and
-    reports shape and reference problems together, in one pass.
+    reports shape and reference problems together, in one pass. Lines may be bytes (a file
+    opened in binary), decoded here so that bad UTF-8 names its line.
     """
     for number, text in enumerate(lines, start=1):
         if not text.strip():
@@ -67,10 +92,17 @@ def read_events(lines: Iterable[str]) -> Iterator[NewEvent | tuple[int, str]]:
             yield number, str(exc)
 
 
-def parse_event(line: int, text: str) -> NewEvent:
+def parse_event(line: int, text: str | bytes) -> NewEvent:
+    if len(text) > MAX_LINE_BYTES:
+        raise ValueError(f"longer than {MAX_LINE_BYTES} bytes")
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"not valid UTF-8 (byte {exc.start + 1})") from None
     text = text.rstrip("\r\n")  # else an error at the line's end is "line 2, column 1"
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=NonFinite)
     except json.JSONDecodeError as exc:
         column = exc.pos + 1  # characters from the start of the line, counting from 1
         where = (
@@ -79,6 +111,8 @@ def parse_event(line: int, text: str) -> NewEvent:
             else (f"at column {column}")
         )
         raise ValueError(f"not valid JSON ({exc.msg} {where})") from None
+    except RecursionError:
+        raise ValueError(f"not valid here: nested deeper than {MAX_DEPTH} levels") from None
     if not isinstance(data, dict):
         raise ValueError("expected a JSON object")
     problems = [f"{name}: required" for name in REQUIRED if name not in data]
@@ -94,10 +128,7 @@ def parse_event(line: int, text: str) -> NewEvent:
         "shareId": lambda v: ("share_id", None if v is None else _uuid(v)),
         "sourceIp": lambda v: ("source_ip", None if v is None else _ip(v)),
         "userAgent": lambda v: ("user_agent", None if v is None else _text(v, 1000)),
-        "metadata": lambda v: (
-            "metadata_json",
-            None if v is None else json.dumps(v, sort_keys=True, separators=(",", ":")),
-        ),
+        "metadata": lambda v: ("metadata_json", None if v is None else _metadata(v)),
     }
     for name, value in data.items():
         if name not in checks:
@@ -111,6 +142,39 @@ def parse_event(line: int, text: str) -> NewEvent:
     if problems:
         raise ValueError("; ".join(problems))
     return NewEvent(line=line, **fields)
+
+
+def _metadata(value: Any) -> str:
+    _check_value(value, 1)
+    encoded = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    if len(encoded.encode("utf-8")) > MAX_METADATA_BYTES:
+        raise ValueError(f"larger than {MAX_METADATA_BYTES} bytes as JSON")
+    return encoded
+
+
+def _check_value(value: Any, depth: int) -> None:
+    """Finite numbers, storable text, bounded depth, all the way down."""
+    if depth > MAX_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, NonFinite) or (isinstance(value, float) and not math.isfinite(value)):
+        raise ValueError(f"{value!r} is not a finite number (JSON has no NaN or Infinity)")
+    if isinstance(value, str):
+        _storable(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _storable(key)
+            _check_value(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_value(item, depth + 1)
+
+
+def _storable(text: str) -> str:
+    found = NOT_TEXT.search(text)
+    if found:
+        what = "a NUL character" if found.group() == "\x00" else "a lone surrogate"
+        raise ValueError(f"contains {what} at position {found.start()}")
+    return text
 
 
 def _uuid(value: Any) -> uuid.UUID:
@@ -137,8 +201,16 @@ def _timestamp_ms(value: Any) -> int:
         raise ValueError(f"{value!r} is not an ISO 8601 date-time") from None
     if moment.tzinfo is None or "T" not in value.upper():
         raise ValueError(f"{value!r} must be a date-time with a timezone (Z or ±hh:mm)")
-    whole = int(moment.replace(microsecond=0).timestamp())
-    return whole * 1000 + moment.microsecond // 1000
+    try:
+        ms = int((moment.replace(microsecond=0) - EPOCH).total_seconds()) * 1000
+    except OverflowError:
+        ms = MIN_CREATED_AT_MS - 1
+    ms += moment.microsecond // 1000
+    if not MIN_CREATED_AT_MS <= ms <= MAX_CREATED_AT_MS:
+        raise ValueError(
+            f"{value!r} is outside 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z in UTC"
+        )
+    return ms
 
 
 def _event_id(value: Any) -> str:
@@ -150,6 +222,8 @@ def _event_id(value: Any) -> str:
 def _ip(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("must be an IP address string or null")
+    if len(value) > MAX_SOURCE_IP or "%" in value:
+        raise ValueError(f"{value[:MAX_SOURCE_IP]!r}… is not an IP address without a zone")
     return _canonical_ip(value)
 
 
@@ -167,4 +241,4 @@ def _text(value: Any, limit: int) -> str:
         raise ValueError("must be a string or null")
     if len(value) > limit:
         raise ValueError(f"longer than {limit} characters")
-    return value
+    return _storable(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -10,6 +11,8 @@ from db.connection import connection
 from db.queries import EVENT_TYPES, StoredEvent, render_engagement
 from handlers.context import current
 from handlers.wire import iso_timestamp
+
+logger = logging.getLogger("craftkit.handlers")
 
 
 def get_render_engagement(id: str, token_info: dict[str, Any]) -> dict[str, Any]:
@@ -21,18 +24,30 @@ def get_render_engagement(id: str, token_info: dict[str, Any]) -> dict[str, Any]
         "counts": counts,
         "linkOpens": engagement.link_opens,
         "total": sum(counts.values()),
-        "recent": [_event(event) for event in engagement.recent],
+        "recent": [shown for event in engagement.recent if (shown := _event(event)) is not None],
     }
 
 
-def _event(event: StoredEvent) -> dict[str, Any]:
-    return {
-        "id": event.public_id,
-        "eventType": event.event_type,
-        "actorKind": event.actor_kind,
-        "shareId": str(event.share_id) if event.share_id is not None else None,
-        "sourceIp": event.source_ip,
-        "userAgent": event.user_agent,
-        "metadata": orjson.loads(event.metadata_json) if event.metadata_json is not None else None,
-        "createdAt": iso_timestamp(event.created_at_ms),
-    }
+def _event(event: StoredEvent) -> dict[str, Any] | None:
+    """The event as the contract shows it, or None (logged) for a row that cannot be shown.
+
+    Ingestion refuses such rows, but one written by an older version or by hand (a createdAt
+    past year 9999, NaN in metadata, which orjson refuses) must cost that row, not every read
+    of its render.
+    """
+    try:
+        return {
+            "id": event.public_id,
+            "eventType": event.event_type,
+            "actorKind": event.actor_kind,
+            "shareId": str(event.share_id) if event.share_id is not None else None,
+            "sourceIp": event.source_ip,
+            "userAgent": event.user_agent,
+            "metadata": orjson.loads(event.metadata_json)
+            if event.metadata_json is not None
+            else None,
+            "createdAt": iso_timestamp(event.created_at_ms),
+        }
+    except (ValueError, OverflowError) as exc:  # orjson.JSONDecodeError is a ValueError
+        logger.warning("event %s cannot be shown, left out of recent: %s", event.public_id, exc)
+        return None

@@ -62,11 +62,15 @@ BAD_LINES: list[tuple[str, Any, str]] = [
     ("metadata over its bound", lambda r: _line(r, metadata={"x": "y" * 20_000}), "metadata"),
     ("a line of 10 MB", lambda r: _line(r, metadata={"x": "y" * 10_000_000}), "longer than"),
     (
-        "metadata nested 100,000 deep",
-        lambda r: _raw(r, "metadata", "[" * 100_000 + "]" * 100_000),
-        "metadata",
+        "metadata nested 30,000 deep",
+        lambda r: _raw(r, "metadata", "[" * 30_000 + "]" * 30_000),
+        "nested deeper than",
     ),
-    ("metadata nested 40 deep", lambda r: _raw(r, "metadata", "[" * 40 + "]" * 40), "metadata"),
+    (
+        "metadata nested 40 deep",
+        lambda r: _raw(r, "metadata", "[" * 40 + "]" * 40),
+        "metadata: nested deeper than",
+    ),
     (
         "invalid UTF-8",
         lambda r: _line(r, userAgent="Mozilla").replace(b"Mozilla", b"Moz\xffla"),
