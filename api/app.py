@@ -2,7 +2,8 @@
 
 The wiring is `assemble()` (api/assembly.py), shared with the mock; what is the server's own
 is here: handlers resolved by operationId, API keys looked up in the database, db/'s errors
-mapped to envelopes, `/healthz`, and `AppState`, which binds this app's database and handler
+mapped to envelopes, `/livez` and `/readyz` (api/health.py) behind request guards and a
+request deadline, and `AppState`, which binds this app's database and handler
 settings around each request (context variables, so a second app in the process never
 rebinds the first one's database).
 """
@@ -19,25 +20,28 @@ import peewee
 from connexion.middleware import MiddlewarePosition
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api import dbwork, errors
-from api.assembly import SPEC_ROUTES, Middleware, Route, assemble
+from api import dbwork, errors, health
+from api.assembly import SPEC_ROUTES, Middleware, assemble
 from api.config import Settings
 from api.dbwork import DatabaseWork
+from api.deadline import RequestDeadline
+from api.guards import RequestGuards
 from api.openapi31 import OpenAPI31Specification
 from api.request_log import configure_logging
 from api.resolver import OperationIdResolver
 from api.security import InvalidApiKey, bearer_handler
 from db import keys
-from db.connection import DatabaseUnavailable, bound, connection, database, database_for
+from db.connection import DatabaseUnavailable, bound, connection, database_for
 from db.errors import NotFound
-from db.migrations import check_schema
+from db.migrations import check_schema, schema_problem
 from db.queries import KeyOwner, find_active_key
 from handlers.context import HandlerContext, using
 
 logger = logging.getLogger("craftkit")
 
 # Routes served besides the contract's operations; contract tests check there are no others.
-OPERATIONAL_ROUTES = (*SPEC_ROUTES, "/healthz")
+# The health routes are answered before routing (api/health.py), the document by the framework.
+OPERATIONAL_ROUTES = (*SPEC_ROUTES, *health.ROUTES)
 
 DATABASE_ERRORS: dict[type[Exception], errors.Handler] = {
     NotFound: errors.not_found,
@@ -69,7 +73,10 @@ def create_app(
         settings.database_url,
         pool_size=settings.db_pool_size,
         wait_for_locks=False,  # SQLite runs on the event loop: see api/dbwork.py
+        timeout=settings.db_timeout,  # every wait on the database (db/deadline.py)
+        create=False,  # never a new SQLite file: only `craftkit db init` (or `demo`) makes one
     )
+    before_routing = MiddlewarePosition.BEFORE_SWAGGER
     _refuse_other_schema(db)
     work = DatabaseWork(db, settings.db_pool_size)
     # AsyncApp awaits handlers, so they can run on the loop; FlaskApp calls them in its threads.
@@ -82,6 +89,12 @@ def create_app(
         security_map={"bearer": bearer_handler(KeyLookup(settings.key_cache_seconds))},
         validate_responses=settings.validate_responses,
         middleware=[
+            # Outermost: an abandoned request keeps its own database context (api/deadline.py).
+            Middleware(
+                RequestDeadline,
+                MiddlewarePosition.BEFORE_EXCEPTION,
+                {"seconds": settings.db_timeout},
+            ),
             Middleware(
                 AppState,
                 MiddlewarePosition.BEFORE_EXCEPTION,
@@ -90,10 +103,13 @@ def create_app(
                     "work": work,
                     "context": HandlerContext(recent_limit=settings.recent_limit),
                 },
-            )
+            ),
+            Middleware(
+                RequestGuards, before_routing, {"paths": [*spec.raw["paths"], *OPERATIONAL_ROUTES]}
+            ),
+            Middleware(health.Health, before_routing, {"schema_problem": schema_problem}),
         ],
         domain_errors=DATABASE_ERRORS,
-        routes=[Route("/healthz", "healthz", healthz)],
     )
     app.database = db  # for tests and tools that need the app's own database
     return app
@@ -164,12 +180,6 @@ class KeyLookup:
 def _lookup(digest: str) -> KeyOwner | None:
     with connection():
         return find_active_key(digest)
-
-
-def healthz() -> tuple[bytes, str]:
-    with connection():
-        database.execute_sql("SELECT 1")
-    return b'{"status":"ok"}', "application/json"
 
 
 class AppState:

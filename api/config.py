@@ -84,6 +84,17 @@ class Settings:
         "How long a worker trusts a valid API key before looking it up again: a revoked key "
         "is refused within this time (0: look every request up).",
     )
+    db_timeout: float = _setting(
+        5.0,
+        "CRAFTKIT_DB_TIMEOUT",
+        "Seconds a request may wait for the database (connect, each statement, a locked SQLite "
+        "file, a busy worker); past it the answer is 503 with Retry-After.",
+    )
+    write_timeout: float = _setting(
+        60.0,
+        "CRAFTKIT_WRITE_TIMEOUT",
+        "Seconds a CLI command waits for the database, e.g. for another writer's lock on SQLite.",
+    )
     host: str = _setting("127.0.0.1", "CRAFTKIT_HOST", "Address `craftkit serve` binds to.")
     port: int = _setting(8080, "CRAFTKIT_PORT", "Port `craftkit serve` listens on.")
     workers: int = _setting(1, "CRAFTKIT_WORKERS", "Worker processes for `craftkit serve`.")
@@ -117,6 +128,12 @@ class Settings:
             )
         if self.workers < 1:
             raise ValueError(f"CRAFTKIT_WORKERS (workers) must be at least 1, got {self.workers}")
+        for name, env in (
+            ("db_timeout", "CRAFTKIT_DB_TIMEOUT"),
+            ("write_timeout", "CRAFTKIT_WRITE_TIMEOUT"),
+        ):
+            if not 0 < getattr(self, name) <= 3600:
+                raise ValueError(f"{env} ({name}) must be more than 0 and at most 3600 seconds")
         if self.app not in APP_KINDS:
             raise ValueError(
                 f"CRAFTKIT_APP (app) must be one of {', '.join(APP_KINDS)}, got {self.app!r}"

@@ -33,8 +33,10 @@ CODES = {
     405: "method_not_allowed",
     406: "not_acceptable",
     413: "payload_too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
     429: "rate_limited",
+    431: "headers_too_large",
     500: "internal_error",
     503: "service_unavailable",
 }
@@ -45,6 +47,7 @@ MESSAGES = {
     500: "Internal server error.",
     503: "The database is unavailable; try again later.",
 }
+RETRY_AFTER = "5"  # seconds: about one database timeout
 KEPT_HEADERS = ("allow", "www-authenticate", "retry-after")
 
 
@@ -130,12 +133,16 @@ def http_exception(request: ConnexionRequest, exc: Exception) -> ConnexionRespon
 
 
 def unavailable(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-    """A backend (the database) cannot be reached: 503, try again, details only in the log."""
+    """A backend (the database) cannot be reached: 503, try again, details only in the log.
+
+    An exception with a `public_message` (the health check's "schema missing") says why.
+    """
     cause = exc.__cause__ or exc
     metrics.count_database_error(cause)  # the driver's class, whether wrapped or not
     message = " ".join(str(cause).split())  # one line, whatever the driver printed
     logger.error("database unavailable: %s: %s", type(cause).__name__, message)
-    return envelope(503, MESSAGES[503], headers={"Retry-After": "5"})
+    public = getattr(exc, "public_message", None) or MESSAGES[503]
+    return envelope(503, public, headers={"Retry-After": RETRY_AFTER})
 
 
 def unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:

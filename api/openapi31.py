@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import pathlib
+import re
 from collections.abc import Iterator
 from functools import cached_property
 from typing import Any
@@ -180,3 +181,47 @@ class OnceDecoratedApi(AsyncApi):
         return OnceDecoratedOperation.from_operation(
             operation, pythonic_params=self.pythonic_params, jsonifier=self.jsonifier
         )
+
+
+# --- the routes an app registers ------------------------------------------------------------
+
+
+def registered_routes(app: Any) -> set[tuple[str, str]]:
+    """(path, method) of every route the app's framework registers, FlaskApp or AsyncApp.
+
+    For tests that prove no route exists outside the contract. AsyncApp keeps its Starlette
+    router and its APIs in `_middleware_app`, an internal of Connexion 3.3 (tests/
+    test_openapi31.py checks it is still there); its operations have no Starlette route at
+    all (they are dispatched by operationId after Connexion's routing), so they are listed by
+    the path and method the spec gives their operationId. Call after the app has started:
+    Connexion adds API routes at start-up. Path parameters read `<name>` in both.
+    """
+    from starlette.routing import Mount
+
+    inner = getattr(app, "app", None)
+    url_map = getattr(inner, "url_map", None)
+    if url_map is not None:  # FlaskApp: Flask's own rules
+        return {
+            (rule.rule, method)
+            for rule in url_map.iter_rules()
+            for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}
+        }
+    found: set[tuple[str, str]] = set()
+    for apis in app._middleware_app.apis.values():
+        for api in apis:
+            for path, item in api.specification.raw["paths"].items():
+                for method, operation in item.items():
+                    if (
+                        isinstance(operation, dict)
+                        and operation.get("operationId") in api.operations
+                    ):
+                        found.add((re.sub(r"\{([^}]+)\}", r"<\1>", path), method.upper()))
+    stack: list[Any] = list(app._middleware_app.router.routes)
+    while stack:
+        route = stack.pop()
+        if isinstance(route, Mount):
+            stack.extend(getattr(route.app, "routes", []))
+            continue
+        path = re.sub(r"\{([^}:]+)(:[^}]*)?\}", r"<\1>", route.path)
+        found |= {(path, m) for m in (route.methods or {"GET"}) - {"HEAD", "OPTIONS"}}
+    return found

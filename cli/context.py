@@ -16,6 +16,7 @@ from db.connection import (
     DatabaseUnavailable,
     bind,
     database_for,
+    sqlite_path,
 )
 from db.errors import NotFound
 from db.migrations import SchemaVersionMismatch
@@ -44,16 +45,19 @@ class Context:
         its own words.
         """
         try:
-            database = database_for(self.settings.database_url)
+            database = database_for(
+                self.settings.database_url,
+                timeout=self.settings.write_timeout,  # every wait (db/deadline.py)
+                create=create,
+            )
         except DatabaseConfigError as exc:
             fail(str(exc))
-        if isinstance(database, peewee.SqliteDatabase) and not create:
-            path = str(database.database)
-            if path != ":memory:" and not path.startswith("file:") and not os.path.exists(path):
-                fail(
-                    f"no database at {os.path.abspath(path)}: run `craftkit db init` to create "
-                    "it (or point DATABASE_URL or --database-url at an existing one)"
-                )
+        path = sqlite_path(self.settings.database_url)
+        if path is not None and not create and not os.path.exists(path):
+            fail(
+                f"no database at {os.path.abspath(path)}: run `craftkit db init` to create "
+                "it (or point DATABASE_URL or --database-url at an existing one)"
+            )
         bind(database)
         if not check_schema:
             return
@@ -72,8 +76,35 @@ def fail(message: str) -> None:
     raise click.ClickException(message)
 
 
+def database_message(exc: BaseException, timeout: float) -> str:
+    """One line for a database failure, naming its real cause.
+
+    The cause may sit under another error: after SQLite gives up a write on a full disk it
+    rolls the transaction back itself, and Peewee's own rollback then fails with "cannot
+    rollback - no transaction is active", which said nothing about the disk.
+    """
+    causes: list[str] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(causes) < 10:
+        causes.append(str(seen).lower())
+        seen = seen.__cause__ or seen.__context__
+    text = " | ".join(causes)
+    if "disk is full" in text or "no space left" in text:
+        return "database error: the disk is full (no space left for the database); nothing written"
+    if "database is locked" in text or "database is busy" in text:
+        return (
+            f"database error: another writer held the database lock for {timeout:g} s; "
+            "nothing was written; run it again (CRAFTKIT_WRITE_TIMEOUT sets the wait)"
+        )
+    if "interrupted" in text or "statement timeout" in text:
+        return f"database error: no answer within {timeout:g} s (CRAFTKIT_WRITE_TIMEOUT)"
+    if "no such table" in text or "does not exist" in text:
+        return f"database error: {exc} (was `craftkit db init` run?)"
+    return f"database error: {exc} (is the database running?)"
+
+
 def database_errors(func: Any) -> Any:
-    """Report an unreachable or uninitialised database as one readable line, not a traceback."""
+    """Report a database failure as one readable line naming its cause, not a traceback."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -82,7 +113,8 @@ def database_errors(func: Any) -> Any:
         except SchemaVersionMismatch as exc:
             fail(f"database error: {exc}")
         except (DatabaseUnavailable, peewee.OperationalError, peewee.ProgrammingError) as exc:
-            fail(f"database error: {exc} (is it running, and was `craftkit db init` run?)")
+            context = click.get_current_context().find_object(Context)
+            fail(database_message(exc, context.settings.write_timeout if context else 0))
 
     return wrapper
 

@@ -1,7 +1,8 @@
 """`craftkit demo`: a demo project, test key and render with events; safe to run again.
 
-The demo key is written to a file beside the database (mode 600) because only its digest is
-stored; a second run reuses it while it is still valid, so the printed curl keeps working.
+The demo key is written to a file beside the database (mode 600, a new file renamed into
+place, never through a symlink) because only its digest is stored; a second run reuses it
+while it is still valid, so the printed curl keeps working.
 """
 
 from __future__ import annotations
@@ -126,21 +127,38 @@ def seed_demo(key_file: Path) -> Demo:
             new = keys.generate_key("test")
             queries.store_api_key(project, "test", new.digest, new.display_prefix)
             key = new.plaintext
-            _save_key(key_file, key)
+        _save_key(key_file, key)  # again when reused: the file may have lost its mode 600
     return Demo(key=key, render_id=DEMO_RENDER_ID, events_added=added)
 
 
 def _reuse_key(key_file: Path) -> str | None:
-    if not key_file.exists():
+    """The key in `key_file` if it is a regular file (not a symlink) holding a valid key."""
+    try:
+        fd = os.open(key_file, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:  # missing, or a symlink (ELOOP): not ours to trust
         return None
-    key = key_file.read_text().strip()
+    with os.fdopen(fd) as handle:
+        key = handle.read(512).strip()
     if keys.key_mode(key) is None or queries.find_active_key(keys.digest(key)) is None:
         return None
     return key
 
 
 def _save_key(key_file: Path, key: str) -> None:
+    """Write the key to a new mode-600 file beside `key_file`, then rename it into place.
+
+    A new file (O_EXCL, O_NOFOLLOW) gets its mode at creation, whatever a file already there
+    had, and the rename replaces a symlink rather than writing through it.
+    """
     key_file.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key + "\n")
+    temporary = key_file.with_name(f".{key_file.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, key_file)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise

@@ -27,7 +27,7 @@ def events() -> None:
 
 
 @events.command("record")
-@click.argument("source", type=click.File("r", encoding="utf-8"))
+@click.argument("source", type=click.File("rb"))  # bytes: bad UTF-8 is named by its line
 @click.option(
     "--progress-every",
     type=click.FloatRange(min=0),
@@ -38,7 +38,7 @@ def events() -> None:
 )
 @pass_ctx
 @database_errors
-def events_record(obj: Context, source: IO[str], progress_every: float) -> None:
+def events_record(obj: Context, source: IO[bytes], progress_every: float) -> None:
     """Record events from a JSON Lines FILE (or - for stdin), all or nothing.
 
     \b
@@ -76,7 +76,7 @@ def events_record(obj: Context, source: IO[str], progress_every: float) -> None:
     )
 
 
-def _size(source: IO[str]) -> int | None:
+def _size(source: IO[bytes]) -> int | None:
     """The file's size in bytes, when it is a regular file (not stdin or a pipe)."""
     try:
         status = os.fstat(source.fileno())
@@ -85,9 +85,7 @@ def _size(source: IO[str]) -> int | None:
     return status.st_size if stat.S_ISREG(status.st_mode) else None
 
 
-def _position(source: IO[str]) -> Callable[[], int]:
+def _position(source: IO[bytes]) -> Callable[[], int]:
     """() -> bytes read so far (to within a read-ahead buffer), or 0 when unknown."""
-    raw = getattr(source, "buffer", None)
-    if raw is None:
-        return lambda: 0
+    raw = getattr(source, "buffer", source)
     return lambda: 0 if raw.closed else int(raw.tell())

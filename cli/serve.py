@@ -10,7 +10,7 @@ from typing import Any
 import click
 from connexion.exceptions import InvalidSpecification
 
-from api.config import APP_KINDS
+from api.config import APP_KINDS, Settings
 from cli.context import Context, fail, pass_ctx
 from db.connection import DatabaseUnavailable
 from db.migrations import SchemaVersionMismatch
@@ -97,6 +97,7 @@ def serve(
             log_level=settings.log_level,
             log_config=None,  # api.request_log's format, in every worker
             access_log=False,  # replaced by the request log (no raw paths or query strings)
+            **server_options(settings),
             **(reload_options(settings.spec_path) if reload else {}),
         )
 
@@ -109,4 +110,22 @@ def reload_options(spec_path: str) -> dict[str, Any]:
         "reload": True,
         "reload_dirs": [str(root / name) for name in PACKAGES] + [str(spec.parent)],
         "reload_includes": ["*.py", spec.name],
+    }
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's own bounds (SECURITY.md lists what it answers before the app sees a request).
+
+    h11, not httptools: only h11 bounds the request head (`h11_max_incomplete_event_size`);
+    httptools reads headers of any size.
+    """
+    from api.bounds import SERVER_CONCURRENCY, SERVER_HEAD_BYTES
+
+    return {
+        "http": "h11",
+        "h11_max_incomplete_event_size": SERVER_HEAD_BYTES,
+        "limit_concurrency": SERVER_CONCURRENCY,
+        # In-flight requests end within one database timeout; then the worker exits.
+        "timeout_graceful_shutdown": int(settings.db_timeout) + 5,
+        "server_header": False,
     }

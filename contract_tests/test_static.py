@@ -13,7 +13,9 @@ from openapi_spec_validator import OpenAPIV31SpecValidator
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from api import health
 from api.app import OPERATIONAL_ROUTES, create_app
+from api.assembly import SPEC_ROUTES
 from api.openapi31 import HTTP_METHODS, OpenAPI31Specification
 from api.resolver import OperationIdResolver
 from api.spec_walk import documented_responses
@@ -116,15 +118,21 @@ def served_routes(app: Any) -> set[tuple[str, str]]:
         return served
 
 
-def test_the_app_serves_only_the_specs_paths_and_listed_operational_routes(app: Any) -> None:
+@pytest.mark.parametrize("app_class", [connexion.FlaskApp, connexion.AsyncApp])
+def test_the_app_serves_only_the_specs_paths_and_listed_operational_routes(
+    settings: Any, app_class: Any
+) -> None:
     declared = {
         (_as_flask_rule(path), method.upper())
         for path, item in SPEC["paths"].items()
         for method in HTTP_METHODS
         if method in item
     }
-    operational = {(route, "GET") for route in OPERATIONAL_ROUTES}
-    assert served_routes(app) == declared | operational
+    # The health routes are answered before routing (api/health.py), the rest by the framework.
+    framework_routes = {(route, "GET") for route in SPEC_ROUTES}
+    assert set(OPERATIONAL_ROUTES) == {*SPEC_ROUTES, *health.ROUTES}
+    app = create_app(settings, app_class=app_class)
+    assert served_routes(app) == declared | framework_routes
 
 
 def test_the_operational_middleware_routes_answer_and_nothing_beside_them(app: Any) -> None:

@@ -29,6 +29,8 @@ from urllib.parse import urlsplit
 import peewee
 from playhouse import db_url
 
+from db import deadline
+
 _current: contextvars.ContextVar[peewee.Database | None] = contextvars.ContextVar(
     "craftkit_database", default=None
 )
@@ -92,7 +94,12 @@ database = ContextDatabase()
 
 
 def database_for(
-    url: str, *, pool_size: int | None = None, wait_for_locks: bool = True
+    url: str,
+    *,
+    pool_size: int | None = None,
+    wait_for_locks: bool = True,
+    timeout: float | None = None,
+    create: bool = True,
 ) -> peewee.Database:
     """Build the database for `url`; nothing connects yet and nothing is bound.
 
@@ -101,6 +108,10 @@ def database_for(
     timeout 0) instead of waiting: for work on an event loop, which retries them where waiting
     is harmless (`waiting_for_locks`). Making a connection may still wait (its PRAGMAs need
     the file), so that is done off the loop (`has_idle_connection`).
+
+    `timeout` bounds every wait on the database (db/deadline.py: connect and statement
+    timeouts, a watchdog for a frozen server, SQLite's lock wait); `create=False` never
+    creates a missing SQLite file.
 
     Unsupported schemes and missing drivers are refused here, at start-up, with a message that
     names the fix; the URL itself is never repeated, since it may hold a password.
@@ -124,7 +135,7 @@ def database_for(
             options["check_same_thread"] = False  # a request's connection may change threads
         else:
             options["stale_timeout"] = POOL_STALE_SECONDS  # servers drop idle connections
-    db = db_url.connect(url, **options)
+    db = deadline.connect(url, timeout, create=create, **options)
     db._state = RequestScopedState(db)
     adapter = getattr(db, "_adapter", None)  # peewee 4: knows which driver the URL needs
     if adapter is not None and hasattr(adapter, "check_driver"):
@@ -251,6 +262,14 @@ def redact(url: str) -> str:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
     return parts._replace(netloc=netloc).geturl()
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file of a SQLite URL (None for other databases and for :memory:)."""
+    if not urlsplit(url).scheme.startswith("sqlite"):
+        return None
+    path = db_url.parse(url)["database"]
+    return None if path == ":memory:" else str(path)
 
 
 def is_sqlite() -> bool:

@@ -9,6 +9,7 @@ db/models.py, so it keeps working after the models move on.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import cast
@@ -17,6 +18,7 @@ import peewee
 from playhouse.migrate import SchemaMigrator, migrate
 
 from db.connection import connection, database
+from db.deadline import sqlite_file
 from db.models import LINK_OPEN, MODELS, BaseModel
 
 SCHEMA_VERSION = 2
@@ -193,3 +195,25 @@ def recreate_schema() -> int:
         cascade = not isinstance(database.obj, peewee.SqliteDatabase)  # SQLite has no CASCADE
         database.drop_tables([SchemaVersion, *MODELS], cascade=cascade, safe=True)
     return init_schema()
+
+
+def schema_problem() -> str | None:
+    """Why the database cannot serve (missing tables, another schema version), or None.
+
+    Unreachable raises DatabaseUnavailable, like any query; /readyz answers 503 either way. A
+    SQLite file deleted while served is missing even though pooled connections still read it.
+    """
+    path = sqlite_file(database.obj)
+    if path is not None and not os.path.exists(path):
+        return "The database file is missing; run craftkit db init."
+    with connection():
+        existing = set(database.get_tables())
+        missing = [m._meta.table_name for m in [SchemaVersion, *MODELS]]
+        missing = [name for name in missing if name not in existing]
+        if missing:
+            return f"The database schema is missing ({', '.join(missing)}); run craftkit db init."
+        try:
+            check_version(stored_version())
+        except SchemaVersionMismatch as exc:
+            return f"The database cannot serve: {exc}."
+    return None

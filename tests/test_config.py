@@ -43,6 +43,8 @@ def test_every_setting_is_read_from_its_variable():
         "CRAFTKIT_WORKERS": "4",
         "CRAFTKIT_LOG_LEVEL": "debug",
         "CRAFTKIT_LOG_FORMAT": "text",
+        "CRAFTKIT_DB_TIMEOUT": "2.5",
+        "CRAFTKIT_WRITE_TIMEOUT": "30",
     }
     assert {env for env, _, _ in settings_table()} == set(env)
     settings = Settings.from_env(env)
@@ -59,6 +61,8 @@ def test_every_setting_is_read_from_its_variable():
         workers=4,
         log_level="debug",
         log_format="text",
+        db_timeout=2.5,
+        write_timeout=30.0,
     )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability import craftkit
+from tests.support import craftkit
 
 
 @pytest.fixture

@@ -14,13 +14,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from cli.main import main
 from db.connection import connection
 from db.models import EngagementEvent
-
-try:  # the CLI's home after the layout change; the old one until then
-    from cli.main import main  # type: ignore[import-not-found]
-except ImportError:
-    from api.cli import main
 
 
 def _event(render: str, **fields: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import itertools
 import uuid
 from typing import Any
 
-from api import keys as key_format
+from db import keys as key_format
 from db import queries
 from db.connection import connection
 

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from api import errors
 from api.app import create_app
 from api.config import Settings
-from api.openapi31 import OpenAPI31Specification, add_api
+from api.openapi31 import OpenAPI31Specification, add_api, registered_routes
 from tests.support import ROOT
 
 SHARED_SPEC = ROOT.parent / "shared" / "spec" / "openapi.yaml"
@@ -138,3 +138,12 @@ def test_an_async_operation_decorates_its_view_once(settings, tenant, make_rende
     assert len({a.content for a in answers}) == 1
     assert operations and all(isinstance(op, OnceDecoratedOperation) for op in operations)
     assert len(built) == 1  # stock Connexion 3.3 decorates on every request: 3 here
+
+
+@pytest.mark.parametrize("app_class", [connexion.FlaskApp, connexion.AsyncApp])
+def test_registered_routes_sees_the_framework_routes(app_class):
+    """Fails loudly if Connexion moves the AsyncApp router (`_middleware_app`) or Flask's map."""
+    app = app_class(__name__)
+    app.add_url_rule("/probe", "probe", lambda *_: "", methods=["GET"])
+    with TestClient(app):
+        assert ("/probe", "GET") in registered_routes(app)

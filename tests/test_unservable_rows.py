@@ -14,22 +14,26 @@ import pytest
 
 from db.connection import connection
 from db.models import EngagementEvent
-from db.queries import now_ms
+from tests.support import event
 
 YEAR_10000_MS = 253_402_300_800_000  # 10000-01-01T00:00:00Z
 BEFORE_YEAR_1_MS = -62_135_596_800_001  # a millisecond before 0001-01-01T00:00:00Z
 
 
-def _insert(render: str, public_id: str, created_at_ms: int, metadata_json: str | None) -> None:
+def _spoil(render: str, public_id: str, created_at_ms: int | None, metadata: str | None) -> None:
+    """Rewrite a stored event as an older version (or a hand edit) might have left it."""
+    changes: dict = {}
+    if created_at_ms is not None:
+        changes[EngagementEvent.created_at_ms] = created_at_ms
+    if metadata is not None:
+        changes[EngagementEvent.metadata_json] = metadata
     with connection():
-        EngagementEvent.insert(
-            public_id=public_id,
-            render=render,
-            event_type="viewed",
-            actor_kind="recipient",
-            metadata_json=metadata_json,
-            created_at_ms=created_at_ms,
-        ).execute()
+        updated = (
+            EngagementEvent.update(changes)
+            .where((EngagementEvent.render == render) & (EngagementEvent.public_id == public_id))
+            .execute()
+        )
+    assert updated == 1
 
 
 @pytest.mark.parametrize(
@@ -46,13 +50,19 @@ def test_an_unservable_row_is_left_out_not_a_500(
     client: Any,
     tenant: dict,
     make_render: Any,
+    record_events: Any,
     caplog: pytest.LogCaptureFixture,
     created_at_ms: int | None,
     metadata_json: str | None,
 ) -> None:
     render = make_render(tenant["project"], "test")
-    _insert(render, "ev_good", now_ms(), '{"page":2}')
-    _insert(render, "ev_bad", created_at_ms or now_ms() - 1000, metadata_json)
+    record_events(
+        [
+            event(render, id="ev_good", createdAt="2026-06-21T10:00:00Z", metadata={"page": 2}),
+            event(render, id="ev_bad", createdAt="2026-06-21T09:00:00Z"),
+        ]
+    )
+    _spoil(render, "ev_bad", created_at_ms, metadata_json)
 
     with caplog.at_level(logging.WARNING):
         response = client.get(f"/v1/renders/{render}/engagement", headers=tenant["headers"])

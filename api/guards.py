@@ -1,0 +1,77 @@
+"""What a request may be before it is routed: an exact contract path, within the bounds.
+
+`RequestGuards` runs after the error middleware and before routing, so each refusal is the
+contract's envelope and no view can run outside Connexion's security and validation:
+- a path that is not exactly one of the contract's paths or the named operational routes is
+  404 here. Werkzeug merged `//v1/…` into `/v1/…` and ran the view with no operation context
+  (a 500, issue 8 row 2); Starlette answered `/v1//…` with a 308 echoing the Host header
+  (row 6). Unknown paths also never wait for a worker thread, whatever the database does;
+- the request target, headers, query parameters and body are bounded (api/bounds.py);
+- two `Authorization` headers are 401: servers and proxies disagree on which one counts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api import bounds
+
+
+def path_pattern(templates: Iterable[str]) -> re.Pattern[str]:
+    """One regex matching exactly the given paths; `{name}` matches one non-empty segment."""
+    alternatives = []
+    for template in templates:
+        parts = re.split(r"(\{[^}/]+\})", template)
+        alternatives.append(
+            "".join(r"[^/\n]+" if p.startswith("{") else re.escape(p) for p in parts)
+        )
+    return re.compile("|".join(f"(?:{a})" for a in alternatives))
+
+
+class RequestGuards:
+    def __init__(self, app: ASGIApp, paths: Iterable[str]) -> None:
+        self.app = app
+        self.paths = path_pattern(paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            self.check(scope)
+        await self.app(scope, receive, send)
+
+    def check(self, scope: Scope) -> None:
+        query: bytes = scope.get("query_string", b"")
+        raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+        if len(raw_path) + len(query) > bounds.REQUEST_TARGET.limit:
+            raise HTTPException(
+                414, f"The request target is longer than {bounds.REQUEST_TARGET.limit} bytes."
+            )
+        if not self.paths.fullmatch(scope["path"]):
+            raise HTTPException(404)  # the error module's "No route matches" envelope
+        header_bytes = 0
+        authorizations = 0
+        body = False
+        for name, value in scope["headers"]:
+            header_bytes += len(name) + len(value)
+            if name == b"authorization":
+                authorizations += 1
+            elif (name == b"content-length" and value.strip() not in (b"", b"0")) or (
+                name == b"transfer-encoding"
+            ):
+                body = True
+        if header_bytes > bounds.HEADERS.limit:
+            raise HTTPException(
+                431, f"The request headers are larger than {bounds.HEADERS.limit} bytes."
+            )
+        if query and query.count(b"&") + 1 > bounds.QUERY_PARAMETERS.limit:
+            raise HTTPException(
+                400,
+                f"Too many query parameters (at most {bounds.QUERY_PARAMETERS.limit}).",
+            )
+        if body:
+            raise HTTPException(413, "This API takes no request body.")
+        if authorizations > bounds.AUTHORIZATION.limit:
+            raise HTTPException(401, "Send one Authorization header, not several.")
