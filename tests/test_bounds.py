@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from api import bounds
-from api.event_lines import MAX_DEPTH, MAX_LINE_BYTES, MAX_METADATA_BYTES, MAX_SOURCE_IP
-from tests.conftest import ROOT
+from cli.event_lines import MAX_DEPTH, MAX_LINE_BYTES, MAX_METADATA_BYTES, MAX_SOURCE_IP
+from tests.support import ROOT
 
 
 def table_rows(text: str) -> dict[str, str]:
