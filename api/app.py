@@ -25,7 +25,6 @@ from api.assembly import SPEC_ROUTES, Middleware, assemble
 from api.config import Settings
 from api.dbwork import DatabaseWork
 from api.deadline import RequestDeadline
-from api.guards import RequestGuards
 from api.openapi31 import OpenAPI31Specification
 from api.request_log import configure_logging
 from api.resolver import OperationIdResolver
@@ -104,12 +103,11 @@ def create_app(
                     "context": HandlerContext(recent_limit=settings.recent_limit),
                 },
             ),
-            Middleware(
-                RequestGuards, before_routing, {"paths": [*spec.raw["paths"], *OPERATIONAL_ROUTES]}
-            ),
             Middleware(health.Health, before_routing, {"schema_problem": schema_problem}),
         ],
         domain_errors=DATABASE_ERRORS,
+        answered_paths=health.ROUTES,
+        max_body=0,  # no operation of the contract takes a body
     )
     app.database = db  # for tests and tools that need the app's own database
     return app

@@ -28,7 +28,8 @@ from connexion.resolver import Resolver
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from api import errors, operational
+from api import bounds, errors, operational
+from api.guards import RequestGuards
 from api.middleware import ExactPathRouting, HeadAsGet, NoLineFeedInPaths, middlewares
 from api.openapi31 import OpenAPI31Specification, add_api
 
@@ -68,11 +69,15 @@ def assemble(
     middleware: Sequence[Middleware] = (),
     domain_errors: Mapping[type[Exception], errors.Handler] | None = None,
     routes: Sequence[Route] = (),
+    answered_paths: Sequence[str] = (),
+    max_body: int | None = bounds.BODY.limit,
 ) -> Any:
     """The contract's app: `spec` served through `resolver`, strict and validated both ways.
 
     `middleware` is added before the shared middleware at the same position (so the first
-    given is the outermost); `routes` after the document's own.
+    given is the outermost); `routes` after the document's own. `RequestGuards` lets through
+    only the spec's paths, the routes and `answered_paths` (answered by a middleware), within
+    the bounds of api/bounds.py; `max_body=None` leaves bodies to the validators.
     """
     options: dict[str, Any] = {
         "swagger_ui_options": SwaggerUIOptions(serve_spec=False, swagger_ui=False),
@@ -97,6 +102,18 @@ def assemble(
     # Outermost, before the callers' middleware: every request is logged and counted,
     # CORS preflights included; /metrics and Swagger UI are served on every app.
     operational.install(app, spec, fixed_routes=[*SPEC_ROUTES, *(r.path for r in routes)])
+    # First at its position, so the bounds hold for every route, health included.
+    app.add_middleware(
+        RequestGuards,
+        position=MiddlewarePosition.BEFORE_SWAGGER,
+        paths=[
+            spec.base_path + path
+            for path in [*spec.raw.get("paths", {}), *SPEC_ROUTES, *(r.path for r in routes)]
+        ]
+        + list(answered_paths),
+        max_body=max_body,
+        max_query_parameters=max(bounds.QUERY_PARAMETERS.limit, 2 * _most_query_parameters(spec)),
+    )
     for extra in middleware:
         app.add_middleware(extra.cls, position=extra.position, **extra.options)
     app.add_middleware(HeadAsGet, position=MiddlewarePosition.BEFORE_EXCEPTION)
@@ -140,6 +157,18 @@ class CompactJSON:
             return orjson.loads(data)
         except orjson.JSONDecodeError:
             return data  # as Connexion's does: a body that is not JSON stays as it came
+
+
+def _most_query_parameters(spec: OpenAPI31Specification) -> int:
+    """The most query parameters any operation declares (path-level ones included)."""
+    most = 0
+    for path, _method, operation in spec.operations():
+        declared = [
+            *spec.spec["paths"][path].get("parameters", []),
+            *operation.get("parameters", []),
+        ]
+        most = max(most, sum(1 for p in declared if isinstance(p, dict) and p.get("in") == "query"))
+    return most
 
 
 def spec_routes(spec: OpenAPI31Specification, spec_path: pathlib.Path) -> list[Route]:

@@ -1,12 +1,14 @@
 """What a request may be before it is routed: an exact contract path, within the bounds.
 
-`RequestGuards` runs after the error middleware and before routing, so each refusal is the
-contract's envelope and no view can run outside Connexion's security and validation:
+`RequestGuards` runs after the error middleware and before routing, in the server and the
+mock alike (api/assembly.py), so each refusal is the envelope and no view can run outside
+Connexion's security and validation:
 - a path that is not exactly one of the contract's paths or the named operational routes is
   404 here. Werkzeug merged `//v1/…` into `/v1/…` and ran the view with no operation context
   (a 500, issue 8 row 2); Starlette answered `/v1//…` with a 308 echoing the Host header
   (row 6). Unknown paths also never wait for a worker thread, whatever the database does;
-- the request target, headers, query parameters and body are bounded (api/bounds.py);
+- the request target, headers, query parameters and body are bounded (api/bounds.py); the
+  mock, which serves documents with request bodies and many parameters, passes its own;
 - two `Authorization` headers are 401: servers and proxies disagree on which one counts.
 """
 
@@ -33,9 +35,17 @@ def path_pattern(templates: Iterable[str]) -> re.Pattern[str]:
 
 
 class RequestGuards:
-    def __init__(self, app: ASGIApp, paths: Iterable[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        paths: Iterable[str],
+        max_body: int | None = bounds.BODY.limit,
+        max_query_parameters: int = bounds.QUERY_PARAMETERS.limit,
+    ) -> None:
         self.app = app
         self.paths = path_pattern(paths)
+        self.max_body = max_body  # None: bodies are the validators' business
+        self.max_query_parameters = max_query_parameters
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -58,20 +68,24 @@ class RequestGuards:
             header_bytes += len(name) + len(value)
             if name == b"authorization":
                 authorizations += 1
-            elif (name == b"content-length" and value.strip() not in (b"", b"0")) or (
-                name == b"transfer-encoding"
-            ):
-                body = True
+            elif name == b"transfer-encoding":
+                body = body or self.max_body is not None
+            elif name == b"content-length" and self.max_body is not None:
+                body = body or not value.strip().isdigit() or int(value) > self.max_body
         if header_bytes > bounds.HEADERS.limit:
             raise HTTPException(
                 431, f"The request headers are larger than {bounds.HEADERS.limit} bytes."
             )
-        if query and query.count(b"&") + 1 > bounds.QUERY_PARAMETERS.limit:
+        if query and query.count(b"&") + 1 > self.max_query_parameters:
             raise HTTPException(
-                400,
-                f"Too many query parameters (at most {bounds.QUERY_PARAMETERS.limit}).",
+                400, f"Too many query parameters (at most {self.max_query_parameters})."
             )
         if body:
-            raise HTTPException(413, "This API takes no request body.")
+            raise HTTPException(
+                413,
+                "This API takes no request body."
+                if self.max_body == 0
+                else f"The request body is larger than {self.max_body} bytes.",
+            )
         if authorizations > bounds.AUTHORIZATION.limit:
             raise HTTPException(401, "Send one Authorization header, not several.")

@@ -23,8 +23,8 @@ import httpx
 import pytest
 
 from tests.private_postgres import PrivatePostgres, private_postgres  # noqa: F401
+from tests.support import CRAFTKIT, craftkit, serve_database
 from tests.support import assert_small_envelope as assert_envelope
-from tests.support import craftkit, serve_database
 
 BOUND = 2.0  # CRAFTKIT_DB_TIMEOUT for these servers, in seconds
 SLACK = 3.0  # process start-up, scheduling on a shared 2-core machine
@@ -280,3 +280,27 @@ def test_a_full_disk_is_named_and_nothing_is_written(tiny_disk: Path, tmp_path: 
     assert "disk is full" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr and "rollback" not in result.stderr
     assert _count(url) == 0
+
+
+def test_a_writer_that_waits_too_long_names_the_lock(sqlite_render: dict[str, Any]) -> None:
+    """Past CRAFTKIT_WRITE_TIMEOUT the loser says another writer held the lock, not `db init`."""
+    import sqlite3
+
+    path = sqlite_render["url"].removeprefix("sqlite:///")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        result = subprocess.run(
+            [str(CRAFTKIT), "--database-url", sqlite_render["url"], "projects", "create", "late"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "CRAFTKIT_WRITE_TIMEOUT": "0.5"},
+            check=False,
+        )
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.returncode == 1
+    assert "another writer held the database lock" in result.stderr, result.stderr
+    assert "db init" not in result.stderr and "Traceback" not in result.stderr

@@ -203,3 +203,23 @@ def _walk(client: Any, paths: list[str]) -> None:
         for i in slashes:
             doubled = path[:i] + "/" + path[i:]
             assert_envelope(_get(client, doubled), 404, "not_found")
+
+
+def test_the_mock_has_the_same_exact_paths_and_bounds() -> None:
+    """The mock is assembled by the same assemble(): the guards hold there too."""
+    from api.mock.app import MockOptions, create_mock_app
+    from tests.support import ROOT
+
+    app = create_mock_app(MockOptions(spec_path=str(ROOT / "openapi.yaml")))
+    render = "5f0c6a52-4d0e-4b8a-9a57-1d3c2e7b9f10"
+    headers = {"Authorization": "Bearer ck_test_anything"}
+    with TestClient(app, follow_redirects=False) as client:
+        assert _get(client, f"/v1/renders/{render}/engagement", headers=headers).status_code == 200
+        assert_envelope(_get(client, f"//v1/renders/{render}/engagement"), 404, "not_found")
+        many = "&".join(f"p{i}=1" for i in range(6000))
+        response = _get(client, f"/v1/renders/{render}/engagement?{many}", headers=headers)
+        assert_envelope(response, 414, "uri_too_long")
+        response = _get(
+            client, f"/v1/renders/{render}/engagement", headers={**headers, "X-Pad": "x" * 9000}
+        )
+        assert_envelope(response, 431, "headers_too_large")
