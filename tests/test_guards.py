@@ -1,4 +1,4 @@
-"""Requests an attacker would send: each a small 4xx in the envelope (or a documented 2xx).
+"""api/guards.py, and the hostile-input table: each request a small 4xx envelope (or a 2xx).
 
 The decisions this table records (SECURITY.md, "Bounds" and "Render ids"):
 - a render id is the canonical hyphenated UUID, hex in either case (RFC 4122 §3: case-

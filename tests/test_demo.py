@@ -1,4 +1,4 @@
-"""`craftkit demo` writes its key file safely: mode 600, never through a symlink, atomically."""
+"""cli/demo.py: `craftkit demo` writes its key file safely: mode 600, never through a symlink."""
 
 from __future__ import annotations
 
