@@ -20,7 +20,6 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -151,16 +150,6 @@ class PrivatePostgres:
                 self.stop()
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
-
-    def wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"private PostgreSQL did not come back:\n{self.log.read_text()}")
 
 
 def unavailable_reason() -> str | None:
