@@ -10,6 +10,7 @@ Headers that matter to clients (`Allow`, `WWW-Authenticate`, `Retry-After`) are 
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -165,6 +166,18 @@ def register(app: Any, domain: Mapping[type[Exception], Handler] | None = None) 
     """Install every handler, and the app's own domain errors, on a FlaskApp or AsyncApp.
 
     Starlette picks a handler by the exception's class hierarchy, so the order is irrelevant.
+    Each is installed as a coroutine: Connexion runs a plain function in the thread pool, so
+    while a hung database held every pool thread, even a 401 or a 404 waited for one.
     """
     for exc_class, handler in {**HANDLERS, **(domain or {})}.items():
-        app.add_error_handler(exc_class, handler)
+        app.add_error_handler(exc_class, _on_the_event_loop(handler))
+
+
+def _on_the_event_loop(handler: Handler) -> Any:
+    """`handler` as a coroutine function; it only builds a small response, so it never blocks."""
+
+    @functools.wraps(handler)
+    async def run(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        return handler(request, exc)
+
+    return run
