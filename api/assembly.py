@@ -101,7 +101,9 @@ def assemble(
     )
     # Outermost, before the callers' middleware: every request is logged and counted,
     # CORS preflights included; /metrics and Swagger UI are served on every app.
-    operational.install(app, spec, fixed_routes=[*SPEC_ROUTES, *(r.path for r in routes)])
+    operational.install(
+        app, spec, fixed_routes=[*SPEC_ROUTES, *(r.path for r in routes), *answered_paths]
+    )
     # First at its position, so the bounds hold for every route, health included.
     app.add_middleware(
         RequestGuards,
