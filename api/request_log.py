@@ -30,7 +30,6 @@ import uuid
 from collections.abc import Collection, Mapping
 from typing import Any, TextIO
 
-import orjson
 from starlette.types import Scope
 
 from api.config import LOG_FORMATS
@@ -158,10 +157,9 @@ class JsonFormatter(logging.Formatter):
             exc = record.exc_info[1]
             line["error"] = f"{type(exc).__name__}: {exc}"
             line["exc"] = self.formatException(record.exc_info)
-        try:
-            return orjson.dumps(line, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
-        except orjson.JSONEncodeError:  # an int beyond 64 bits, say: the standard library copes
-            return json.dumps(line, default=str, ensure_ascii=False)
+        # The standard library's spacing (`"key": value`), which log queries may rely on;
+        # orjson would save ~3 µs a line but can only write compact JSON.
+        return json.dumps(line, default=str, ensure_ascii=False)
 
 
 class TextFormatter(logging.Formatter):
