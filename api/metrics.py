@@ -29,10 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from api.openapi31 import scope_operation_id
-from api.request_log import RouteTemplates
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:  # imported at first use: prometheus-client reads the environment on import
     from prometheus_client import Counter, Histogram
@@ -167,36 +164,6 @@ def multiprocess_dir() -> Iterator[str]:
     finally:
         os.environ.pop(MULTIPROC_ENV, None)
         shutil.rmtree(path, ignore_errors=True)
-
-
-class RequestMetrics:
-    """Counts every answered request and times it (an outer middleware, like the request log)."""
-
-    def __init__(self, app: ASGIApp, routes: RouteTemplates) -> None:
-        self.app = app
-        self.routes = routes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        scope.setdefault("extensions", {})
-        status = 500
-        started = time.perf_counter()
-
-        async def send_counted(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_counted)
-        finally:
-            operation = scope_operation_id(scope) or self.routes.route(scope, None)
-            found = metrics()
-            found.requests.labels(operation=operation, status=str(status)).inc()
-            found.duration.labels(operation=operation).observe(time.perf_counter() - started)
 
 
 class MetricsEndpoint:

@@ -12,9 +12,10 @@ from typing import Any
 from connexion.middleware import MiddlewarePosition
 
 from api import docs_ui
-from api.metrics import METRICS_PATH, MetricsEndpoint, RequestMetrics
+from api.metrics import METRICS_PATH, MetricsEndpoint
 from api.openapi31 import OpenAPI31Specification
-from api.request_log import RequestLog, RouteTemplates
+from api.request_log import RouteTemplates
+from api.telemetry import RequestTelemetry
 
 # Served by this module's middlewares on every app; `/ui/{file}` stands for Swagger UI's assets.
 ROUTES = (METRICS_PATH, *docs_ui.ROUTES)
@@ -40,15 +41,16 @@ def install(
     fixed_routes: Sequence[str],
     operation_ids: Mapping[str, str] | None = None,
 ) -> None:
-    """Add the request log and metrics (outermost, in that order) and the two endpoints.
+    """Add the request log and metrics (one middleware, the outermost) and the two endpoints.
 
     Call it before any other `BEFORE_EXCEPTION` middleware: the first added is the outermost,
     so every request is logged and counted, CORS preflights and HEAD included.
     """
     routes = route_templates(spec, operation_ids, fixed_routes)
     title = str(spec.raw.get("info", {}).get("title") or "API")
-    app.add_middleware(RequestLog, position=MiddlewarePosition.BEFORE_EXCEPTION, routes=routes)
-    app.add_middleware(RequestMetrics, position=MiddlewarePosition.BEFORE_EXCEPTION, routes=routes)
+    app.add_middleware(
+        RequestTelemetry, position=MiddlewarePosition.BEFORE_EXCEPTION, routes=routes
+    )
     # Inside the exception middleware: a wrong method gets the 405 envelope.
     app.add_middleware(MetricsEndpoint, position=MiddlewarePosition.BEFORE_SWAGGER)
     app.add_middleware(docs_ui.SwaggerUI, position=MiddlewarePosition.BEFORE_SWAGGER, title=title)

@@ -1,12 +1,13 @@
 """Structured logs: one line per request, a request id on every line, JSON or text.
 
-`RequestLog` is a pure ASGI middleware, so it behaves the same under Connexion's FlaskApp and
-AsyncApp and in the mock. Each request gets an id (a well-formed `X-Request-ID` from the
-client, else a new one), echoed in the response and attached to every log record written
-while the request runs (errors included), and one `request` line when it ends: time, request
-id, method, route template, operationId, status, duration and the project the key belongs
-to. The raw path and the query string are never logged (they may hold ids a tenant wants
-kept, or a key sent as `?access_token=`), and neither is the `Authorization` header.
+The request log is written by `RequestTelemetry` (api/telemetry.py), a pure ASGI middleware, so
+it behaves the same under Connexion's FlaskApp and AsyncApp and in the mock. Each request gets
+an id (a well-formed `X-Request-ID` from the client, else a new one), echoed in the response and
+attached to every log record written while the request runs (errors included), and one `request`
+line when it ends: time, request id, method, route template, operationId, status, duration and
+the project the key belongs to. The raw path and the query string are never logged (they may
+hold ids a tenant wants kept, or a key sent as `?access_token=`), and neither is the
+`Authorization` header.
 
 `configure_logging()` sets up the root logger for `craftkit serve` and its workers: JSON
 lines by default when stderr is not a terminal (log shippers), human-readable text on a
@@ -20,17 +21,18 @@ import contextvars
 import datetime
 import json
 import logging
+import os
 import re
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Collection, Mapping
 from typing import Any, TextIO
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from api.config import LOG_FORMATS
-from api.openapi31 import scope_operation_id, scope_project_id
 
 logger = logging.getLogger("craftkit.request")
 
@@ -82,53 +84,35 @@ class RouteTemplates:
         return UNMATCHED
 
 
-class RequestLog:
-    """One log line per request, with a request id in and out (the outermost middleware)."""
+def log_request(fields: dict[str, Any]) -> None:
+    """Log the `request` line with `fields`, through `logger`'s handlers, filters and level.
 
-    def __init__(self, app: ASGIApp, routes: RouteTemplates) -> None:
-        self.app = app
-        self.routes = routes
+    What `logger.info("request", extra={"fields": fields})` does, minus its per-call cost:
+    no walk up the stack for the caller, and the record copied from one built once per
+    process and thread (only its times differ). It measured a third of the request log's cost.
+    """
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    now = time.time()
+    key = (os.getpid(), threading.get_ident())
+    template = _RECORDS.get(key)
+    if template is None:
+        made = logger.makeRecord(
+            logger.name, logging.INFO, __file__, 0, "request", (), None, "log_request"
+        )
+        template = _RECORDS[key] = made.__dict__
+    record = logging.LogRecord.__new__(logging.LogRecord)
+    values = record.__dict__
+    values.update(template)
+    values["created"] = now
+    values["msecs"] = int((now - int(now)) * 1000) + 0.0
+    values["relativeCreated"] = template["relativeCreated"] + (now - template["created"]) * 1000
+    values["fields"] = fields
+    logger.handle(record)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request_id = request_id_from(scope.get("headers", []))
-        token = current_request_id.set(request_id)
-        # Created here, so that what Connexion records in it (operationId, token info) on the
-        # shallow copies of this scope further in is visible once the request is answered.
-        scope.setdefault("extensions", {})
-        header = (b"x-request-id", request_id.encode())
-        status = 500
-        started = time.perf_counter()
 
-        async def send_with_id(message: Message) -> None:
-            nonlocal status, request_id
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = list(message.get("headers", []))
-                own = [v for k, v in headers if k.lower() == header[0]]
-                if own:  # a spec that declares X-Request-ID answers its own: log that one
-                    request_id = own[0].decode("latin-1")
-                else:
-                    message = {**message, "headers": [*headers, header]}
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            operation_id = scope_operation_id(scope)
-            fields = {
-                "method": str(scope.get("method", ""))[:16],
-                "route": self.routes.route(scope, operation_id),
-                "operation": operation_id,
-                "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                "project": scope_project_id(scope),
-            }
-            current_request_id.set(request_id)
-            logger.info("request", extra={"fields": fields})
-            current_request_id.reset(token)
+# (process id, thread id) -> a request record's attributes, made by logging itself.
+_RECORDS: dict[tuple[int, int], dict[str, Any]] = {}
 
 
 # --- formatting ------------------------------------------------------------------------------
@@ -142,9 +126,19 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+_second: tuple[int, str] = (-1, "")  # the last whole second formatted, and its text
+
+
 def _timestamp(record: logging.LogRecord) -> str:
-    moment = datetime.datetime.fromtimestamp(record.created, tz=datetime.UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """`2026-11-25T16:46:03.123Z`; the seconds formatted once per second, not per line."""
+    global _second
+    whole = int(record.created)
+    second, text = _second
+    if second != whole:
+        moment = datetime.datetime.fromtimestamp(whole, tz=datetime.UTC)
+        text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+        _second = (whole, text)
+    return f"{text}.{int(record.msecs):03d}Z"
 
 
 class JsonFormatter(logging.Formatter):
@@ -163,6 +157,8 @@ class JsonFormatter(logging.Formatter):
             exc = record.exc_info[1]
             line["error"] = f"{type(exc).__name__}: {exc}"
             line["exc"] = self.formatException(record.exc_info)
+        # The standard library's spacing (`"key": value`), which log queries may rely on;
+        # orjson would save ~3 µs a line but can only write compact JSON.
         return json.dumps(line, default=str, ensure_ascii=False)
 
 

@@ -28,8 +28,8 @@ COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("handler: shaping the answer (handlers/)", ("(handlers/",)),
     ("JSON (orjson)", ("orjson",)),
     (
-        "request log and metrics (api/request_log.py, api/metrics.py, prometheus-client)",
-        ("(api/request_log.py", "(api/metrics.py", "(prometheus_client/"),
+        "request log and metrics (api/telemetry.py, request_log.py, metrics.py, prometheus-client)",
+        ("(api/telemetry.py", "(api/request_log.py", "(api/metrics.py", "(prometheus_client/"),
     ),
     ("our middleware and wiring (api/)", ("(api/",)),
     ("Connexion (routing, decorators, validation plumbing)", ("(connexion/", "(werkzeug/")),

@@ -177,3 +177,51 @@ def test_asyncapp_logs_the_same_line(
         str(tenant["project"].id),
     )
     assert line["request_id"] == answer.headers["x-request-id"]
+
+
+class Kept(logging.Handler):
+    """Keeps the records it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_the_request_line_is_a_full_log_record_and_obeys_the_loggers_level(
+    client: TestClient, tenant: dict[str, Any], make_render: Callable[..., str]
+) -> None:
+    """The request line skips `logger.info`'s machinery (log_request), not what it produces."""
+    logger = logging.getLogger("craftkit.request")
+    kept, level = Kept(), logger.level
+    logger.addHandler(kept)
+    try:
+        logger.setLevel(logging.INFO)
+        path = RENDERS.format(make_render(tenant["project"]))
+        client.get(path, headers=tenant["headers"])
+        client.get(path, headers=tenant["headers"])
+        logger.setLevel(logging.WARNING)
+        client.get(path, headers=tenant["headers"])
+    finally:
+        logger.removeHandler(kept)
+        logger.setLevel(level)
+    assert len(kept.records) == 2  # the third request, at WARNING, wrote no line
+    made = logger.makeRecord(logger.name, logging.INFO, __file__, 1, "request", (), None)
+    for record in kept.records:
+        assert set(vars(made)) | {"fields"} <= set(vars(record))  # handlers may add more
+        assert (record.name, record.levelno, record.getMessage()) == (
+            "craftkit.request",
+            logging.INFO,
+            "request",
+        )
+        assert record.fields["route"] == "/v1/renders/{id}/engagement"  # type: ignore[attr-defined]
+    first, second = kept.records
+    assert first.created <= second.created and first.fields is not second.fields  # type: ignore[attr-defined]
+    assert (
+        abs(
+            second.relativeCreated - first.relativeCreated - 1000 * (second.created - first.created)
+        )
+        < 1
+    )
