@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.openapi31 import scope_operation_id
+from api.connexion_shim import scope_operation_id
 from api.request_log import RouteTemplates
 
 if TYPE_CHECKING:  # imported at first use: prometheus-client reads the environment on import

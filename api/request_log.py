@@ -30,7 +30,7 @@ from typing import Any, TextIO
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.config import LOG_FORMATS
-from api.openapi31 import scope_operation_id, scope_project_id
+from api.connexion_shim import scope_operation_id, scope_project_id
 
 logger = logging.getLogger("craftkit.request")
 
