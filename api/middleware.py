@@ -2,8 +2,8 @@
 
 - Starlette routers answer `/v1/renders/{id}/engagement/` with a bodiless 307 to the path
   without the slash: an undocumented response outside the envelope. `middlewares()` is
-  Connexion's default stack with its routing middleware swapped for `ExactPathRouting` (a
-  subclass reaching into Connexion's router: see its docstring).
+  Connexion's default stack with its routing middleware swapped for `ExactPathRouting`
+  (built on api/connexion_shim.py's `Routing`, which reaches Connexion's routers).
 - Connexion 3.3 mounts each API on a Starlette `Mount`, whose `(?P<path>.*)` does not match a
   line feed, while Flask's router does: `/v1/renders/a%0Ab/engagement` reached the handler with
   no operation context and failed with a 500 (found by the contract tests). No path of the
@@ -17,33 +17,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from connexion.middleware.main import ConnexionMiddleware
-from connexion.middleware.routing import RoutingMiddleware
 from starlette.exceptions import HTTPException
-from starlette.routing import Mount, Router
+from starlette.routing import Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.connexion_shim import Routing, default_middlewares
 
-class ExactPathRouting(RoutingMiddleware):
-    """Connexion's routing without slash redirects (its `router` attribute is internal)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        super().__init__(app)
-        self.router.redirect_slashes = False
+class ExactPathRouting(Routing):
+    """Connexion's routing without slash redirects."""
 
-    def add_api(self, *args: Any, **kwargs: Any) -> None:
-        super().add_api(*args, **kwargs)
-        for route in self.router.routes:  # one Mount per API, holding that API's router
-            if isinstance(route, Mount) and isinstance(route.app, Router):
-                route.app.redirect_slashes = False
+    def adjust_routers(self, top: Router, apis: list[Router]) -> None:
+        for router in (top, *apis):
+            router.redirect_slashes = False
 
 
 def middlewares(routing: type = ExactPathRouting) -> list[Any]:
     """A new list per app: Connexion's `add_middleware` inserts into the list it was given."""
-    return [
-        routing if middleware is RoutingMiddleware else middleware
-        for middleware in ConnexionMiddleware.default_middlewares
-    ]
+    return default_middlewares(routing)
 
 
 class NoLineFeedInPaths:

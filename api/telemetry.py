@@ -14,8 +14,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.connexion_shim import scope_operation_id, scope_project_id
 from api.metrics import metrics
-from api.openapi31 import scope_operation_id, scope_project_id
 from api.request_log import RouteTemplates, current_request_id, log_request, request_id_from
 
 REQUEST_ID_HEADER = b"x-request-id"

@@ -22,10 +22,9 @@ point is tested in tests/test_validation.py):
 
 Compiled validators live in a `SchemaCache` owned by the spec (`OpenAPI31Specification.schemas`),
 filled once at start-up (`warm`); Connexion instantiates validator classes per request, and
-those look schemas up in their app's cache instead of compiling them again. The validator
-classes override Connexion's `_validate` hooks and read `_schema`, `_nullable` and `_scope`:
-internals of connexion.validators 3.3, pinned in pyproject.toml and exercised by every
-request test.
+those look schemas up in their app's cache instead of compiling them again. The body
+validators are built on api/connexion_shim.py's `RequestBodyValidator` and
+`ResponseBodyValidator`, which hold the Connexion internals they take.
 """
 
 from __future__ import annotations
@@ -33,24 +32,23 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 import jsonschema_rs
 import orjson
-from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import BadRequestProblem, NonConformingResponseBody
 from connexion.lifecycle import ConnexionRequest
 from connexion.validators import (
     FormDataValidator,
-    JSONRequestBodyValidator,
-    JSONResponseBodyValidator,
     MultiPartFormDataValidator,
     TextResponseBodyValidator,
 )
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from starlette.types import Scope
+
+from api.connexion_shim import RequestBodyValidator, ResponseBodyValidator, by_media_type
 
 logger = logging.getLogger("craftkit.validation")
 
@@ -349,29 +347,23 @@ def _summary(issues: list[Issue]) -> str:
 # --- bodies ---------------------------------------------------------------------------------
 
 
-class JSONRequestBodyValidator31(_Cached, JSONRequestBodyValidator):
+class JSONRequestBodyValidator31(_Cached, RequestBodyValidator):
     """JSON request bodies checked with 2020-12 semantics, every problem reported."""
 
-    def _validate(self, body: Any) -> dict[str, Any] | None:
-        if not self._nullable and body is None:
+    def check(self, body: Any, *, schema: dict[str, Any], nullable: bool) -> None:
+        if not nullable and body is None:
             issue = {"in": "body", "pointer": "/", "message": "request body must not be empty"}
             raise RequestValidationProblem("Request body must not be empty.", [issue])
-        issues = schema_issues(self.compiled(self._schema), body, location="body")
+        issues = schema_issues(self.compiled(schema), body, location="body")
         if issues:
             raise RequestValidationProblem(_summary(issues), issues)
-        return None
 
 
-class JSONResponseBodyValidator31(_Cached, JSONResponseBodyValidator):
+class JSONResponseBodyValidator31(_Cached, ResponseBodyValidator):
     """Response bodies checked against the contract; a mismatch is logged with its operation."""
 
-    @property
-    def validator(self) -> Validator:  # type: ignore[override]
-        return self.compiled(self._schema)
-
-    def _parse(self, stream: Iterable[bytes]) -> Any:
+    def parse(self, body: bytes) -> Any:
         """The response body as JSON, read by orjson (UTF-8, as JSON on the wire is)."""
-        body = b"".join(stream)
         if not body:
             return None
         try:
@@ -379,12 +371,11 @@ class JSONResponseBodyValidator31(_Cached, JSONResponseBodyValidator):
         except orjson.JSONDecodeError as exc:
             raise NonConformingResponseBody(detail=str(exc)) from exc
 
-    def _validate(self, body: Any) -> None:
-        issues = schema_issues(self.validator, body, location="body")
+    def check(self, body: Any, *, schema: dict[str, Any], operation_id: str | None) -> None:
+        issues = schema_issues(self.compiled(schema), body, location="body")
         if not issues:
             return
-        routing = self._scope.get("extensions", {}).get("connexion_routing", {})
-        operation_id = routing.get("operation_id", "(unknown operation)")
+        operation_id = operation_id or "(unknown operation)"
         logger.error(
             "response of %s does not conform to the contract: %s",
             operation_id,
@@ -405,14 +396,14 @@ def validator_map(cache: SchemaCache) -> dict[str, Any]:
 
     return {
         "parameter": bound(ParameterValidator),
-        "body": MediaTypeDict(
+        "body": by_media_type(
             {
                 "*/*json": bound(JSONRequestBodyValidator31),
                 "application/x-www-form-urlencoded": FormDataValidator,
                 "multipart/form-data": MultiPartFormDataValidator,
             }
         ),
-        "response": MediaTypeDict(
+        "response": by_media_type(
             {
                 "*/*json": bound(JSONResponseBodyValidator31),
                 "text/plain": bound(TextResponseBodyValidator31),

@@ -1,11 +1,12 @@
-"""Every Schemathesis internal the contract engine uses, in one place (tested by test_shim.py).
+"""Every Schemathesis internal the contract engine uses, in one place (tested by
+test_schemathesis_shim.py; tests/test_import_rules.py keeps them out of other modules).
 
 Schemathesis' public API (`schemathesis.openapi.from_*`, `schemathesis.check`,
 `schemathesis.checks`, `SchemathesisConfig`) covers loading, configuring and checking; running
 every phase while collecting events and replaying a case as another identity have no public
 entry point in 4.32 (the JUnit report is written by the engine: Schemathesis' writer makes one
 test case per operation, where CI wants one per operation and check). pyproject.toml pins
-`schemathesis>=4.32,<5`: the range these were tested on; tests/test_schemathesis_shim.py
+`schemathesis>=4.32,<4.33`: the range these were tested on; test_schemathesis_shim.py
 fails loudly if one moves.
 """
 

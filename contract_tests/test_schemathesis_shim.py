@@ -6,6 +6,7 @@ names the one that moved, with what the engine needs of it.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 
 import pytest
@@ -21,7 +22,7 @@ def parameters(func: object) -> list[str]:
 
 def test_the_tested_schemathesis_version():
     major, minor = (int(part) for part in schemathesis.SCHEMATHESIS_VERSION.split(".")[:2])
-    assert major == 4 and minor >= 32, "pyproject.toml pins >=4.32,<5: re-check the shim"
+    assert (major, minor) == (4, 32), "pyproject.toml pins >=4.32,<4.33: re-check the shim"
 
 
 def test_send_probe_replays_a_case_within_a_check():
@@ -33,6 +34,37 @@ def test_the_engine_runs_a_schema_and_yields_these_events():
     names = ("ScenarioFinished", "FuzzScenarioFinished", "NonFatalError", "FatalError")
     for name in (*names, "PhaseStarted", "PhaseFinished"):
         assert isinstance(getattr(shim.events, name, None), type), f"events.{name} is gone"
+
+
+# What engine.py reads off the events (and their recorders): internal dataclasses.
+EVENT_FIELDS = {
+    "PhaseEvent": {"phase"},
+    "PhaseFinished": {"phase", "status"},
+    "ScenarioFinished": {"recorder"},
+    "FuzzScenarioFinished": {"recorder"},
+    "NonFatalError": {"label", "info"},
+    "FatalError": {"exception"},
+}
+
+
+@pytest.mark.parametrize(("name", "fields"), sorted(EVENT_FIELDS.items()))
+def test_the_engine_reads_these_fields_of_each_event(name: str, fields: set[str]) -> None:
+    have = {field.name for field in dataclasses.fields(getattr(shim.events, name))}
+    assert fields <= have, f"events.{name} lost {fields - have}: engine.py reads them"
+
+
+def test_a_recorder_holds_checks_and_interactions_by_case():
+    from schemathesis.engine import recorder
+
+    needs = {
+        recorder.ScenarioRecorder: {"label", "checks", "interactions"},
+        recorder.CheckNode: {"name", "failure_info"},
+        recorder.CheckFailureInfo: {"code_sample", "failure"},
+        recorder.Interaction: {"response"},
+    }
+    for cls, fields in needs.items():
+        have = {field.name for field in dataclasses.fields(cls)}
+        assert fields <= have, f"{cls.__name__} lost {fields - have}: engine.py _collect reads them"
 
 
 @pytest.mark.parametrize("location", ["path", "header", "query"])

@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 from api import health
 from api.app import OPERATIONAL_ROUTES, create_app
 from api.assembly import SPEC_ROUTES
+from api.connexion_shim import asgi_routes, routed_operation_ids
 from api.openapi31 import HTTP_METHODS, OpenAPI31Specification
 from api.resolver import OperationIdResolver
 from api.spec_walk import documented_responses
@@ -99,10 +100,9 @@ def served_routes(app: Any) -> set[tuple[str, str]]:
             }
         # AsyncApp: plain routes on its Starlette router; the API's operations by operationId
         # (Connexion's routing middleware routes them, not this router).
-        inner = app._middleware_app
         served = {
             (_as_flask_rule(route.path), method)
-            for route in inner.router.routes
+            for route in asgi_routes(app)
             if isinstance(route, Route)
             for method in (route.methods or set()) - {"HEAD", "OPTIONS"}
         }
@@ -112,9 +112,7 @@ def served_routes(app: Any) -> set[tuple[str, str]]:
             for method in HTTP_METHODS
             if method in item
         }
-        for apis in inner.apis.values():
-            for api in apis:
-                served |= {where[operation_id] for operation_id in api.operations}
+        served |= {where[operation_id] for operation_id in routed_operation_ids(app)}
         return served
 
 

@@ -1,5 +1,6 @@
 """Fixtures: a real database per test (a SQLite file; PostgreSQL too when configured), the app
-built by the same factory users run, and helpers that create keys, renders and events.
+built by the same factory users run, helpers that create keys, renders and events, and the
+`craftkit` CLI run on the test database (`cli`, `acme`).
 
 Set CRAFTKIT_TEST_POSTGRES_URL (CI does) to run every database-backed test on PostgreSQL as well.
 """
@@ -14,15 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner, Result
 from starlette.testclient import TestClient
 
 from api.app import create_app
 from api.config import APP_KINDS, Settings
+from cli.main import main
 from db import keys, queries
 from db.connection import bind, connection, database_for
 from db.migrations import recreate_schema
 from db.models import Project
-from tests.support import ROOT
+from tests.support import ROOT, ok
 
 POSTGRES_URL = os.environ.get("CRAFTKIT_TEST_POSTGRES_URL")
 
@@ -129,3 +132,27 @@ def tenant(make_project: Callable[..., Project], make_key: Callable[..., str]) -
     project = make_project()
     key = make_key(project, "test")
     return {"project": project, "key": key, "headers": {"Authorization": f"Bearer {key}"}}
+
+
+# --- the `craftkit` CLI on the test database (tests/test_cli_*.py) ---------------------------
+
+
+@pytest.fixture
+def cli(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    """Run `craftkit --database-url <test db> ARGS…`; the environment cannot leak in."""
+    monkeypatch.chdir(tmp_path)  # the demo key file of a non-SQLite database lands here
+    for name in ("DATABASE_URL", "CRAFTKIT_RECENT_LIMIT", "CRAFTKIT_PORT", "CRAFTKIT_HOST"):
+        monkeypatch.delenv(name, raising=False)
+
+    def run(*args: str, input: str | None = None) -> Result:
+        return CliRunner().invoke(main, ["--database-url", database_url, *args], input=input)
+
+    return run
+
+
+@pytest.fixture
+def acme(cli: Any) -> dict[str, str]:
+    """Project acme with a test render, made through the CLI."""
+    ok(cli("projects", "create", "acme"))
+    render = ok(cli("renders", "create", "--project", "acme", "--mode", "test")).strip()
+    return {"render": render}

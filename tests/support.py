@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -18,6 +19,10 @@ from typing import Any
 
 import httpx
 import yaml
+from click.testing import Result
+
+from db.connection import connection
+from db.models import EngagementEvent
 
 ROOT = Path(__file__).resolve().parent.parent
 CRAFTKIT = Path(sys.executable).parent / "craftkit"
@@ -265,3 +270,38 @@ def raw_request(url: str, request: bytes, timeout: float = 10) -> bytes:
                 break
             chunks.append(chunk)
     return b"".join(chunks)
+
+
+# --- the `craftkit` CLI's results (tests/test_cli_*.py) ------------------------------------
+
+UUID_LINE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def ok(result: Result) -> str:
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def failed(result: Result) -> str:
+    """A clean failure: exit code 1 and a message, never a traceback."""
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    return result.stderr
+
+
+def event_count() -> int:
+    with connection():
+        return EngagementEvent.select().count()
+
+
+def line(render: str, **fields: Any) -> str:
+    return json.dumps(
+        {
+            "renderId": render,
+            "eventType": "viewed",
+            "actorKind": "recipient",
+            "createdAt": "2026-06-21T10:00:00.000Z",
+            **fields,
+        }
+    )

@@ -19,7 +19,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from api.app import OPERATIONAL_ROUTES, create_app
-from api.openapi31 import registered_routes
+from api.connexion_shim import registered_routes
 from tests.support import assert_small_envelope as assert_envelope
 
 ENGAGEMENT = "/v1/renders/{id}/engagement"

@@ -60,6 +60,93 @@ def violations(paths: list[Path]) -> list[str]:
     return found
 
 
+# Library internals live in one shim module each (docs/architecture.md); these modules are the
+# libraries' public API, anything else of theirs is internal.
+PUBLIC_MODULES = {
+    "connexion": {
+        "connexion",
+        "connexion.exceptions",
+        "connexion.lifecycle",
+        "connexion.middleware",  # MiddlewarePosition
+        "connexion.options",
+        "connexion.resolver",
+        "connexion.security",  # the handler classes of `security_map`
+        "connexion.validators",  # the classes of `validator_map`
+    },
+    "schemathesis": {"schemathesis", "schemathesis.checks", "schemathesis.config"},
+}
+# Internal names that public modules re-export, and internal attributes read or overridden.
+INTERNAL_NAMES = {"NO_VALUE", "ConnexionMiddleware", "RoutingMiddleware", "MediaTypeDict", "API"}
+INTERNAL_METHODS = {
+    "_validate_spec",
+    "_resolve_func",
+    "_get_verify_func",
+    "get_tokeninfo_func",
+    "_validate",
+    "_parse",
+    "make_operation",
+}
+INTERNAL_ATTRIBUTES = INTERNAL_METHODS | {
+    "_schema",
+    "_nullable",
+    "_scope",
+    "middleware_stack",
+    "_middleware_app",
+    "api_cls",
+    "_fn",
+    "default_middlewares",
+    "apis",
+    "middlewares",
+}
+# The shims, and the tests that check each internal's shape there.
+SHIMS = {
+    "api.connexion_shim",
+    "tests.test_connexion_shim",
+    "contract_tests.schemathesis_shim",
+    "contract_tests.test_schemathesis_shim",
+}
+
+
+def library_internals(paths: list[Path]) -> list[str]:
+    """Every use of a Connexion or Schemathesis internal outside the shims."""
+    found = []
+    for path in paths:
+        module = module_name(path)
+        if module in SHIMS:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            names: list[tuple[str, str | None]] = []
+            if isinstance(node, ast.Import):
+                names = [(alias.name, None) for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [(node.module, alias.name) for alias in node.names]
+            elif isinstance(node, ast.Attribute) and node.attr in INTERNAL_ATTRIBUTES:
+                found.append(f"{module} uses .{node.attr}")
+            elif (
+                isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+                and node.name in INTERNAL_METHODS
+            ):
+                found.append(f"{module} overrides {node.name}")
+            for imported_module, name in names:
+                public = PUBLIC_MODULES.get(imported_module.split(".")[0])
+                if public is None:
+                    continue
+                if imported_module not in public or name in INTERNAL_NAMES:
+                    found.append(
+                        f"{module} imports {imported_module}" + (f".{name}" if name else "")
+                    )
+    return found
+
+
+def all_python_files() -> list[Path]:
+    return [
+        p
+        for folder in ("api", "db", "handlers", "cli", "contract_tests", "tests", "bench")
+        for p in (ROOT / folder).rglob("*.py")
+    ]
+
+
 def package_files() -> list[Path]:
     return [
         p for package in ("api", "db", "handlers", "cli") for p in (ROOT / package).rglob("*.py")
@@ -90,6 +177,37 @@ def test_a_forbidden_import_would_be_caught(
     bad.write_text(f"def f():\n    {line}\n")  # lazy imports count too
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     assert any(expected in v for v in violations([bad]))
+
+
+def test_library_internals_are_used_only_in_their_shims():
+    files = all_python_files()
+    assert any(module_name(p) == "api.connexion_shim" for p in files), "the shim was not found"
+    assert library_internals(files) == []
+
+
+@pytest.mark.parametrize(
+    ("where", "code", "expected"),
+    [
+        ("api/bad.py", "from connexion.spec import OpenAPISpecification", "imports connexion.spec"),
+        ("api/bad.py", "from connexion.security import NO_VALUE", "connexion.security.NO_VALUE"),
+        ("api/mock/bad.py", "import connexion.middleware.main", "connexion.middleware.main"),
+        ("tests/test_bad.py", "return app.middleware.apis", "tests.test_bad uses .apis"),
+        ("api/bad.py", "def _get_verify_func(self, f): pass", "overrides _get_verify_func"),
+        ("cli/bad.py", "from schemathesis.engine import events", "schemathesis.engine"),
+        ("contract_tests/bad.py", "import schemathesis.specs.openapi", "schemathesis.specs"),
+    ],
+)
+def test_a_library_internal_outside_its_shim_would_be_caught(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str, code: str, expected: str
+) -> None:
+    bad = tmp_path / where
+    bad.parent.mkdir(parents=True, exist_ok=True)
+    bad.write_text(f"def f(app):\n    {code}\n")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert any(expected in v for v in library_internals([bad]))
+    public = tmp_path / "fine.py"
+    public.write_text("from connexion.exceptions import ProblemException\nimport schemathesis\n")
+    assert library_internals([public]) == []
 
 
 def test_the_mock_loads_no_database_layer():

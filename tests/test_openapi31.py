@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from api import errors
 from api.app import create_app
 from api.config import Settings
-from api.openapi31 import OpenAPI31Specification, add_api, registered_routes
+from api.openapi31 import OpenAPI31Specification, add_api
 from tests.support import ROOT
 
 SHARED_SPEC = ROOT.parent / "shared" / "spec" / "openapi.yaml"
@@ -97,53 +97,3 @@ def test_add_api_refuses_a_started_app(tmp_path):
     errors.register(app)
     with TestClient(app), pytest.raises(RuntimeError):
         add_api(app, spec)
-
-
-# --- the AsyncApp's views, decorated once (Connexion internals) -----------------------------
-
-
-def test_the_connexion_internals_the_once_decorated_views_rely_on():
-    """Fails loudly if an upgrade moves what OnceDecoratedApi replaces."""
-    from connexion.apps.asynchronous import AsyncApi, AsyncASGIApp, AsyncOperation
-    from connexion.decorators import StarletteDecorator
-
-    assert AsyncASGIApp.api_cls is AsyncApi
-    inner = connexion.AsyncApp(__name__)._middleware_app
-    assert isinstance(inner, AsyncASGIApp) and isinstance(inner.apis, dict)
-    assert isinstance(vars(AsyncOperation)["fn"], property)
-    assert callable(vars(AsyncApi)["make_operation"])
-    assert "decorate" in vars(StarletteDecorator.__mro__[2])  # BaseDecorator.decorate
-
-
-def test_an_async_operation_decorates_its_view_once(settings, tenant, make_render, monkeypatch):
-    from connexion.decorators import StarletteDecorator
-
-    from api.openapi31 import OnceDecoratedOperation
-
-    built: list[Any] = []
-    decorate = StarletteDecorator.decorate
-
-    def counted(self: Any, function: Any) -> Any:
-        built.append(function)
-        return decorate(self, function)
-
-    monkeypatch.setattr(StarletteDecorator, "decorate", counted)
-    app = create_app(settings)  # AsyncApp, the default
-    path = f"/v1/renders/{make_render(tenant['project'])}/engagement"
-    with TestClient(app) as client:
-        answers = [client.get(path, headers=tenant["headers"]) for _ in range(3)]
-        apis = [api for kept in app._middleware_app.apis.values() for api in kept]
-        operations = [op for api in apis for op in api.operations.values()]
-    assert [a.status_code for a in answers] == [200, 200, 200]
-    assert len({a.content for a in answers}) == 1
-    assert operations and all(isinstance(op, OnceDecoratedOperation) for op in operations)
-    assert len(built) == 1  # stock Connexion 3.3 decorates on every request: 3 here
-
-
-@pytest.mark.parametrize("app_class", [connexion.FlaskApp, connexion.AsyncApp])
-def test_registered_routes_sees_the_framework_routes(app_class):
-    """Fails loudly if Connexion moves the AsyncApp router (`_middleware_app`) or Flask's map."""
-    app = app_class(__name__)
-    app.add_url_rule("/probe", "probe", lambda *_: "", methods=["GET"])
-    with TestClient(app):
-        assert ("/probe", "GET") in registered_routes(app)

@@ -51,7 +51,7 @@ def test_one_json_line_per_request_with_the_route_template_never_the_path(
     assert line["request_id"] == answer.headers["x-request-id"]
     assert line["method"] == "GET"
     assert line["route"] == "/v1/renders/{id}/engagement"
-    assert line["operation"] == "getRenderEngagement"  # read from Connexion's scope: see openapi31
+    assert line["operation"] == "getRenderEngagement"  # from Connexion's scope (connexion_shim)
     assert line["status"] == 200
     assert line["project"] == str(tenant["project"].id)
     assert isinstance(line["duration_ms"], float) and line["duration_ms"] > 0

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from api.connexion_shim import specifications
 from api.openapi31 import OpenAPI31Specification
 from api.validation import (
     ParameterValidator,
@@ -216,7 +217,7 @@ def test_parameter_validator_reports_missing_and_invalid_parameters_together():
 
 
 def test_validators_are_compiled_at_start_up_not_per_request(app, client, tenant, make_render):
-    cache = app.middleware.apis[0].specification.schemas
+    cache = specifications(app)[0].schemas
     before = cache.compiled_on_demand
     assert len(cache._entries) == 4
     render = make_render(tenant["project"])

@@ -22,11 +22,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
-from starlette.routing import Mount, Route, Router, compile_path
+from starlette.routing import Route, Router, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
 from api.assembly import Middleware, assemble
+from api.connexion_shim import scope_operation_id
 from api.middleware import ExactPathRouting
 from api.mock.credentials import mock_security_map, pattern_shape, read_keys
 from api.mock.generate import Generator
@@ -96,8 +97,7 @@ class MockResponder:
         self.operations = operations
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        routing = scope.get("extensions", {}).get("connexion_routing", {})
-        operation = self.operations.get(routing.get("operation_id") or "")
+        operation = self.operations.get(scope_operation_id(scope) or "")
         if scope["type"] != "http" or operation is None:
             await self.app(scope, receive, send)
             return
@@ -301,18 +301,16 @@ class StringPathRouting(ExactPathRouting):
     ones (OpenAPI's rule), as the convertors ensured for `/pets/mine` beside `/pets/{petId}`.
     """
 
-    def add_api(self, *args: Any, **kwargs: Any) -> None:
-        super().add_api(*args, **kwargs)
-        for mount in self.router.routes:
-            if not (isinstance(mount, Mount) and isinstance(mount.app, Router)):
-                continue
-            for route in mount.app.routes:
+    def adjust_routers(self, top: Router, apis: list[Router]) -> None:
+        super().adjust_routers(top, apis)
+        for router in apis:
+            for route in router.routes:
                 if isinstance(route, Route) and TYPED_SEGMENT.search(route.path):
                     route.path = TYPED_SEGMENT.sub(r"{\1}", route.path)
                     route.path_regex, route.path_format, route.param_convertors = compile_path(
                         route.path
                     )
-            mount.app.routes.sort(key=lambda route: getattr(route, "path", "").count("{"))
+            router.routes.sort(key=lambda route: getattr(route, "path", "").count("{"))
 
 
 def declared_headers(spec: OpenAPI31Specification) -> list[str]:

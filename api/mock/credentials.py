@@ -17,6 +17,7 @@ from typing import Any
 
 from connexion.security import ApiKeySecurityHandler, BasicSecurityHandler, OAuthSecurityHandler
 
+from api.connexion_shim import TokenInfo, with_info_func
 from api.security import BearerHandler, InvalidApiKey
 
 
@@ -119,25 +120,14 @@ def mock_security_map(
         return {"sub": "mock", "scope": list(required_scopes or [])}  # every scope granted
 
     class MockBearerHandler(BearerHandler):
-        def _resolve_func(self, security_scheme: dict[str, Any]) -> Any:
-            return token_info_for(security_scheme)
+        def token_info_for(self, scheme: dict[str, Any]) -> TokenInfo:
+            return token_info_for(scheme)  # type: ignore[no-any-return]
 
-    class MockApiKeyHandler(ApiKeySecurityHandler):
-        def _resolve_func(self, security_scheme: dict[str, Any]) -> Any:
-            return api_key_info_for(security_scheme)
-
-    class MockBasicHandler(BasicSecurityHandler):
-        def _resolve_func(self, security_scheme: dict[str, Any]) -> Any:
-            return basic_info
-
-    class MockOAuthHandler(OAuthSecurityHandler):
-        def get_tokeninfo_func(self, security_definition: dict[str, Any]) -> Any:
-            return oauth_info
-
+    oauth = with_info_func(OAuthSecurityHandler, lambda _scheme: oauth_info)
     return {
         "bearer": MockBearerHandler,
-        "apiKey": MockApiKeyHandler,
-        "basic": MockBasicHandler,
-        "oauth2": MockOAuthHandler,
-        "openIdConnect": MockOAuthHandler,
+        "apiKey": with_info_func(ApiKeySecurityHandler, api_key_info_for),
+        "basic": with_info_func(BasicSecurityHandler, lambda _scheme: basic_info),
+        "oauth2": oauth,
+        "openIdConnect": oauth,
     }

@@ -1,4 +1,5 @@
-"""`craftkit serve` as users run it: a real uvicorn process, called over HTTP with curl."""
+"""cli/serve.py: `craftkit serve` as users run it (a real uvicorn process, called over HTTP
+with curl), and what it refuses to serve, in one line."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from click.testing import CliRunner
 from openapi_schema_validator import OAS31Validator
 
+from cli.main import main
 from tests.support import ROOT, free_port
 
 CRAFTKIT = str(Path(sys.executable).with_name("craftkit"))
@@ -176,3 +179,37 @@ def test_serve_reload_restarts_when_the_spec_changes(tmp_path):
             time.sleep(0.3)
         log = live.output()
     assert edited == "Edited API", log  # served by a new worker: the old one read the file once
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ("openapi: 3.1.0\npaths: {}\n", 'Invalid OpenAPI 3.1.0 document: "info" is a required'),
+        ("openapi: 3.1.0\ninfo: [\n", "not valid YAML or JSON: expected the node content"),
+        ("- just\n- a list\n", "not an OpenAPI document (top level is not a map)"),
+    ],
+)
+def test_serve_refuses_a_broken_spec_in_one_line(tmp_path, document, message):
+    spec = tmp_path / "broken.yaml"
+    spec.write_text(document)
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    result = CliRunner().invoke(
+        main, ["--database-url", url, "serve", "--port", "1"], env={"CRAFTKIT_SPEC": str(spec)}
+    )
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: {spec}: {message}")
+    assert "Traceback" not in result.output and len(result.stderr.splitlines()) == 1
+
+
+def test_yaml_errors_name_the_line(tmp_path):
+    spec = tmp_path / "broken.yaml"
+    spec.write_text("openapi: 3.1.0\ninfo:\n  title: x\n  version: [\n")
+    result = CliRunner().invoke(
+        main, ["serve", "--port", "1", "--no-init"], env={"CRAFTKIT_SPEC": str(spec)}
+    )
+    assert "at line 5, column 1" in result.stderr
+
+
+def test_serve_reload_runs_one_worker():
+    result = CliRunner().invoke(main, ["serve", "--reload", "--workers", "2"])
+    assert result.exit_code == 1 and "--reload runs one worker" in result.stderr

@@ -1,14 +1,19 @@
-"""cli/demo.py: `craftkit demo` writes its key file safely: mode 600, never through a symlink."""
+"""cli/demo.py: `craftkit demo` prints a curl that works and writes its key file safely: mode
+600, never through a symlink."""
 
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 
 import pytest
+from starlette.testclient import TestClient
 
-from tests.support import craftkit
+from api.app import create_app
+from db import keys
+from tests.support import craftkit, event_count, ok
 
 
 @pytest.fixture
@@ -59,3 +64,39 @@ def test_a_symlink_is_replaced_and_its_target_untouched(
     assert _mode(key_file) == 0o600
     assert key_file.read_text().startswith("ck_test_")
     assert target.read_text() == "precious\n" and _mode(target) == 0o644
+
+
+def demo_curl(output: str) -> tuple[str, str]:
+    match = re.search(r"curl -s -H 'Authorization: Bearer (\S+)' (\S+)", output)
+    assert match, output
+    return match.group(1), match.group(2)
+
+
+def test_demo_prints_a_curl_that_works_and_reuses_it_when_run_again(cli, settings):
+    first = ok(cli("demo"))
+    assert "60 new events" in first
+    key, url = demo_curl(first)
+    assert url.startswith("http://127.0.0.1:8080/v1/renders/")
+
+    second = ok(cli("demo"))
+    assert "0 new events" in second
+    assert demo_curl(second) == (key, url)
+    assert event_count() == 60
+
+    path = url.removeprefix("http://127.0.0.1:8080")
+    with TestClient(create_app(settings)) as client:
+        resp = client.get(path, headers={"Authorization": f"Bearer {key}"})
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["total"] == 60 == sum(body["counts"].values())
+    assert all(body["counts"][t] > 0 for t in body["counts"])
+    assert 0 < body["linkOpens"] < body["counts"]["viewed"]
+    assert len(body["recent"]) == 20
+
+
+def test_demo_mints_a_new_key_when_the_saved_one_was_revoked(cli, database_url):
+    key, _ = demo_curl(ok(cli("demo")))
+    ok(cli("keys", "revoke", key))
+    new_key, _ = demo_curl(ok(cli("demo")))
+    assert new_key != key
+    assert keys.key_mode(new_key) == "test"

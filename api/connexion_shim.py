@@ -1,0 +1,359 @@
+"""Every use of a Connexion internal, in one module; everything else calls what this exposes.
+
+Connexion 3.3's public API (the app classes and their options, `add_middleware`,
+`MiddlewarePosition`, the problem exceptions, `ConnexionRequest`/`ConnexionResponse`,
+`Resolver`, the validator classes of `validator_map` and the security handler classes of
+`security_map`) cannot load a 3.1 document, check bodies with 2020-12 semantics, take a token
+check from code instead of an `x-bearerInfoFunc`, route without slash redirects, or keep an
+AsyncApp operation's decorated view between requests. What it
+takes is here, each use commented with why, behind small classes with public hooks
+(`check_document`, `check`, `parse`, `token_info_for`, `bearer_token`, `adjust_routers`) and
+functions. tests/test_connexion_shim.py checks each internal's shape and names the one that
+moved; tests/test_import_rules.py keeps them out of every other module. pyproject.toml pins
+`connexion>=3.3,<3.4`, the range these were tested on.
+
+It imports nothing from api/: the modules built on it (openapi31, validation, security,
+middleware, the mock) import it, never the other way round.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from functools import cached_property
+from typing import Any
+
+from connexion.apps.asynchronous import AsyncApi, AsyncOperation
+from connexion.datastructures import MediaTypeDict
+from connexion.decorators import StarletteDecorator
+from connexion.lifecycle import ConnexionRequest
+from connexion.middleware.abstract import ROUTING_CONTEXT
+from connexion.middleware.main import API, ConnexionMiddleware
+from connexion.middleware.routing import RoutingMiddleware
+from connexion.security import NO_VALUE, BearerSecurityHandler, OAuthSecurityHandler
+from connexion.spec import OpenAPISpecification
+from connexion.validators import JSONRequestBodyValidator, JSONResponseBodyValidator
+from starlette.routing import Mount, Router
+from starlette.types import ASGIApp, Scope
+
+# The `scope["extensions"]` key where ConnexionRequest keeps the security handler's result.
+SECURITY_CONTEXT = "connexion_context"
+
+TokenInfo = Callable[[str], Awaitable[dict[str, Any]]]
+
+
+# --- loading a document ---------------------------------------------------------------------
+
+
+class Specification(OpenAPISpecification):
+    """Connexion's OpenAPI 3 spec class (`raw`, `spec`, `get_path_params`), checked by
+    `check_document` instead of Connexion's 3.0 meta-schema.
+
+    `connexion.spec` is not a public module; routing, validation and security all read this
+    class, so the 3.1 document must be one.
+    """
+
+    @classmethod
+    def check_document(cls, document: dict[str, Any]) -> None:
+        """Raise `InvalidSpecification` if `document` is not one this app can serve."""
+        raise NotImplementedError
+
+    @classmethod
+    def _validate_spec(cls, spec: dict[str, Any]) -> None:
+        # Connexion's constructor calls this to check against its 3.0-only meta-schema.
+        cls.check_document(spec)
+
+
+def register_api(app: Any, spec: Specification, **options: Any) -> None:
+    """Register an already loaded `spec` on a Connexion app, as `app.add_api` would.
+
+    `app.add_api` re-parses its argument with the 3.0-only `Specification.load`; this appends
+    Connexion's per-API record (`connexion.middleware.main.API`, built from the app's options
+    merged with ours through the private `_Options.replace`) to `middleware.apis`, as its
+    `add_api` does, refusing a started app as it does (`middleware_stack` is set on start).
+    """
+    middleware = app.middleware
+    if middleware.middleware_stack is not None:
+        raise RuntimeError("Cannot add an API after the application has started")
+    merged = middleware.options.replace(**options)
+    middleware.apis.append(API(spec, base_path=None, name=None, **merged.__dict__))
+
+
+def decorate_views_once(app: Any) -> None:
+    """On an AsyncApp, build each operation's view once (`OnceDecoratedApi`); else nothing.
+
+    The AsyncApp builds its routes with its private `_middleware_app.api_cls` when it starts.
+    Call before the app starts.
+    """
+    inner: Any = getattr(app, "_middleware_app", None)
+    if getattr(inner, "api_cls", None) is AsyncApi:
+        inner.api_cls = OnceDecoratedApi
+
+
+def specifications(app: Any) -> list[Any]:
+    """The spec objects registered on `app` (`middleware.apis`, Connexion's own list)."""
+    return [api.specification for api in app.middleware.apis]
+
+
+# --- the AsyncApp's views, decorated once ---------------------------------------------------
+
+
+class _DecorateOnce(StarletteDecorator):
+    """Connexion's Starlette decorator, keeping the decorated view it builds for a function.
+
+    Its per-request wrapper calls `decorate(function)`, which wraps the view anew (three
+    `functools.wraps`, `inspect.signature` of the unwrapped handler, a parameter decorator):
+    about a tenth of a request's CPU under load (455 -> 410 µs a request measured with and
+    without this), and the same on every request of an operation. The result holds no
+    request state (the request is its argument), so one is kept and reused.
+    """
+
+    _decorated: tuple[Any, Any] | None = None
+
+    def decorate(self, function: Any) -> Any:
+        kept = self._decorated
+        if kept is None or kept[0] is not function:
+            kept = self._decorated = (function, super().decorate(function))
+        return kept[1]
+
+
+class OnceDecoratedOperation(AsyncOperation):
+    """Connexion's AsyncOperation with its `fn` (a new StarletteDecorator per request in 3.3)
+    built once."""
+
+    @cached_property
+    def fn(self) -> Any:  # type: ignore[override]  # a property in Connexion
+        return _DecorateOnce(pythonic_params=self.pythonic_params, jsonifier=self.jsonifier)(
+            self._fn
+        )
+
+
+class OnceDecoratedApi(AsyncApi):
+    """Connexion's AsyncApi making `OnceDecoratedOperation`s."""
+
+    def make_operation(self, operation: Any) -> AsyncOperation:
+        return OnceDecoratedOperation.from_operation(
+            operation, pythonic_params=self.pythonic_params, jsonifier=self.jsonifier
+        )
+
+
+def registered_routes(app: Any) -> set[tuple[str, str]]:
+    """(path, method) of every route the app's framework registers, FlaskApp or AsyncApp.
+
+    For tests that prove no route exists outside the contract. AsyncApp keeps its Starlette
+    router and its APIs in its private `_middleware_app`; its operations have no Starlette
+    route at all (they are dispatched by operationId after Connexion's routing), so they are
+    listed by the path and method the spec gives their operationId. Call after the app has
+    started: Connexion adds API routes at start-up. Path parameters read `<name>` in both.
+    """
+    inner = getattr(app, "app", None)
+    url_map = getattr(inner, "url_map", None)
+    if url_map is not None:  # FlaskApp: Flask's own rules
+        return {
+            (rule.rule, method)
+            for rule in url_map.iter_rules()
+            for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}
+        }
+    found: set[tuple[str, str]] = set()
+    for apis in app._middleware_app.apis.values():
+        for api in apis:
+            for path, item in api.specification.raw["paths"].items():
+                for method, operation in item.items():
+                    if (
+                        isinstance(operation, dict)
+                        and operation.get("operationId") in api.operations
+                    ):
+                        found.add((re.sub(r"\{([^}]+)\}", r"<\1>", path), method.upper()))
+    stack: list[Any] = list(app._middleware_app.router.routes)
+    while stack:
+        route = stack.pop()
+        if isinstance(route, Mount):
+            stack.extend(getattr(route.app, "routes", []))
+            continue
+        path = re.sub(r"\{([^}:]+)(:[^}]*)?\}", r"<\1>", route.path)
+        found |= {(path, m) for m in (route.methods or {"GET"}) - {"HEAD", "OPTIONS"}}
+    return found
+
+
+def async_operations(app: Any) -> list[Any]:
+    """The operation objects an AsyncApp routes (from its private `_middleware_app.apis`)."""
+    return [
+        operation
+        for apis in app._middleware_app.apis.values()
+        for api in apis
+        for operation in api.operations.values()
+    ]
+
+
+# --- the middleware stack -------------------------------------------------------------------
+
+
+def default_middlewares(routing: type) -> list[Any]:
+    """Connexion's default middleware list, with `routing` in place of its routing middleware.
+
+    A new list per app: Connexion's `add_middleware` inserts into the list it was given.
+    `ConnexionMiddleware.default_middlewares` and `RoutingMiddleware` are not public.
+    """
+    return [
+        routing if middleware is RoutingMiddleware else middleware
+        for middleware in ConnexionMiddleware.default_middlewares
+    ]
+
+
+def middleware_list(app: Any) -> list[Any]:
+    """The list `app` builds its middleware stack from (`middleware.middlewares`)."""
+    return app.middleware.middlewares  # type: ignore[no-any-return]
+
+
+def asgi_routes(app: Any) -> list[Any]:
+    """An AsyncApp's own Starlette routes (`add_url_rule`), in its private `_middleware_app`."""
+    return list(app._middleware_app.router.routes)
+
+
+def routed_operation_ids(app: Any) -> set[str]:
+    """The operationIds an AsyncApp routes, from its private `_middleware_app.apis`."""
+    return {
+        operation_id
+        for apis in app._middleware_app.apis.values()
+        for api in apis
+        for operation_id in api.operations
+    }
+
+
+class Routing(RoutingMiddleware):
+    """Connexion's routing middleware, its Starlette routers handed to `adjust_routers`.
+
+    `RoutingMiddleware` and its `router` attribute are internal: the router is built in its
+    constructor and gets one `Mount` per API in its `add_api`, which Connexion calls on every
+    middleware of the stack as the app starts.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        super().__init__(app)
+        self.adjust_routers(self.router, [])
+
+    def add_api(self, *args: Any, **kwargs: Any) -> None:
+        super().add_api(*args, **kwargs)
+        apis = [
+            route.app
+            for route in self.router.routes
+            if isinstance(route, Mount) and isinstance(route.app, Router)
+        ]
+        self.adjust_routers(self.router, apis)
+
+    def adjust_routers(self, top: Router, apis: list[Router]) -> None:
+        """Change the outer router and each API's router (called again after each API)."""
+
+
+# --- what Connexion records in the ASGI scope -----------------------------------------------
+# The matched operation (`ROUTING_CONTEXT`) and the security handler's token info
+# (`connexion_context`) live under `scope["extensions"]`; neither is a public API.
+
+
+def scope_operation_id(scope: Scope) -> str | None:
+    """The operationId Connexion routed the request to, or None for any other route."""
+    routing = scope.get("extensions", {}).get(ROUTING_CONTEXT) or {}
+    operation_id = routing.get("operation_id")
+    return str(operation_id) if operation_id is not None else None
+
+
+def scope_project_id(scope: Scope) -> str | None:
+    """The `sub` the security handler returned (the key's project), once a key was accepted."""
+    context = scope.get("extensions", {}).get(SECURITY_CONTEXT) or {}
+    user = context.get("user")
+    return str(user) if user is not None else None
+
+
+# --- validators -----------------------------------------------------------------------------
+
+
+def by_media_type(validators: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A `validator_map` entry keyed by media-type patterns (`*/*json`), as Connexion's own.
+
+    `connexion.datastructures.MediaTypeDict` is what makes `*/*json` match
+    `application/problem+json`; it is not exported as public.
+    """
+    return MediaTypeDict(validators)
+
+
+class RequestBodyValidator(JSONRequestBodyValidator):
+    """Connexion's JSON request-body validator, the parsed body handed to `check`."""
+
+    def check(self, body: Any, *, schema: dict[str, Any], nullable: bool) -> None:
+        """Raise a `BadRequestProblem` if `body` does not conform to `schema`."""
+        raise NotImplementedError
+
+    def _validate(self, body: Any) -> dict[str, Any] | None:
+        # Connexion's hook for the parsed body; `_schema` and `_nullable` are what its
+        # constructor stored from the operation.
+        self.check(body, schema=self._schema, nullable=self._nullable)
+        return None
+
+
+class ResponseBodyValidator(JSONResponseBodyValidator):
+    """Connexion's JSON response-body validator, the body handed to `parse` and `check`."""
+
+    def parse(self, body: bytes) -> Any:
+        """The response body's bytes as the value to check."""
+        raise NotImplementedError
+
+    def check(self, body: Any, *, schema: dict[str, Any], operation_id: str | None) -> None:
+        """Raise `NonConformingResponseBody` if `body` does not conform to `schema`."""
+        raise NotImplementedError
+
+    def _parse(self, stream: Iterable[bytes]) -> Any:
+        # Connexion's hook that reads the body it buffered (with `json`, where we use orjson).
+        return self.parse(b"".join(stream))
+
+    def _validate(self, body: Any) -> None:
+        # Connexion's hook for the parsed body; `_schema` and `_scope` are what its
+        # constructor stored from the operation and the request.
+        self.check(body, schema=self._schema, operation_id=scope_operation_id(self._scope))
+
+
+# --- security -------------------------------------------------------------------------------
+
+
+class BearerTokenHandler(BearerSecurityHandler):
+    """Connexion's bearer handler with its token check from code, not `x-bearerInfoFunc`.
+
+    Subclasses say how a token is checked (`token_info_for`) and read it (`bearer_token`).
+    """
+
+    def token_info_for(self, scheme: dict[str, Any]) -> TokenInfo:
+        """The coroutine turning a token into token info for this security scheme."""
+        raise NotImplementedError
+
+    def bearer_token(self, request: ConnexionRequest) -> str | None:
+        """The request's bearer token; None if it carries no bearer credentials."""
+        raise NotImplementedError
+
+    def _resolve_func(self, security_scheme: dict[str, Any]) -> Any:
+        # Where Connexion looks the scheme's `x-bearerInfoFunc` up; the contract carries none.
+        return self.token_info_for(security_scheme)
+
+    def _get_verify_func(self, token_info_func: Any) -> Any:
+        # Connexion's own wraps the function to split the header its way (and answers a
+        # malformed one with its own message); `NO_VALUE` is its "no credentials" sentinel,
+        # which makes it answer 401 or try the next scheme.
+        async def verify(request: ConnexionRequest) -> Any:
+            token = self.bearer_token(request)
+            if token is None:
+                return NO_VALUE
+            return await token_info_func(token)
+
+        return verify
+
+
+def with_info_func(handler: type, info_for: Callable[[dict[str, Any]], Any]) -> type:
+    """`handler` (a connexion.security class) taking its info function from `info_for(scheme)`.
+
+    Connexion resolves that function from an `x-…InfoFunc` in the spec, in `_resolve_func`
+    (`get_tokeninfo_func` for OAuth2 and OpenID Connect); a mocked spec has none.
+    """
+
+    def resolve(self: Any, scheme: dict[str, Any]) -> Any:
+        return info_for(scheme)
+
+    hook = "get_tokeninfo_func" if issubclass(handler, OAuthSecurityHandler) else "_resolve_func"
+    return type(handler.__name__, (handler,), {hook: resolve})

@@ -1,0 +1,311 @@
+"""Each Connexion internal api/connexion_shim.py uses, as the shim expects it.
+
+The HTTP tests exercise them end to end; these name the internal that moved, and what of
+ours depends on it, when an upgrade changes one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+import inspect
+import re
+import tomllib
+from typing import Any
+
+import connexion
+import pytest
+from connexion.lifecycle import ConnexionRequest
+from connexion.middleware.main import API, ConnexionMiddleware
+from connexion.middleware.routing import RoutingMiddleware
+from connexion.security import (
+    NO_VALUE,
+    ApiKeySecurityHandler,
+    BasicSecurityHandler,
+    BearerSecurityHandler,
+    OAuthSecurityHandler,
+)
+from connexion.spec import OpenAPISpecification
+from connexion.validators import (
+    JSONRequestBodyValidator,
+    JSONResponseBodyValidator,
+)
+from connexion.validators import ParameterValidator as ConnexionParameterValidator
+from starlette.routing import Router
+from starlette.testclient import TestClient
+
+from api import connexion_shim as shim
+from api.app import create_app
+from api.assembly import assemble
+from api.openapi31 import OpenAPI31Specification
+from api.resolver import OperationIdResolver
+from api.validation import ParameterValidator
+from tests.support import ROOT
+
+VERSION = importlib.metadata.version("connexion")
+
+
+def moved(internal: str, used_for: str) -> str:
+    return (
+        f"Connexion {VERSION} changed {internal}, which api/connexion_shim.py uses for "
+        f"{used_for}: adapt the shim, then the pin in pyproject.toml"
+    )
+
+
+def parameters(func: Any) -> list[str]:
+    return list(inspect.signature(func).parameters)
+
+
+def test_the_installed_connexion_is_in_the_pinned_range():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pin = next(d for d in project["dependencies"] if d.startswith("connexion"))
+    assert pin.endswith(">=3.3,<3.4"), "the shim was checked on 3.3 only: re-run these tests"
+    assert re.fullmatch(r"3\.3\.\d+", VERSION), f"connexion {VERSION} is outside {pin}"
+
+
+# --- loading ------------------------------------------------------------------------------
+
+
+def test_the_spec_class_checks_documents_in_validate_spec():
+    checked: list[dict[str, Any]] = []
+
+    class Recording(shim.Specification):
+        @classmethod
+        def check_document(cls, document: dict[str, Any]) -> None:
+            checked.append(document)
+
+    assert isinstance(inspect.getattr_static(OpenAPISpecification, "_validate_spec"), classmethod)
+    document = {"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": {}}
+    spec = Recording(document, base_uri="")
+    assert checked, moved("OpenAPISpecification._validate_spec", "checking 3.1 documents")
+    for name in ("raw", "spec", "get_path_params"):
+        assert hasattr(spec, name), moved(f"OpenAPISpecification.{name}", "reading the document")
+
+
+def test_apps_keep_their_apis_and_options_on_the_middleware():
+    app = connexion.FlaskApp(__name__)
+    middleware = app.middleware
+    assert isinstance(middleware, ConnexionMiddleware)
+    for name in ("middleware_stack", "apis", "options", "middlewares"):
+        assert hasattr(middleware, name), moved(f"ConnexionMiddleware.{name}", "register_api")
+    assert middleware.middleware_stack is None, moved("middleware_stack", "refusing a started app")
+    merged = middleware.options.replace(strict_validation=True)
+    assert merged.strict_validation is True, moved("_Options.replace", "register_api's options")
+    assert parameters(API)[:2] == ["specification", "base_path"], moved("API()", "register_api")
+
+
+def test_a_registered_spec_is_found_again():
+    spec = OpenAPI31Specification.from_path(ROOT / "openapi.yaml")
+    app = connexion.AsyncApp(__name__)
+    shim.register_api(app, spec)
+    assert shim.specifications(app) == [spec], moved("API.specification", "specifications()")
+
+
+# --- the AsyncApp's views, decorated once -------------------------------------------------
+
+
+def test_the_connexion_internals_the_once_decorated_views_rely_on():
+    """Fails loudly if an upgrade moves what OnceDecoratedApi replaces."""
+    from connexion.apps.asynchronous import AsyncApi, AsyncASGIApp, AsyncOperation
+    from connexion.decorators import StarletteDecorator
+
+    assert AsyncASGIApp.api_cls is AsyncApi, moved("AsyncASGIApp.api_cls", "decorate_views_once")
+    inner = connexion.AsyncApp(__name__)._middleware_app
+    assert isinstance(inner, AsyncASGIApp) and isinstance(inner.apis, dict), moved(
+        "AsyncApp._middleware_app", "decorate_views_once, async_operations"
+    )
+    assert isinstance(vars(AsyncOperation)["fn"], property), moved(
+        "AsyncOperation.fn", "OnceDecoratedOperation"
+    )
+    assert callable(vars(AsyncApi)["make_operation"]), moved(
+        "AsyncApi.make_operation", "OnceDecoratedApi"
+    )
+    assert "decorate" in vars(StarletteDecorator.__mro__[2]), moved(  # BaseDecorator.decorate
+        "BaseDecorator.decorate", "_DecorateOnce"
+    )
+
+
+def test_an_async_operation_decorates_its_view_once(settings, tenant, make_render, monkeypatch):
+    from connexion.decorators import StarletteDecorator
+
+    built: list[Any] = []
+    decorate = StarletteDecorator.decorate
+
+    def counted(self: Any, function: Any) -> Any:
+        built.append(function)
+        return decorate(self, function)
+
+    monkeypatch.setattr(StarletteDecorator, "decorate", counted)
+    app = create_app(settings)  # AsyncApp, the default
+    path = f"/v1/renders/{make_render(tenant['project'])}/engagement"
+    with TestClient(app) as client:
+        answers = [client.get(path, headers=tenant["headers"]) for _ in range(3)]
+        operations = shim.async_operations(app)
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert len({a.content for a in answers}) == 1
+    assert operations and all(isinstance(op, shim.OnceDecoratedOperation) for op in operations)
+    assert len(built) == 1  # stock Connexion 3.3 decorates on every request: 3 here
+
+
+@pytest.mark.parametrize("app_class", [connexion.FlaskApp, connexion.AsyncApp])
+def test_registered_routes_sees_the_framework_routes(app_class):
+    """Fails loudly if Connexion moves the AsyncApp router (`_middleware_app`) or Flask's map."""
+    app = app_class(__name__)
+    app.add_url_rule("/probe", "probe", lambda *_: "", methods=["GET"])
+    with TestClient(app):
+        assert ("/probe", "GET") in shim.registered_routes(app), moved(
+            "AsyncApp._middleware_app.router / FlaskApp.app.url_map", "registered_routes()"
+        )
+
+
+# --- the middleware stack -----------------------------------------------------------------
+
+
+def test_the_default_stack_holds_the_routing_middleware():
+    assert RoutingMiddleware in ConnexionMiddleware.default_middlewares, moved(
+        "ConnexionMiddleware.default_middlewares", "swapping in our routing (default_middlewares)"
+    )
+    stack = shim.default_middlewares(shim.Routing)
+    assert shim.Routing in stack and RoutingMiddleware not in stack
+
+
+def test_routing_hands_over_the_outer_and_each_apis_router(settings):
+    seen: list[tuple[Router, list[Router]]] = []
+
+    class Recording(shim.Routing):
+        def adjust_routers(self, top: Router, apis: list[Router]) -> None:
+            seen.append((top, apis))
+
+    assert "add_api" in vars(RoutingMiddleware), moved("RoutingMiddleware.add_api", "Routing")
+    spec = OpenAPI31Specification.from_path(settings.spec_path)
+    app = assemble(
+        spec, settings.spec_path, resolver=OperationIdResolver(), security_map={}, routing=Recording
+    )
+    with TestClient(app):
+        pass
+    assert seen and all(isinstance(top, Router) for top, _ in seen), moved(
+        "RoutingMiddleware.router", "Routing.adjust_routers"
+    )
+    assert len(seen[-1][1]) == 1, moved("RoutingMiddleware's Mount per API", "adjust_routers")
+
+
+def test_an_async_apps_own_routes_and_operations_are_readable(settings):
+    app = create_app(settings, app_class=connexion.AsyncApp)
+    with TestClient(app):
+        paths = {getattr(route, "path", None) for route in shim.asgi_routes(app)}
+        operations = shim.routed_operation_ids(app)
+    assert "/openapi.json" in paths, moved("AsyncApp._middleware_app.router", "asgi_routes()")
+    assert operations == {"getRenderEngagement"}, moved(
+        "AsyncApp._middleware_app.apis", "routed_operation_ids()"
+    )
+
+
+# --- the scope ------------------------------------------------------------------------------
+
+
+def test_the_routed_operation_and_token_info_are_in_the_scope():
+    from connexion.middleware.abstract import ROUTING_CONTEXT
+
+    scope: dict[str, Any] = {"type": "http", "extensions": {}}
+    scope["extensions"][ROUTING_CONTEXT] = {"operation_id": "getRenderEngagement"}
+    assert shim.scope_operation_id(scope) == "getRenderEngagement"
+    ConnexionRequest(scope).context["user"] = "project-1"  # where the security handler puts it
+    assert shim.scope_project_id(scope) == "project-1", moved(
+        "the scope key of ConnexionRequest.context", "scope_project_id() (request log, metrics)"
+    )
+    assert shim.scope_operation_id({"type": "http"}) is None
+
+
+def test_resolvers_are_given_the_operations_id_method_and_path():
+    from connexion.operations import AbstractOperation
+
+    for name in ("operation_id", "method", "path"):
+        assert isinstance(getattr(AbstractOperation, name, None), property), moved(
+            f"AbstractOperation.{name}", "api/resolver.py and the mock's MockResolver"
+        )
+
+
+# --- validators -----------------------------------------------------------------------------
+
+
+def test_media_type_patterns_match_as_connexion_does():
+    validators = shim.by_media_type({"*/*json": "json"})
+    assert validators.get("application/problem+json") == "json", moved(
+        "connexion.datastructures.MediaTypeDict", "validator_map's media types"
+    )
+
+
+def test_request_body_validators_keep_schema_and_nullable_and_call_validate():
+    validator = JSONRequestBodyValidator(
+        schema={"type": "object"}, nullable=True, encoding="utf-8", strict_validation=True
+    )
+    assert validator._schema == {"type": "object"}, moved("_schema", "RequestBodyValidator")
+    assert validator._nullable is True, moved("_nullable", "RequestBodyValidator")
+    assert "_validate" in vars(JSONRequestBodyValidator), moved(
+        "JSONRequestBodyValidator._validate", "RequestBodyValidator.check"
+    )
+
+
+def test_response_body_validators_keep_scope_and_schema_and_call_parse_and_validate():
+    scope = {"type": "http"}
+    validator = JSONResponseBodyValidator(scope, schema={"type": "object"}, encoding="utf-8")
+    assert validator._scope is scope, moved("_scope", "ResponseBodyValidator (its operationId)")
+    assert validator._schema == {"type": "object"}, moved("_schema", "ResponseBodyValidator")
+    for hook in ("_parse", "_validate"):
+        assert hook in vars(JSONResponseBodyValidator), moved(
+            f"JSONResponseBodyValidator.{hook}", "ResponseBodyValidator.parse/check"
+        )
+
+
+def test_connexion_builds_parameter_validators_as_ours_takes_them():
+    assert parameters(ConnexionParameterValidator) == parameters(ParameterValidator), moved(
+        "ParameterValidator's constructor", "api/validation.py ParameterValidator"
+    )
+
+
+# --- security -------------------------------------------------------------------------------
+
+
+async def _info(*_args: Any, **_kwargs: Any) -> dict[str, Any]:
+    return {"sub": "x"}
+
+
+def test_bearer_handlers_resolve_and_verify_through_our_hooks():
+    for hook in ("_resolve_func", "_get_verify_func"):
+        assert hasattr(BearerSecurityHandler, hook), moved(f"{hook}", "BearerTokenHandler")
+    asked: list[dict[str, Any]] = []
+
+    class Handler(shim.BearerTokenHandler):
+        def token_info_for(self, scheme: dict[str, Any]) -> shim.TokenInfo:
+            asked.append(scheme)
+            return _info
+
+        def bearer_token(self, request: ConnexionRequest) -> str | None:
+            return None
+
+    verify = Handler().get_fn({"type": "http", "scheme": "bearer"}, None)
+    assert asked and verify is not None, moved("get_fn → _resolve_func", "BearerTokenHandler")
+    request = ConnexionRequest({"type": "http", "headers": []})
+    assert asyncio.run(verify(request)) is NO_VALUE, moved("NO_VALUE", "no bearer credentials")
+
+
+@pytest.mark.parametrize(
+    ("handler", "scheme"),
+    [
+        (ApiKeySecurityHandler, {"type": "apiKey", "in": "header", "name": "X-Key"}),
+        (BasicSecurityHandler, {"type": "http", "scheme": "basic"}),
+        (OAuthSecurityHandler, {"type": "oauth2", "flows": {}}),
+    ],
+)
+def test_other_handlers_take_their_info_function_from_code(handler: type, scheme: dict) -> None:
+    asked: list[dict[str, Any]] = []
+
+    def info_for(given: dict[str, Any]) -> Any:
+        asked.append(given)
+        return _info
+
+    verify = shim.with_info_func(handler, info_for)().get_fn(scheme, [])
+    hook = "get_tokeninfo_func" if handler is OAuthSecurityHandler else "_resolve_func"
+    assert asked == [scheme] and verify is not None, moved(
+        f"{handler.__name__}.{hook}", "the mock's security map (with_info_func)"
+    )
