@@ -20,6 +20,8 @@ slot of an asyncio semaphore as large as the pool before their first statement, 
 must wait for a connection waits on the loop, holding nothing; a thread never waits for a
 connection held by a request that needs a thread to finish (no deadlock), and the thread
 pool is sized to the pool (CRAFTKIT_DB_POOL_SIZE): more threads could only queue for it.
+A request the deadline cancels (api/deadline.py) holds its slot and connection until its
+thread is done (`_in_thread`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import functools
 import inspect
 import weakref
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any, TypeVar
 
 import anyio.to_thread
@@ -93,14 +95,14 @@ class DatabaseWork:
         if self.on_loop and read_only:
             if self.db.is_closed() and not has_idle_connection(self.db):
                 # A new connection opens the file and runs PRAGMAs, which may wait: not here.
-                await run_in_threadpool(self.db.connect, True)
+                await _in_thread(self.db.connect, True)
             try:
                 return fn(*args, **kwargs)
             except Exception as exc:
                 if not is_busy(exc):
                     raise
-            return await run_in_threadpool(self._waiting, fn, *args, **kwargs)
-        return await run_in_threadpool(fn, *args, **kwargs)
+            return await _in_thread(self._waiting, fn, *args, **kwargs)
+        return await _in_thread(fn, *args, **kwargs)
 
     def _waiting(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         with waiting_for_locks(self.db):
@@ -122,6 +124,27 @@ class DatabaseWork:
             semaphore.release()
         else:
             slot.semaphore = semaphore
+
+
+async def _in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`fn` in the thread pool; a cancelled request (api/deadline.py) still waits for it.
+
+    A cancelled `await` on a thread returns at once while the thread runs on, so the request
+    would end under it: its connection, pool slot and thread token given back while the
+    thread still uses them, and a connection the thread checks out afterwards never given
+    back (after a frozen database had filled the pool that way, every request timed out).
+    The thread's statements are bounded (db/deadline.py), and so is this wait with them.
+    """
+    thread = asyncio.ensure_future(run_in_threadpool(fn, *args, **kwargs))
+    try:
+        return await asyncio.shield(thread)
+    except asyncio.CancelledError:
+        while not thread.done():
+            with suppress(asyncio.CancelledError):
+                await asyncio.wait({thread})
+        if not thread.cancelled():
+            thread.exception()  # retrieved: the request is cancelled, its result unwanted
+        raise
 
 
 def current() -> DatabaseWork:

@@ -123,11 +123,6 @@ def test_a_frozen_database_is_503_within_the_bound_and_nothing_else_waits(
             pg.thaw()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap since the pooled server (issue 9): after a freeze and thaw every request "
-    "stays 503 ('no answer within'); a stopped database recovers, a frozen one does not yet",
-)
 def test_a_frozen_then_thawed_database_recovers_without_a_restart(
     seeded: dict[str, Any], pg: PrivatePostgres
 ) -> None:

@@ -179,6 +179,37 @@ def test_inside_a_request_every_thread_sees_the_requests_connection(tmp_path):
     assert db.is_closed() and not in_request(db)  # given back at the end
 
 
+def test_a_cancelled_request_keeps_its_connection_until_its_thread_is_done(tmp_path):
+    """The request deadline cancels a late request; its thread runs on, and so must the
+    request's hold on the connection, or the pool gives it out twice or never gets it back."""
+    db = database_for(f"sqlite:///{tmp_path / 'x.db'}", pool_size=1)
+    work = DatabaseWork(db, 1)
+    started, release = threading.Event(), threading.Event()
+
+    def slow() -> None:
+        db.connect(reuse_if_open=True)
+        started.set()
+        release.wait(10)
+
+    async def one_request() -> None:
+        async with work.request():
+            await work.run(slow, read_only=False)
+
+    async def main() -> None:
+        task = asyncio.ensure_future(one_request())
+        await asyncio.to_thread(started.wait, 10)
+        task.cancel()
+        await asyncio.sleep(0.2)
+        assert not task.done()  # waiting for its thread, still holding the connection
+        assert len(db._in_use) == 1 and not db._connections
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not db._in_use and len(db._connections) == 1  # given back once the thread is done
+
+    asyncio.run(main())
+
+
 def test_peewee_internals_the_request_scope_relies_on_are_still_there():
     """db/connection.py replaces Database._state; this fails loudly if Peewee changes it."""
     db = peewee.SqliteDatabase(":memory:")
