@@ -141,18 +141,7 @@ def live_serve(
         )
     server = LiveServer(f"http://127.0.0.1:{port}", log)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"craftkit serve exited:\n{server.output()}")
-            try:
-                if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"craftkit serve did not start:\n{server.output()}")
-            time.sleep(0.1)
+        _wait_until_up(process, server.url, "/healthz", timeout, server.output)
         yield server
     finally:
         os.killpg(process.pid, signal.SIGTERM)
@@ -232,18 +221,7 @@ def serve_database(
         )
     server = ServedDatabase(f"http://127.0.0.1:{port}", process, log, full_env)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"craftkit serve exited:\n{server.output()}")
-            try:
-                if httpx.get(f"{server.url}/livez", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"craftkit serve did not start:\n{server.output()}")
-            time.sleep(0.1)
+        _wait_until_up(process, server.url, "/livez", timeout, server.output)
         yield server
     finally:
         if process.poll() is None:
@@ -305,3 +283,21 @@ def line(render: str, **fields: Any) -> str:
             **fields,
         }
     )
+
+
+def _wait_until_up(
+    process: subprocess.Popen[bytes], url: str, probe: str, timeout: float, output: Any
+) -> None:
+    """Poll `probe` until it answers 200; fail with the server's output if it exits or stalls."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise AssertionError(f"craftkit serve exited:\n{output()}")
+        try:
+            if httpx.get(f"{url}{probe}", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"craftkit serve did not start:\n{output()}")
+        time.sleep(0.1)
