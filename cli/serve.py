@@ -116,14 +116,13 @@ def reload_options(spec_path: str) -> dict[str, Any]:
 def server_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's own bounds (SECURITY.md lists what it answers before the app sees a request).
 
-    h11, not httptools: only h11 bounds the request head (`h11_max_incomplete_event_size`);
-    httptools reads headers of any size.
+    httptools, uvicorn's fast parser, with the request head bounded (api/uvicorn_shim.py).
     """
-    from api.bounds import SERVER_CONCURRENCY, SERVER_HEAD_BYTES
+    from api.bounds import SERVER_CONCURRENCY
+    from api.uvicorn_shim import PROTOCOL
 
     return {
-        "http": "h11",
-        "h11_max_incomplete_event_size": SERVER_HEAD_BYTES,
+        "http": PROTOCOL,
         "limit_concurrency": SERVER_CONCURRENCY,
         # In-flight requests end within one database timeout; then the worker exits.
         "timeout_graceful_shutdown": int(settings.db_timeout) + 5,
