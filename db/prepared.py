@@ -54,4 +54,8 @@ class Prepared:
 
     def run(self, db: peewee.Database, **values: Any) -> list[tuple[Any, ...]]:
         """Execute with `values` for the markers; every row as a tuple of raw column values."""
-        return db.execute_sql(*self.bind(db, **values)).fetchall()
+        sql, params = self.bind(db, **values)
+        fetch_all = getattr(db, "fetch_all", None)  # db/deadline.py's databases have one
+        if fetch_all is not None:
+            return fetch_all(sql, params)  # type: ignore[no-any-return]
+        return db.execute_sql(sql, params).fetchall()

@@ -35,17 +35,16 @@ def _event(event: StoredEvent) -> dict[str, Any] | None:
     past year 9999, NaN in metadata, which orjson refuses) must cost that row, not every read
     of its render.
     """
+    metadata = event.metadata_json
     try:
         return {
             "id": event.public_id,
             "eventType": event.event_type,
             "actorKind": event.actor_kind,
-            "shareId": str(event.share_id) if event.share_id is not None else None,
+            "shareId": event.share_id,
             "sourceIp": event.source_ip,
             "userAgent": event.user_agent,
-            "metadata": orjson.loads(event.metadata_json)
-            if event.metadata_json is not None
-            else None,
+            "metadata": None if metadata is None else orjson.loads(metadata),
             "createdAt": iso_timestamp(event.created_at_ms),
         }
     except (ValueError, OverflowError) as exc:  # orjson.JSONDecodeError is a ValueError

@@ -53,7 +53,7 @@ def reference_engagement(
                 public_id=e.public_id,
                 event_type=e.event_type,
                 actor_kind=e.actor_kind,
-                share_id=e.share_id,
+                share_id=str(e.share_id) if e.share_id is not None else None,
                 source_ip=e.source_ip,
                 user_agent=e.user_agent,
                 metadata_json=e.metadata_json,

@@ -206,3 +206,27 @@ def test_timestamps_are_utc_iso_8601_with_milliseconds(ms):
 
     expected = datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
     assert iso_timestamp(ms) == expected.replace("+00:00", "Z")
+
+
+def test_timestamps_match_datetime_over_the_whole_range():
+    """The precomputed pieces give what `datetime` gives, years 1 to 9999, before 1970 too."""
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    from handlers.wire import MAX_MS, MIN_MS, iso_timestamp
+
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    rng = random.Random(9)
+    samples = [MIN_MS, MAX_MS, -1, 0, 86_399_999, 86_400_000, 951_868_799_999, 951_868_800_000]
+    samples += [rng.randrange(MIN_MS, MAX_MS + 1) for _ in range(20_000)]
+    for ms in samples:
+        moment = epoch + timedelta(milliseconds=ms)
+        assert iso_timestamp(ms) == moment.isoformat(timespec="milliseconds")[:-6] + "Z", ms
+
+
+@pytest.mark.parametrize("ms", [-62_135_596_800_001, 253_402_300_800_000, 10**15])
+def test_instants_without_a_four_digit_year_are_refused(ms):
+    from handlers.wire import iso_timestamp
+
+    with pytest.raises(OverflowError):
+        iso_timestamp(ms)
