@@ -23,8 +23,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api import dbwork, errors, health
 from api.assembly import SPEC_ROUTES, Middleware, assemble
 from api.config import Settings
+from api.connexion_shim import produced_media_types
 from api.dbwork import DatabaseWork
 from api.deadline import RequestDeadline
+from api.json_views import json_view
 from api.openapi31 import OpenAPI31Specification
 from api.request_log import configure_logging
 from api.resolver import OperationIdResolver
@@ -79,7 +81,7 @@ def create_app(
     _refuse_other_schema(db)
     work = DatabaseWork(db, settings.db_pool_size)
     # AsyncApp awaits handlers, so they can run on the loop; FlaskApp calls them in its threads.
-    wrap = dbwork.async_handler if app_class is connexion.AsyncApp else None
+    wrap = async_view if app_class is connexion.AsyncApp else None
     app = assemble(
         spec,
         settings.spec_path,
@@ -111,6 +113,14 @@ def create_app(
     )
     app.database = db  # for tests and tools that need the app's own database
     return app
+
+
+def async_view(handler: Callable[..., Any], operation: Any) -> Callable[..., Any]:
+    """The AsyncApp's view of a handler: run through the app's database policy
+    (api/dbwork.py), its dicts answered as JSON without Connexion's per-request inference
+    (api/json_views.py) where the operation produces exactly one JSON media type."""
+    view = dbwork.async_handler(handler, operation.method)
+    return json_view(view, lambda: produced_media_types(operation))
 
 
 def _refuse_other_schema(db: peewee.Database) -> None:

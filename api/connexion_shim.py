@@ -137,6 +137,12 @@ class OnceDecoratedApi(AsyncApi):
         )
 
 
+def produced_media_types(operation: Any) -> list[str]:
+    """The media types an operation's responses declare, as Connexion's resolver sees it
+    (its `produces`, which its response decorator picks a content type from)."""
+    return list(operation.produces)
+
+
 def registered_routes(app: Any) -> set[tuple[str, str]]:
     """(path, method) of every route the app's framework registers, FlaskApp or AsyncApp.
 

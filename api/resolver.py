@@ -32,14 +32,15 @@ def handler_functions() -> dict[str, Callable[..., Any]]:
     return found
 
 
-Wrap = Callable[[Callable[..., Any], str], Callable[..., Any]]  # (handler, HTTP method) -> view
+Wrap = Callable[[Callable[..., Any], Any], Callable[..., Any]]  # (handler, operation) -> view
 
 
 class OperationIdResolver(Resolver):
     """Resolves each operationId to the handler named for it, failing start-up if there is none.
 
-    `wrap`, if given, turns each handler into the view Connexion calls (api/dbwork.py's
-    `async_handler` runs them through the app's database policy).
+    `wrap`, if given, turns each handler into the view Connexion calls, given Connexion's
+    operation (api/app.py: the AsyncApp's views run through the app's database policy and
+    answer JSON themselves).
     """
 
     def __init__(self, wrap: Wrap | None = None) -> None:
@@ -50,7 +51,7 @@ class OperationIdResolver(Resolver):
     def resolve(self, operation: Any) -> Resolution:
         resolution = super().resolve(operation)
         if self._wrap is not None:
-            resolution.function = self._wrap(resolution.function, operation.method)
+            resolution.function = self._wrap(resolution.function, operation)
         return resolution
 
     def _function(self, operation_id: str) -> Callable[..., Any]:
