@@ -6,11 +6,12 @@ uvicorn bounds heads only on its h11 protocol (`h11_max_incomplete_event_size`),
 `craftkit serve` about a quarter of its throughput on the bench (bench/results.md). So serve
 runs this subclass of `HttpToolsProtocol` (uvicorn's `http=` option takes a class path):
 
-- a head still incomplete at the end of a read is counted, exactly from the second read on
-  (from the first, what the callbacks have seen of it); once past `SERVER_HEAD_BYTES` the
-  client gets a 431 envelope (414 while the request target alone is that long) and the
-  connection is closed. A head that arrives whole in one read is never refused here: it goes
-  on to api/guards.py, whose bounds are smaller, and gets the same envelopes there;
+- a head still incomplete at the end of a read is counted: in the read where it began, what
+  the parser's callbacks have handed over of it; each later read, whole. Once past
+  `SERVER_HEAD_BYTES` the client gets a 431 envelope (414 while the request target alone is
+  that long) and the connection is closed. A head that arrives whole in one read is never
+  refused here: it goes on to api/guards.py, whose bounds are smaller, and gets the same
+  envelopes there;
 - a request the parser rejects gets the 400 envelope instead of uvicorn's plain text.
 
 The subclass overrides `data_received`, `on_message_begin`, `on_headers_complete` and
@@ -58,19 +59,21 @@ INVALID_REQUEST = error_response(400, "invalid_request", "Invalid HTTP request r
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
     head_limit = bounds.SERVER_HEAD_BYTES
 
-    # Per connection: whether the parser is inside a request head, and its bytes so far.
+    # Per connection: whether the parser is inside a request head, whether that head began in
+    # the current read, and its bytes so far.
     in_head = False
+    head_began = False
     head_bytes = 0
 
     def data_received(self, data: bytes) -> None:
-        continued = self.in_head  # this read carries on a head begun in an earlier one
+        self.head_began = False
         super().data_received(data)
         if not self.in_head or self.transport.is_closing():
             return
-        if continued:
-            self.head_bytes += len(data)
-        else:  # the head began in this read: count what the parser has handed over of it
+        if self.head_began:  # count what the parser has handed over of this head
             self.head_bytes = len(self.url) + sum(len(n) + len(v) for n, v in self.headers)
+        else:  # the whole read carries on a head begun in an earlier one
+            self.head_bytes += len(data)
         if self.head_bytes > self.head_limit:
             self.refuse(
                 TARGET_TOO_LONG if len(self.url) > bounds.REQUEST_TARGET.limit else HEAD_TOO_LARGE
@@ -79,6 +82,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self.in_head = True
+        # A read that ends heads and begins another (pipelining) is not all this head's bytes.
+        self.head_began = True
 
     def on_headers_complete(self) -> None:
         self.in_head = False

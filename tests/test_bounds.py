@@ -23,7 +23,15 @@ def table_rows(text: str) -> dict[str, str]:
 def undocumented(text: str) -> list[str]:
     rows = table_rows(text)
     expected = [(b.name, [str(b.limit), str(b.status)]) for b in bounds.HTTP_BOUNDS] + [
-        ("request head as uvicorn reads it", [f"{bounds.SERVER_HEAD_BYTES // 1024} KiB"]),
+        (
+            "request head as uvicorn reads it",  # api/uvicorn_shim.py's refusals
+            [
+                f"{bounds.SERVER_HEAD_BYTES // 1024} KiB",
+                "431",
+                "414",
+                str(bounds.REQUEST_TARGET.limit),
+            ],
+        ),
         ("connections + requests in progress", [str(bounds.SERVER_CONCURRENCY)]),
         ("events file line", [str(MAX_LINE_BYTES)]),
         ("`metadata`", [str(MAX_METADATA_BYTES), f"{MAX_DEPTH} levels"]),

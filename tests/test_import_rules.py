@@ -74,6 +74,9 @@ PUBLIC_MODULES = {
         "connexion.validators",  # the classes of `validator_map`
     },
     "schemathesis": {"schemathesis", "schemathesis.checks", "schemathesis.config"},
+    # run, Config and Server (all three re-exported by `uvicorn`); uvicorn.protocols and the
+    # rest are internal: api/uvicorn_shim.py subclasses the httptools protocol.
+    "uvicorn": {"uvicorn", "uvicorn.config"},
 }
 # Internal names that public modules re-export, and internal attributes read or overridden.
 INTERNAL_NAMES = {"NO_VALUE", "ConnexionMiddleware", "RoutingMiddleware", "MediaTypeDict", "API"}
@@ -85,6 +88,7 @@ INTERNAL_METHODS = {
     "_validate",
     "_parse",
     "make_operation",
+    "send_400_response",
 }
 INTERNAL_ATTRIBUTES = INTERNAL_METHODS | {
     "_schema",
@@ -97,6 +101,7 @@ INTERNAL_ATTRIBUTES = INTERNAL_METHODS | {
     "default_middlewares",
     "apis",
     "middlewares",
+    "response_complete",
 }
 # The shims, and the tests that check each internal's shape there.
 SHIMS = {
@@ -104,11 +109,13 @@ SHIMS = {
     "tests.test_connexion_shim",
     "contract_tests.schemathesis_shim",
     "contract_tests.test_schemathesis_shim",
+    "api.uvicorn_shim",
+    "tests.test_uvicorn_shim",
 }
 
 
 def library_internals(paths: list[Path]) -> list[str]:
-    """Every use of a Connexion or Schemathesis internal outside the shims."""
+    """Every use of a Connexion, Schemathesis or uvicorn internal outside the shims."""
     found = []
     for path in paths:
         module = module_name(path)
@@ -181,7 +188,8 @@ def test_a_forbidden_import_would_be_caught(
 
 def test_library_internals_are_used_only_in_their_shims():
     files = all_python_files()
-    assert any(module_name(p) == "api.connexion_shim" for p in files), "the shim was not found"
+    modules = {module_name(p) for p in files}
+    assert {"api.connexion_shim", "api.uvicorn_shim"} <= modules, "a shim was not found"
     assert library_internals(files) == []
 
 
@@ -195,6 +203,15 @@ def test_library_internals_are_used_only_in_their_shims():
         ("api/bad.py", "def _get_verify_func(self, f): pass", "overrides _get_verify_func"),
         ("cli/bad.py", "from schemathesis.engine import events", "schemathesis.engine"),
         ("contract_tests/bad.py", "import schemathesis.specs.openapi", "schemathesis.specs"),
+        (
+            "api/bad.py",
+            "from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol",
+            "imports uvicorn.protocols.http.httptools_impl.HttpToolsProtocol",
+        ),
+        ("bench/bad.py", "import uvicorn.protocols.http.h11_impl", "uvicorn.protocols.http"),
+        ("cli/bad.py", "from uvicorn.server import ServerState", "uvicorn.server.ServerState"),
+        ("api/bad.py", "def send_400_response(self, msg): pass", "overrides send_400_response"),
+        ("tests/test_bad.py", "return app.cycle.response_complete", "uses .response_complete"),
     ],
 )
 def test_a_library_internal_outside_its_shim_would_be_caught(
@@ -206,7 +223,10 @@ def test_a_library_internal_outside_its_shim_would_be_caught(
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     assert any(expected in v for v in library_internals([bad]))
     public = tmp_path / "fine.py"
-    public.write_text("from connexion.exceptions import ProblemException\nimport schemathesis\n")
+    public.write_text(
+        "from connexion.exceptions import ProblemException\nimport schemathesis\n"
+        "import uvicorn\nfrom uvicorn.config import Config\n"
+    )
     assert library_internals([public]) == []
 
 
