@@ -225,6 +225,27 @@ def test_resolvers_are_given_the_operations_id_method_and_path():
         )
 
 
+def test_an_operations_media_types_are_readable_once_it_is_built(settings):
+    """api/json_views.py asks after resolving; Connexion sets `produces` in the constructor."""
+    seen: list[Any] = []
+
+    class Keeping(OperationIdResolver):
+        def resolve(self, operation: Any) -> Any:
+            seen.append(operation)
+            return super().resolve(operation)
+
+    app = connexion.AsyncApp(__name__)
+    from api.openapi31 import OpenAPI31Specification, add_api
+
+    add_api(app, OpenAPI31Specification.from_path(settings.spec_path), resolver=Keeping())
+    with TestClient(app):  # the AsyncApp builds its operations when it starts
+        pass
+    assert seen, "the resolver was not called"
+    assert set(shim.produced_media_types(seen[0])) == {"application/json"}, moved(
+        "OpenAPIOperation.produces", "produced_media_types() (api/json_views.py)"
+    )
+
+
 # --- validators -----------------------------------------------------------------------------
 
 
