@@ -14,8 +14,9 @@ runs this subclass of `HttpToolsProtocol` (uvicorn's `http=` option takes a clas
   envelopes there;
 - a request the parser rejects gets the 400 envelope instead of uvicorn's plain text.
 
-The subclass overrides `data_received`, `on_message_begin`, `on_headers_complete` and
-`send_400_response`, and reads `url`, `headers`, `cycle` and `transport`;
+The subclass overrides `data_received`, `on_message_begin`, `on_headers_complete`,
+`send_400_response` and `_unsupported_upgrade_warning`, reads `url`, `headers`, `cycle` and `transport`, and sets the cycle's
+`keep_alive`, `more_body` and `message_event` to end a request whose bytes went bad;
 tests/test_uvicorn_shim.py checks each against the installed uvicorn and says which moved.
 pyproject.toml pins the uvicorn range these were tested on.
 """
@@ -64,8 +65,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     in_head = False
     head_began = False
     head_bytes = 0
+    refused = False  # set once the bytes went bad while a request was being answered
 
     def data_received(self, data: bytes) -> None:
+        if self.refused:
+            return  # the request in progress is being answered; nothing more is read
         self.head_began = False
         super().data_received(data)
         if not self.in_head or self.transport.is_closing():
@@ -89,13 +93,27 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self.in_head = False
         super().on_headers_complete()
 
+    def _unsupported_upgrade_warning(self) -> None:
+        """An `Upgrade` request is served as plain HTTP (serve runs with `ws="none"`: the API
+        has no WebSocket); uvicorn's two warnings a request, one telling to install a
+        WebSocket library, would be noise any client could make. The request log has it."""
+
     def send_400_response(self, msg: str) -> None:
         """The parser refused the bytes (uvicorn logged `msg`): the 400 envelope."""
         self.refuse(INVALID_REQUEST)
 
     def refuse(self, answer: bytes) -> None:
-        """Answer and close; mid-response (a pipelined head went bad), close without a word."""
+        """Answer and close. While a request is being answered (a pipelined head, or a body
+        the parser rejects after its head reached the app) that answer is written first, the
+        connection closing after it; the request's body ends here for a reader."""
         self.in_head = False
-        if self.cycle is None or self.cycle.response_complete:
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete:
             self.transport.write(answer)
-        self.transport.close()
+            self.transport.close()
+            return
+        self.refused = True
+        cycle.keep_alive = False  # uvicorn closes the connection once this answer is sent
+        cycle.more_body = False
+        cycle.message_event.set()
+        self.flow.pause_reading()

@@ -123,6 +123,7 @@ def server_options(settings: Settings) -> dict[str, Any]:
 
     return {
         "http": PROTOCOL,
+        "ws": "none",  # no WebSocket: an Upgrade request is answered as plain HTTP
         "limit_concurrency": SERVER_CONCURRENCY,
         # In-flight requests end within one database timeout; then the worker exits.
         "timeout_graceful_shutdown": int(settings.db_timeout) + 5,

@@ -89,6 +89,7 @@ INTERNAL_METHODS = {
     "_parse",
     "make_operation",
     "send_400_response",
+    "_unsupported_upgrade_warning",
 }
 INTERNAL_ATTRIBUTES = INTERNAL_METHODS | {
     "_schema",

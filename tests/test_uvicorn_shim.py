@@ -67,6 +67,7 @@ OVERRIDDEN = {
     "on_message_begin": (["self"], "knowing that a head began"),
     "on_headers_complete": (["self"], "knowing that a head ended"),
     "send_400_response": (["self", "msg"], "answering a parser error with the envelope"),
+    "_unsupported_upgrade_warning": (["self"], "silencing the per-request upgrade warnings"),
 }
 
 
@@ -101,6 +102,10 @@ def assigned_on_self(cls: type) -> set[str]:
         (HttpToolsProtocol, "cycle", "whether a response is in progress"),
         (HttpToolsProtocol, "transport", "writing the refusal and closing"),
         (RequestResponseCycle, "response_complete", "whether a response is in progress"),
+        (RequestResponseCycle, "keep_alive", "closing once the answer in progress is sent"),
+        (RequestResponseCycle, "more_body", "ending a body the parser rejected"),
+        (RequestResponseCycle, "message_event", "waking a reader of that body"),
+        (HttpToolsProtocol, "flow", "reading no more"),
     ],
 )
 def test_each_attribute_read_is_still_set_by_uvicorn(cls: type, attribute: str, used_for: str):
@@ -130,6 +135,7 @@ def test_uvicorn_takes_the_protocol_class_by_import_path():
 def test_serve_runs_the_shim():
     options = server_options(Settings.from_env({}))
     assert options["http"] == PROTOCOL
+    assert options["ws"] == "none"
 
 
 # --- the counting, on one protocol instance ------------------------------------------------
@@ -287,13 +293,22 @@ def test_the_count_starts_again_with_each_request(protocol: Any) -> None:
     assert transport.written.count(b"HTTP/1.1 200 OK\r\n") == 4 and not transport.closed
 
 
-def test_a_pipelined_head_refused_mid_response_closes_without_a_word(protocol: Any) -> None:
-    """The answer being written belongs to the request before: no 431 in the middle of it."""
+def test_a_pipelined_head_refused_mid_response_lets_that_answer_end_then_closes(
+    protocol: Any,
+) -> None:
+    """The answer being written belongs to the request before: no 431 in the middle of it;
+    it is sent whole, then the connection closes, and nothing more is read meanwhile."""
     proto, transport = protocol()
     proto.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nX-Pad: ")
     assert proto.cycle.response_complete is False  # the first answer has not been written
     feed(proto, b"a" * (LIMIT + 1), 1000)
-    assert transport.closed and transport.written == b""
+    assert transport.written == b"" and not transport.closed
+    feed(proto, b"a" * 10 * LIMIT, 1000)  # ignored: the parser is not fed any more
+    protocol.run()
+    assert transport.written.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert transport.written.count(b"HTTP/1.1") == 1
+    assert b"connection: close\r\n" in transport.written
+    assert transport.closed
 
 
 # --- a live `craftkit serve` -----------------------------------------------------------------
@@ -467,6 +482,50 @@ def test_a_malformed_request_gets_the_400_envelope(served: dict[str, Any], reque
         raw, closed = until_closed(sock)
     error = refusal(raw, closed, 400, "invalid_request")
     assert error["message"] == "Invalid HTTP request received."
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"Transfer-Encoding: gzip\r\n\r\nxyz",
+        b"Transfer-Encoding: chunked\r\n\r\nzz\r\nnot a chunk\r\n",
+    ],
+    ids=["unsupported transfer-encoding", "malformed chunks"],
+)
+def test_a_body_the_parser_rejects_after_the_head_gets_the_apps_envelope(served, body):
+    """The head reached the app, which refuses any body (413): that answer is sent whole,
+    then the connection closes (uvicorn's h11 answered a plain-text 400; httptools alone
+    closed without a word)."""
+    with connect(served["server"]) as sock:
+        sock.sendall(
+            engagement(served, body.split(b"\r\n\r\n")[0] + b"\r\n")
+            + body.split(b"\r\n\r\n", 1)[1]
+        )
+        raw, closed = until_closed(sock)
+    response, after = parse(raw)
+    assert_small_envelope(response, 413, "payload_too_large")
+    assert response.headers["connection"] == "close"
+    assert after == b"" and closed
+    still_serves(served)
+
+
+def test_a_websocket_upgrade_is_answered_as_plain_http(served: dict[str, Any]) -> None:
+    """No WebSocket here: uvicorn's handshake answered a bodiless 403; now the app answers."""
+    upgrade = [
+        b"Upgrade: websocket\r\n",
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n",
+        b"Sec-WebSocket-Version: 13\r\n",
+    ]
+    request = engagement(served, *upgrade, connection=b"Upgrade").replace(
+        b"Connection: Upgrade\r\n", b"Connection: Upgrade, close\r\n"
+    )
+    with connect(served["server"]) as sock:
+        sock.sendall(request)
+        raw, _closed = until_closed(sock)
+    response, _after = parse(raw)
+    assert response.status_code == 200, raw[:300]
+    assert response.json()["total"] == 60
+    assert "Unsupported upgrade" not in served["server"].output()
 
 
 @pytest.mark.parametrize("piece", [None, 700], ids=["one write", "dribbled"])
