@@ -15,8 +15,9 @@ runs this subclass of `HttpToolsProtocol` (uvicorn's `http=` option takes a clas
 - a request the parser rejects gets the 400 envelope instead of uvicorn's plain text.
 
 The subclass overrides `data_received`, `on_message_begin`, `on_headers_complete`,
-`send_400_response` and `_unsupported_upgrade_warning`, reads `url`, `headers`, `cycle` and `transport`, and sets the cycle's
-`keep_alive`, `more_body` and `message_event` to end a request whose bytes went bad;
+`send_400_response` and `_unsupported_upgrade_warning`, reads `url`, `headers`, `cycle`,
+`flow` and `transport`, and sets the cycle's `keep_alive`, `more_body` and `message_event`
+to end a request whose bytes went bad;
 tests/test_uvicorn_shim.py checks each against the installed uvicorn and says which moved.
 pyproject.toml pins the uvicorn range these were tested on.
 """
