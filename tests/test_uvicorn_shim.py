@@ -498,8 +498,7 @@ def test_a_body_the_parser_rejects_after_the_head_gets_the_apps_envelope(served,
     closed without a word)."""
     with connect(served["server"]) as sock:
         sock.sendall(
-            engagement(served, body.split(b"\r\n\r\n")[0] + b"\r\n")
-            + body.split(b"\r\n\r\n", 1)[1]
+            engagement(served, body.split(b"\r\n\r\n")[0] + b"\r\n") + body.split(b"\r\n\r\n", 1)[1]
         )
         raw, closed = until_closed(sock)
     response, after = parse(raw)
