@@ -317,7 +317,9 @@ def section(
         "",
         "Every server runs under the same uvicorn settings: its defaults, `--loop auto --http "
         "auto` (uvloop and httptools, installed by connexion[uvicorn] through "
-        "uvicorn[standard]: versions above), log level info. Each logs every request: the "
+        "uvicorn[standard]: versions above), log level info; craftkit serve's httptools "
+        "protocol is api/uvicorn_shim.py's subclass, which bounds the request head. Each logs "
+        "every request: the "
         "references with uvicorn's access log, craftkit serve with its request log "
         "(api/request_log.py, one JSON line a request) in its place. Only (f) adds a worker.",
         "",
