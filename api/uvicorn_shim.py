@@ -1,25 +1,28 @@
-"""uvicorn's httptools protocol with a bound on the request head: the one uvicorn internal.
+"""uvicorn's httptools protocol with the bounds h11 had: the one uvicorn internal.
 
-httptools (llhttp) is uvicorn's fast HTTP/1.1 parser, but it reads a request line and headers
-of any size: a client that never ends its head grows the worker's memory without limit.
-uvicorn bounds heads only on its h11 protocol (`h11_max_incomplete_event_size`), and h11 cost
-`craftkit serve` about a quarter of its throughput on the bench (bench/results.md). So serve
-runs this subclass of `HttpToolsProtocol` (uvicorn's `http=` option takes a class path):
+httptools (llhttp) is uvicorn's fast HTTP/1.1 parser; h11 cost `craftkit serve` about a
+quarter of its throughput on the bench (bench/results.md). But uvicorn's httptools protocol
+bounds nothing: it reads a request head of any size, parses every request pipelined in a read
+(hundreds of thousands queued within seconds), and reads on through bodies and trailers after
+the answer. So serve runs this subclass (uvicorn's `http=` option takes a class path):
 
-- a head still incomplete at the end of a read is counted: in the read where it began, what
-  the parser's callbacks have handed over of it; each later read, whole. Once past
-  `SERVER_HEAD_BYTES` the client gets a 431 envelope (414 while the request target alone is
-  that long) and the connection is closed. A head that arrives whole in one read is never
-  refused here: it goes on to api/guards.py, whose bounds are smaller, and gets the same
-  envelopes there;
-- a request the parser rejects gets the 400 envelope instead of uvicorn's plain text.
+- reads are parsed a 4 KiB piece at a time, and a head still unfinished after a piece is
+  counted (in the piece where it began, what the parser has handed over of it, so at most a
+  piece short; each later piece whole). Past `SERVER_HEAD_BYTES` the client gets a 431
+  envelope (414 while the request target alone is that long) and the connection is closed.
+  Heads within the bound go on to api/guards.py, whose bounds are smaller;
+- a request pipelined behind one being answered waits unparsed, as with h11: no more is read
+  until its turn, and past 1 MiB kept the connection is cut;
+- no operation takes a body: a request that declares one (and an upgrade, served as plain
+  HTTP) gets its answer (api/guards.py's 413) and the connection closes, nothing more read;
+- a request the parser rejects gets the 400 envelope instead of uvicorn's plain text; when
+  the request before it is still being answered, that answer is sent, then the close.
 
-The subclass overrides `data_received`, `on_message_begin`, `on_headers_complete`,
-`send_400_response` and `_unsupported_upgrade_warning`, reads `url`, `headers`, `cycle`,
-`flow` and `transport`, and sets the cycle's `keep_alive`, `more_body` and `message_event`
-to end a request whose bytes went bad;
-tests/test_uvicorn_shim.py checks each against the installed uvicorn and says which moved.
-pyproject.toml pins the uvicorn range these were tested on.
+The subclass overrides `data_received`, `on_response_complete`, `on_message_begin`,
+`on_headers_complete`, `send_400_response` and `_unsupported_upgrade_warning`; it reads
+`url`, `headers`, `cycle`, `pipeline`, `parser`, `flow` and `transport` and sets the cycle's
+`keep_alive`. tests/test_uvicorn_shim.py checks each against the installed uvicorn and says
+which moved; pyproject.toml pins the uvicorn range these were tested on.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from api import bounds
 
+PIECE = 4096  # bytes parsed at a time: a head is never counted short by more
+UNPARSED_LIMIT = 1024 * 1024  # bytes kept behind a waiting request before the connection is cut
 PROTOCOL = "api.uvicorn_shim:BoundedHttpToolsProtocol"  # uvicorn's `http=` option, by path
 
 
@@ -62,37 +67,83 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     head_limit = bounds.SERVER_HEAD_BYTES
 
     # Per connection: whether the parser is inside a request head, whether that head began in
-    # the current read, and its bytes so far.
+    # the piece being parsed, and its bytes so far; bytes read but not parsed yet (behind a
+    # request waiting for its turn); whether nothing more is to be read.
     in_head = False
     head_began = False
     head_bytes = 0
-    refused = False  # set once the bytes went bad while a request was being answered
+    unparsed: bytearray | None = None
+    done_reading = False
 
     def data_received(self, data: bytes) -> None:
-        if self.refused:
-            return  # the request in progress is being answered; nothing more is read
-        self.head_began = False
-        super().data_received(data)
-        if not self.in_head or self.transport.is_closing():
+        if self.done_reading:
             return
-        if self.head_began:  # count what the parser has handed over of this head
-            self.head_bytes = len(self.url) + sum(len(n) + len(v) for n, v in self.headers)
-        else:  # the whole read carries on a head begun in an earlier one
-            self.head_bytes += len(data)
-        if self.head_bytes > self.head_limit:
-            self.refuse(
-                TARGET_TOO_LONG if len(self.url) > bounds.REQUEST_TARGET.limit else HEAD_TOO_LARGE
-            )
+        if self.unparsed is not None or self.pipeline:
+            # A request waits for the one before it: keep the bytes, read no more meanwhile.
+            if self.unparsed is None:
+                self.unparsed = bytearray()
+            self.unparsed += data
+            self.flow.pause_reading()
+            if len(self.unparsed) > UNPARSED_LIMIT:
+                self.refuse(HEAD_TOO_LARGE)
+            return
+        self.parse(data)
+
+    def parse(self, data: bytes | bytearray) -> None:
+        """Feed the parser a piece at a time, counting an unfinished head after each piece;
+        stop once a request has to wait for the one before it (pipelining)."""
+        view = memoryview(data)
+        for start in range(0, len(view), PIECE):
+            piece = view[start : start + PIECE]
+            self.head_began = False
+            super().data_received(piece)  # type: ignore[arg-type]  # httptools takes buffers
+            if self.done_reading or self.transport.is_closing():
+                return
+            if self.in_head:
+                if self.head_began:  # what the parser has handed over of it
+                    self.head_bytes = len(self.url) + sum(len(n) + len(v) for n, v in self.headers)
+                else:  # the whole piece carries on a head begun in an earlier one
+                    self.head_bytes += len(piece)
+                if self.head_bytes > self.head_limit:
+                    too_long = len(self.url) > bounds.REQUEST_TARGET.limit
+                    self.refuse(TARGET_TOO_LONG if too_long else HEAD_TOO_LARGE)
+                    return
+            if self.pipeline:
+                rest = view[start + PIECE :]
+                if rest:
+                    self.unparsed = bytearray(rest)
+                self.flow.pause_reading()
+                return
+
+    def on_response_complete(self) -> None:
+        """uvicorn starts the next waiting request or resumes reading; the bytes kept behind
+        the last one are parsed first."""
+        super().on_response_complete()
+        if self.unparsed is not None and not self.pipeline and not self.transport.is_closing():
+            data, self.unparsed = self.unparsed, None
+            self.parse(data)
+        if self.unparsed is not None:
+            self.flow.pause_reading()  # uvicorn resumed reading: not while bytes wait here
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self.in_head = True
-        # A read that ends heads and begins another (pipelining) is not all this head's bytes.
+        # A piece that ends heads and begins another (pipelining) is not all this head's bytes.
         self.head_began = True
 
     def on_headers_complete(self) -> None:
         self.in_head = False
         super().on_headers_complete()
+        if self.cycle is None:
+            return
+        if self.parser.should_upgrade() or (
+            bounds.BODY.limit == 0 and any(_declares_body(n, v) for n, v in self.headers)
+        ):
+            # No operation takes a body (api/guards.py answers 413) and an upgrade is served
+            # as plain HTTP: answer this request, then close, reading nothing more (not a body,
+            # nor trailers nothing would count, nor a request pipelined behind an upgrade).
+            self.cycle.keep_alive = False
+            self.done_reading = True
 
     def _unsupported_upgrade_warning(self) -> None:
         """An `Upgrade` request is served as plain HTTP (serve runs with `ws="none"`: the API
@@ -104,17 +155,19 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self.refuse(INVALID_REQUEST)
 
     def refuse(self, answer: bytes) -> None:
-        """Answer and close. While a request is being answered (a pipelined head, or a body
-        the parser rejects after its head reached the app) that answer is written first, the
-        connection closing after it; the request's body ends here for a reader."""
+        """Answer and close. While a request is being answered (a pipelined head went bad
+        behind it) that answer is sent first and the connection closed after it."""
         self.in_head = False
+        self.done_reading = True
+        self.unparsed = None
         cycle = self.cycle
         if cycle is None or cycle.response_complete:
             self.transport.write(answer)
             self.transport.close()
             return
-        self.refused = True
         cycle.keep_alive = False  # uvicorn closes the connection once this answer is sent
-        cycle.more_body = False
-        cycle.message_event.set()
         self.flow.pause_reading()
+
+
+def _declares_body(name: bytes, value: bytes) -> bool:
+    return name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0")

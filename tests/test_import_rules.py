@@ -90,6 +90,7 @@ INTERNAL_METHODS = {
     "make_operation",
     "send_400_response",
     "_unsupported_upgrade_warning",
+    "on_response_complete",
 }
 INTERNAL_ATTRIBUTES = INTERNAL_METHODS | {
     "_schema",

@@ -34,8 +34,10 @@ from api.config import Settings
 from api.uvicorn_shim import (
     HEAD_TOO_LARGE,
     INVALID_REQUEST,
+    PIECE,
     PROTOCOL,
     TARGET_TOO_LONG,
+    UNPARSED_LIMIT,
     BoundedHttpToolsProtocol,
 )
 from cli.serve import server_options
@@ -68,6 +70,7 @@ OVERRIDDEN = {
     "on_headers_complete": (["self"], "knowing that a head ended"),
     "send_400_response": (["self", "msg"], "answering a parser error with the envelope"),
     "_unsupported_upgrade_warning": (["self"], "silencing the per-request upgrade warnings"),
+    "on_response_complete": (["self"], "parsing what waited behind the answered request"),
 }
 
 
@@ -103,9 +106,9 @@ def assigned_on_self(cls: type) -> set[str]:
         (HttpToolsProtocol, "transport", "writing the refusal and closing"),
         (RequestResponseCycle, "response_complete", "whether a response is in progress"),
         (RequestResponseCycle, "keep_alive", "closing once the answer in progress is sent"),
-        (RequestResponseCycle, "more_body", "ending a body the parser rejected"),
-        (RequestResponseCycle, "message_event", "waking a reader of that body"),
         (HttpToolsProtocol, "flow", "reading no more"),
+        (HttpToolsProtocol, "pipeline", "requests waiting for their turn"),
+        (HttpToolsProtocol, "parser", "whether a request asks for an upgrade"),
     ],
 )
 def test_each_attribute_read_is_still_set_by_uvicorn(cls: type, attribute: str, used_for: str):
@@ -263,11 +266,72 @@ def test_a_parser_error_gets_the_400_envelope(protocol: Any, request_bytes: byte
     assert transport.written == INVALID_REQUEST and transport.closed
 
 
-def test_a_head_whole_in_one_read_goes_to_the_application(protocol: Any) -> None:
+def test_a_head_is_bounded_however_the_reads_fall(protocol: Any) -> None:
+    """Whole in one read or not, a head past the bound is the shim's 431; one under it goes to
+    the application (api/guards.py bounds its headers further)."""
     proto, transport = protocol()
     proto.data_received(b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 3 * LIMIT + b"\r\n\r\n")
+    assert transport.written == HEAD_TOO_LARGE and transport.closed
+    proto, transport = protocol()
+    proto.data_received(
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * (LIMIT - 100) + b"\r\n\r\n"
+    )
     protocol.run()
     assert transport.written.startswith(b"HTTP/1.1 200 OK\r\n") and not transport.closed
+
+
+def test_a_head_beginning_in_a_large_read_is_counted_at_most_a_piece_short(protocol: Any) -> None:
+    """The read where a head begins is parsed in pieces: an unfinished header value hidden in
+    the parser's own buffer is at most one piece of bytes uncounted."""
+    proto, transport = protocol()
+    start = b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: "
+    proto.data_received(start + b"a" * (LIMIT + PIECE))  # one read, the value never ending
+    assert transport.written == HEAD_TOO_LARGE and transport.closed
+
+
+def test_pipelined_requests_wait_unparsed_for_their_turn(protocol: Any) -> None:
+    """Thousands of requests in one read are parsed one turn at a time, not queued at once."""
+    proto, transport = protocol()
+    flood = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 5000
+    proto.data_received(flood)
+    assert len(proto.pipeline) < PIECE // 20  # what one piece holds, not 5000
+    assert proto.unparsed is not None and len(proto.unparsed) > len(flood) // 2
+    protocol.run()
+    assert transport.written.count(b"HTTP/1.1 200 OK\r\n") == 5000 and not transport.closed
+
+
+def test_bytes_kept_behind_a_waiting_request_are_bounded(protocol: Any) -> None:
+    proto, transport = protocol()
+    proto.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 2)  # the second waits
+    assert proto.pipeline
+    for _ in range(UNPARSED_LIMIT // 54000 + 2):  # 54,000 bytes a read
+        proto.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 2000)
+    assert proto.unparsed is None  # dropped: nothing more is parsed
+    protocol.run()
+    assert transport.closed  # the answers in progress went out, then the connection was cut
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"
+        + b"a: b\r\n" * 20000,
+        b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" + b"x" * 100000,
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+        + b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+    ],
+    ids=["endless trailers", "a body", "a request behind an upgrade"],
+)
+def test_after_a_body_or_an_upgrade_nothing_more_is_read(protocol: Any, request_bytes: bytes):
+    """No operation takes a body: answer the request (the app says 413), then close."""
+    proto, transport = protocol()
+    proto.data_received(request_bytes)
+    headers_seen = len(proto.headers)
+    proto.data_received(b"a: b\r\n" * 20000)
+    assert len(proto.headers) == headers_seen < 1000  # trailers are not read on
+    protocol.run()
+    assert transport.written.count(b"HTTP/1.1 ") == 1
+    assert b"connection: close\r\n" in transport.written and transport.closed
 
 
 def test_pipelined_reads_count_only_the_head_in_progress(protocol: Any) -> None:
