@@ -71,19 +71,28 @@ class Watchdog:
                 self._thread = thread
 
     def _forget_thread(self) -> None:
+        """In a forked child: no thread yet, and none of the parent's deadlines (interrupting
+        them would shut down sockets the parent still uses)."""
         self._thread = None
         self._started = threading.Lock()
+        self._armed = {}
 
     def _run(self) -> None:
         while True:
             time.sleep(self.tick)
-            now = time.monotonic()
-            for token, (deadline, interrupt) in list(self._armed.items()):
-                # pop: whichever of disarm() and this comes first owns the token.
-                if deadline <= now and self._armed.pop(token, None) is not None:
-                    # An interrupt that fails leaves the statement to its own bounds.
-                    with contextlib.suppress(Exception):
-                        interrupt()
+            # dict.copy() runs no Python code, so no other thread can change the dict while it
+            # is read (iterating it could raise if a finalizer let one run); and nothing may
+            # end this thread: arm() starts one only once.
+            with contextlib.suppress(Exception):
+                self._fire(time.monotonic())
+
+    def _fire(self, now: float) -> None:
+        for token, (deadline, interrupt) in self._armed.copy().items():
+            # pop: whichever of disarm() and this comes first owns the token.
+            if deadline <= now and self._armed.pop(token, None) is not None:
+                # An interrupt that fails leaves the statement to its own bounds.
+                with contextlib.suppress(Exception):
+                    interrupt()
 
 
 WATCHDOG = Watchdog()
@@ -123,7 +132,7 @@ class Deadlines:
         statements (db/prepared.py): the same connection, deadline, error classes and SQL
         log, minus Peewee's layers around the cursor (a sixth of a short statement's time).
         With Peewee query hooks installed it takes Peewee's path, which calls them."""
-        if self.query_hooks:  # type: ignore[attr-defined]
+        if getattr(self, "query_hooks", None):  # Peewee 4's; Peewee 3 has none
             return list(self.execute_sql(sql, params).fetchall())
         conn = self.connection()  # type: ignore[attr-defined]  # connects if closed
         if _SQL_LOG.isEnabledFor(logging.DEBUG):

@@ -57,3 +57,55 @@ def test_postgres_gets_connect_and_statement_timeouts() -> None:
     db = connect("postgresql://u@127.0.0.1:1/x", 2.5)
     assert db.connect_params["connect_timeout"] == 3
     assert "statement_timeout=2500" in db.connect_params["options"]
+
+
+def test_the_watchdog_thread_survives_an_error_and_still_fires() -> None:
+    """A failure while it looks at the deadlines must not end the one thread arm() starts."""
+    watchdog = Watchdog(tick=0.01)
+    watchdog.arm(60, lambda: None)
+    watchdog._armed[-1] = None  # type: ignore[assignment]  # unreadable: the look fails
+    time.sleep(0.05)
+    assert watchdog._thread is not None and watchdog._thread.is_alive()
+    del watchdog._armed[-1]
+    fired = threading.Event()
+    watchdog.arm(0.02, fired.set)
+    assert fired.wait(2)
+
+
+def test_a_forked_child_forgets_the_parents_deadlines() -> None:
+    """Interrupting them in the child would shut down sockets the parent still uses."""
+    import os
+
+    watchdog = Watchdog(tick=0.01)
+    fired = threading.Event()
+    watchdog.arm(0.2, fired.set)
+    pid = os.fork()
+    if pid == 0:  # the child: nothing armed, a thread of its own once it arms
+        ok = not watchdog._armed and watchdog._thread is None
+        mine = threading.Event()
+        watchdog.arm(0.02, mine.set)
+        os._exit(0 if ok and mine.wait(2) else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert fired.wait(2)  # the parent's deadline still fires, in the parent
+
+
+def test_fetch_all_answers_and_fails_as_execute_sql_does(tmp_path: Path) -> None:
+    """The prepared statements' one-call path (Peewee's `__exception_wrapper__` and, on
+    Peewee 4, `query_hooks`): same rows, same error class, hooks still called."""
+    db = connect(f"sqlite:///{tmp_path / 'x.db'}", 5)
+    db.execute_sql("CREATE TABLE t (a INTEGER, b TEXT)")
+    db.execute_sql("INSERT INTO t VALUES (1, 'x'), (2, NULL)")
+    sql, params = "SELECT a, b FROM t WHERE a >= ? ORDER BY a", [1]
+    assert db.fetch_all(sql, params) == list(db.execute_sql(sql, params).fetchall())
+    for bad in ("SELECT nope FROM t", "SELECT * FROM missing"):
+        with pytest.raises(peewee.OperationalError):
+            db.execute_sql(bad, [])
+        with pytest.raises(peewee.OperationalError):
+            db.fetch_all(bad, [])
+    seen: list[str] = []
+    if hasattr(db, "query_hooks"):
+        db.query_hooks.append(lambda event: seen.append(event.sql))
+        db.fetch_all(sql, params)
+        assert seen == [sql]
+    db.close()
