@@ -59,9 +59,10 @@ class RequestDeadline:
         try:
             await self.app(scope, receive, send_unless_late)
         except asyncio.CancelledError:
-            if answered is None:
-                raise  # cancelled from outside (the server stopping), not by the deadline
-            request.uncancel()
+            # Ours is the one cancellation to take back; any other (the server stopping,
+            # before or after the deadline) goes on up.
+            if answered is None or request.uncancel() > 0:
+                raise
         except Exception:
             if answered is None:
                 raise

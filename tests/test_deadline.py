@@ -103,3 +103,27 @@ def test_a_late_request_that_fails_after_its_503_is_not_raised_again() -> None:
 
     sent, _ = asyncio.run(_call(RequestDeadline(app, 0.05)))
     assert [m.get("status") for m in sent] == [503, None]
+
+
+def test_a_stop_arriving_after_the_deadline_fired_is_not_swallowed() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await asyncio.sleep(10)
+        finally:
+            await asyncio.sleep(0.2)  # its thread finishing, while the server stops
+
+    async def run() -> list[dict[str, Any]]:
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        task = asyncio.ensure_future(RequestDeadline(app, 0.05)(dict(SCOPE), _receive, send))
+        await asyncio.sleep(0.15)  # the deadline has fired and its 503 gone out
+        assert [m.get("status") for m in sent] == [503, None]
+        task.cancel()  # then the server stops
+        await task
+        return sent
+
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(run())
