@@ -21,7 +21,7 @@ from connexion.middleware import MiddlewarePosition
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import dbwork, errors, health
-from api.assembly import SPEC_ROUTES, Middleware, assemble
+from api.assembly import JSONIFIER, SPEC_ROUTES, Middleware, assemble
 from api.config import Settings
 from api.connexion_shim import produced_media_types
 from api.dbwork import DatabaseWork
@@ -120,7 +120,7 @@ def async_view(handler: Callable[..., Any], operation: Any) -> Callable[..., Any
     (api/dbwork.py), its dicts answered as JSON without Connexion's per-request inference
     (api/json_views.py) where the operation produces exactly one JSON media type."""
     view = dbwork.async_handler(handler, operation.method)
-    return json_view(view, lambda: produced_media_types(operation))
+    return json_view(view, lambda: produced_media_types(operation), JSONIFIER.dumps)
 
 
 def _refuse_other_schema(db: peewee.Database) -> None:

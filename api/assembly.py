@@ -97,7 +97,7 @@ def assemble(
         strict_validation=True,
         validate_responses=validate_responses,
         security_map=dict(security_map),
-        jsonifier=CompactJSON(),
+        jsonifier=JSONIFIER,
     )
     # Outermost, before the callers' middleware: every request is logged and counted,
     # CORS preflights included; /metrics and Swagger UI are served on every app.
@@ -159,6 +159,9 @@ class CompactJSON:
             return orjson.loads(data)
         except orjson.JSONDecodeError:
             return data  # as Connexion's does: a body that is not JSON stays as it came
+
+
+JSONIFIER = CompactJSON()  # every app's; api/json_views.py writes with the same
 
 
 def _most_query_parameters(spec: OpenAPI31Specification) -> int:

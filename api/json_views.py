@@ -17,7 +17,6 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 from starlette.responses import Response
 
 
@@ -31,10 +30,14 @@ def single_json_media_type(media_types: list[str]) -> str | None:
     return only if essence.endswith(("/json", "+json")) else None
 
 
-def json_view(view: Callable[..., Any], media_types: Callable[[], list[str]]) -> Callable[..., Any]:
-    """`view` (a coroutine function) answering its dicts and lists as JSON, when the media
-    types `media_types()` gives are a single JSON one (asked at the first call: Connexion
-    knows an operation's media types only after resolving its handler)."""
+def json_view(
+    view: Callable[..., Any],
+    media_types: Callable[[], list[str]],
+    dumps: Callable[[Any], bytes],
+) -> Callable[..., Any]:
+    """`view` (a coroutine function) answering its dicts and lists as JSON written by `dumps`
+    (the app's jsonifier), when the media types `media_types()` gives are a single JSON one
+    (asked at the first call: Connexion knows them only after resolving the handler)."""
     chosen: list[str | None] = []
 
     @functools.wraps(view)  # Connexion reads the handler's parameters through __wrapped__
@@ -44,7 +47,7 @@ def json_view(view: Callable[..., Any], media_types: Callable[[], list[str]]) ->
             if not chosen:
                 chosen.append(single_json_media_type(media_types()))
             if chosen[0] is not None:
-                return Response(orjson.dumps(result), media_type=chosen[0])
+                return Response(dumps(result), media_type=chosen[0])
         return result
 
     answer.__signature__ = inspect.signature(view)  # type: ignore[attr-defined]

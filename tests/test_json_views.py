@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import orjson
 import pytest
 from starlette.responses import Response
 from starlette.testclient import TestClient
@@ -40,7 +41,7 @@ def test_a_dict_becomes_the_json_response_and_anything_else_is_left_to_connexion
     async def handler() -> Any:
         return {"b": 1, "a": [1.5, None, "é"]}
 
-    answer = _run(json_view(handler, lambda: ["application/json"]))
+    answer = _run(json_view(handler, lambda: ["application/json"], orjson.dumps))
     assert isinstance(answer, Response)
     assert answer.body == '{"b":1,"a":[1.5,null,"é"]}'.encode()  # compact, keys as written
     assert answer.headers["content-type"] == "application/json"
@@ -49,8 +50,11 @@ def test_a_dict_becomes_the_json_response_and_anything_else_is_left_to_connexion
     async def created() -> Any:
         return {"id": 1}, 201
 
-    assert _run(json_view(created, lambda: ["application/json"])) == ({"id": 1}, 201)
-    assert _run(json_view(handler, lambda: ["text/csv"])) == {"b": 1, "a": [1.5, None, "é"]}
+    assert _run(json_view(created, lambda: ["application/json"], orjson.dumps)) == ({"id": 1}, 201)
+    assert _run(json_view(handler, lambda: ["text/csv"], orjson.dumps)) == {
+        "b": 1,
+        "a": [1.5, None, "é"],
+    }
 
 
 def test_connexion_still_reads_the_handlers_parameters() -> None:
@@ -59,7 +63,7 @@ def test_connexion_still_reads_the_handlers_parameters() -> None:
 
     import inspect
 
-    view = json_view(handler, lambda: ["application/json"])
+    view = json_view(handler, lambda: ["application/json"], orjson.dumps)
     assert list(inspect.signature(view).parameters) == ["id", "token_info"]
     assert inspect.unwrap(view) is handler
 
