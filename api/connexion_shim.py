@@ -18,20 +18,30 @@ middleware, the mock) import it, never the other way round.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from functools import cached_property
 from typing import Any
 
 from connexion.apps.asynchronous import AsyncApi, AsyncOperation
+from connexion.context import context as CURRENT_CONTEXT
+from connexion.context import operation as CURRENT_OPERATION
 from connexion.datastructures import MediaTypeDict
 from connexion.decorators import StarletteDecorator
+from connexion.decorators.parameter import (
+    CONTEXT_NAME,
+    AsyncParameterDecorator,
+    _get_val_from_param,
+    unwrap_decorators,
+)
 from connexion.lifecycle import ConnexionRequest
 from connexion.middleware.abstract import ROUTING_CONTEXT
 from connexion.middleware.main import API, ConnexionMiddleware
 from connexion.middleware.routing import RoutingMiddleware
 from connexion.security import NO_VALUE, BearerSecurityHandler, OAuthSecurityHandler
 from connexion.spec import OpenAPISpecification
+from connexion.utils import inspect_function_arguments
 from connexion.validators import JSONRequestBodyValidator, JSONResponseBodyValidator
 from starlette.routing import Mount, Router
 from starlette.types import ASGIApp, Scope
@@ -98,6 +108,56 @@ def specifications(app: Any) -> list[Any]:
 # --- the AsyncApp's views, decorated once ---------------------------------------------------
 
 
+class _PathOnlyParameters(AsyncParameterDecorator):
+    """Connexion's parameter decorator, with a shorter way for operations taking only path
+    parameters (no query parameter, no body).
+
+    Its wrapper works out on every request the body's name (three regex substitutions), reads
+    the form and files, merges query defaults into a deep copy and walks the body schema,
+    for a GET whose handler takes `id` and `token_info`: about 35 µs of an engagement
+    request. For such operations the arguments are the path parameters, cast as Connexion
+    casts them (`_get_val_from_param`), under their sanitised names, and the context entries
+    the handler names; any other operation, or a handler taking `**kwargs` or `context_`,
+    goes through Connexion's own wrapper. tests/test_connexion_shim.py checks that both give
+    the same arguments.
+    """
+
+    def __call__(self, function: Any) -> Any:
+        stock = super().__call__(function)
+        arguments, has_kwargs = inspect_function_arguments(unwrap_decorators(function))
+        plan: list[Any] = []  # [path definitions by name] once known; [None]: Connexion's way
+
+        async def wrapper(request: ConnexionRequest) -> Any:
+            if not plan:
+                plan.append(_path_only(CURRENT_OPERATION, arguments, has_kwargs))
+            definitions = plan[0]
+            if definitions is None:
+                return await stock(request)
+            sanitize = self.sanitize_fn
+            kwargs = {
+                sanitize(name): _get_val_from_param(value, definitions[name])
+                if name in definitions
+                else value
+                for name, value in request.path_params.items()
+            }
+            for key, value in CURRENT_CONTEXT.items():
+                if key in arguments:
+                    kwargs[key] = value
+            return await function(**kwargs)
+
+        return functools.wraps(function)(wrapper)
+
+
+def _path_only(operation: Any, arguments: list[str], has_kwargs: bool) -> dict[str, Any] | None:
+    """The operation's path parameter definitions by name, if it takes nothing else."""
+    if has_kwargs or CONTEXT_NAME in arguments or operation.request_body:
+        return None
+    parameters = list(operation.parameters)
+    if any(p["in"] in ("query", "formData", "body") for p in parameters):
+        return None
+    return {p["name"]: p for p in parameters if p["in"] == "path"}
+
+
 class _DecorateOnce(StarletteDecorator):
     """Connexion's Starlette decorator, keeping the decorated view it builds for a function.
 
@@ -109,6 +169,10 @@ class _DecorateOnce(StarletteDecorator):
     """
 
     _decorated: tuple[Any, Any] | None = None
+
+    @property
+    def _parameter_decorator_cls(self) -> type:  # Connexion's hook for the parameter decorator
+        return _PathOnlyParameters
 
     def decorate(self, function: Any) -> Any:
         kept = self._decorated

@@ -147,6 +147,69 @@ def test_an_async_operation_decorates_its_view_once(settings, tenant, make_rende
     assert len(built) == 1  # stock Connexion 3.3 decorates on every request: 3 here
 
 
+def test_the_internals_the_path_only_parameters_rely_on():
+    from connexion.decorators import StarletteDecorator, parameter
+    from connexion.operations import AbstractOperation
+
+    assert isinstance(vars(StarletteDecorator.__mro__[2])["_parameter_decorator_cls"], property), (
+        moved("BaseDecorator._parameter_decorator_cls", "_PathOnlyParameters")
+    )
+    assert parameter.CONTEXT_NAME == "context_", moved("CONTEXT_NAME", "_path_only")
+    found = list(inspect.signature(parameter._get_val_from_param).parameters)
+    assert found == ["value", "param_definitions"], moved("_get_val_from_param", "casting")
+    for name in ("request_body", "parameters"):
+        assert isinstance(getattr(AbstractOperation, name, None), property), moved(
+            f"AbstractOperation.{name}", "_path_only"
+        )
+    decorator = parameter.AsyncParameterDecorator(framework=object, pythonic_params=False)
+    assert decorator.sanitize_fn("a-b[c]") == "ab_c", moved("sanitize_fn", "argument names")
+
+
+@pytest.mark.parametrize("shortcut", [True, False], ids=["path-only", "connexion's own"])
+def test_path_only_parameters_give_what_connexions_decorator_gives(
+    settings, tenant, make_render, monkeypatch, shortcut
+):
+    """The handler gets the same arguments either way (Connexion's way forced by making
+    `_path_only` decline)."""
+    import handlers.renders
+
+    seen: list[dict[str, Any]] = []
+    real = handlers.renders.get_render_engagement
+
+    def get_render_engagement(id: str, token_info: dict[str, Any]) -> dict[str, Any]:
+        seen.append({"id": id, "token_info": token_info})
+        return real(id, token_info)
+
+    get_render_engagement.__module__ = real.__module__  # the resolver takes handlers/' own
+    monkeypatch.setattr(handlers.renders, "get_render_engagement", get_render_engagement)
+    if not shortcut:
+        monkeypatch.setattr(shim, "_path_only", lambda *args: None)
+    render = make_render(tenant["project"])
+    with TestClient(create_app(settings)) as client:
+        answer = client.get(f"/v1/renders/{render}/engagement", headers=tenant["headers"])
+    assert answer.status_code == 200
+    assert [s["id"] for s in seen] == [render]
+    assert set(seen[0]["token_info"]) == {"sub", "owner"}
+    assert seen[0]["token_info"]["owner"].project_id == tenant["project"].id
+
+
+def test_operations_taking_more_than_path_parameters_keep_connexions_way():
+    class Operation:
+        def __init__(self) -> None:
+            self.request_body: dict[str, Any] = {}
+            self.parameters = [{"in": "path", "name": "id"}]
+
+    assert shim._path_only(Operation(), ["id"], False) == {"id": {"in": "path", "name": "id"}}
+    assert shim._path_only(Operation(), ["id"], True) is None  # **kwargs
+    assert shim._path_only(Operation(), ["id", "context_"], False) is None
+    with_query = Operation()
+    with_query.parameters = [{"in": "path", "name": "id"}, {"in": "query", "name": "q"}]
+    assert shim._path_only(with_query, ["id", "q"], False) is None
+    with_body = Operation()
+    with_body.request_body = {"content": {"application/json": {}}}
+    assert shim._path_only(with_body, ["id", "body"], False) is None
+
+
 @pytest.mark.parametrize("app_class", [connexion.FlaskApp, connexion.AsyncApp])
 def test_registered_routes_sees_the_framework_routes(app_class):
     """Fails loudly if Connexion moves the AsyncApp router (`_middleware_app`) or Flask's map."""
