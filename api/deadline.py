@@ -16,6 +16,7 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
+from api.middleware import send_whole
 
 BODY = json.dumps({"error": {"code": errors.CODES[503], "message": errors.MESSAGES[503]}}).encode()
 
@@ -79,15 +80,6 @@ class RequestDeadline:
             scope["path"],
             self.seconds,
         )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 503,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(BODY)).encode()),
-                    (b"retry-after", errors.RETRY_AFTER.encode()),
-                ],
-            }
+        await send_whole(
+            send, 503, BODY, "application/json", [(b"retry-after", errors.RETRY_AFTER.encode())]
         )
-        await send({"type": "http.response.body", "body": BODY})

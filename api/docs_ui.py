@@ -23,6 +23,8 @@ import re
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.middleware import send_whole
+
 logger = logging.getLogger("craftkit.docs")
 
 UI_PATH = "/ui"
@@ -148,11 +150,5 @@ class SwaggerUI:
 
 
 async def _send(send: Send, body: bytes, media_type: str, *, cache: str) -> None:
-    headers = [
-        (b"content-type", media_type.encode()),
-        (b"content-length", str(len(body)).encode()),
-        (b"cache-control", cache.encode()),
-        (b"x-content-type-options", b"nosniff"),
-    ]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    extra = [(b"cache-control", cache.encode()), (b"x-content-type-options", b"nosniff")]
+    await send_whole(send, 200, body, media_type, extra)

@@ -17,6 +17,7 @@ from anyio import to_thread
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.middleware import send_whole
 from db.connection import DatabaseUnavailable
 
 LIVE = "/livez"
@@ -48,15 +49,4 @@ class Health:
             problem = await to_thread.run_sync(self.schema_problem)
             if problem is not None:
                 raise NotReady(problem)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(OK)).encode()),
-                    (b"cache-control", b"no-store"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": OK})
+        await send_whole(send, 200, OK, "application/json", [(b"cache-control", b"no-store")])

@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.middleware import send_whole
+
 if TYPE_CHECKING:  # imported at first use: prometheus-client reads the environment on import
     from prometheus_client import Counter, Histogram
 
@@ -179,12 +181,11 @@ class MetricsEndpoint:
         if scope["method"] not in ("GET", "HEAD"):
             raise HTTPException(405, headers={"Allow": "GET, HEAD"})
         body, content_type = exposition()
-        headers = [
-            (b"content-type", content_type.encode()),
-            (b"content-length", str(len(body)).encode()),
-            (b"cache-control", b"no-store"),
-        ]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send(
-            {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
+        await send_whole(
+            send,
+            200,
+            body,
+            content_type,
+            [(b"cache-control", b"no-store")],
+            head=scope["method"] == "HEAD",
         )

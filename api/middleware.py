@@ -1,4 +1,5 @@
-"""ASGI middleware shared by the server and the mock: exact routing, no line feeds, HEAD as GET.
+"""ASGI middleware shared by the server and the mock: exact routing, no line feeds, HEAD as GET;
+and `send_whole`, the one way middleware outside the framework writes a whole answer.
 
 - Starlette routers answer `/v1/renders/{id}/engagement/` with a bodiless 307 to the path
   without the slash: an undocumented response outside the envelope. `middlewares()` is
@@ -15,6 +16,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -22,6 +24,32 @@ from starlette.routing import Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.connexion_shim import Routing, default_middlewares
+
+
+async def send_whole(
+    send: Send,
+    status: int,
+    body: bytes,
+    media_type: str,
+    headers: Iterable[tuple[bytes, bytes]] = (),
+    *,
+    head: bool = False,
+) -> None:
+    """A whole answer written straight to ASGI, for the middleware that answers before or
+    outside the framework (health, metrics, Swagger UI's files, the request deadline); with
+    `head`, the same headers and no body."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", media_type.encode()),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"" if head else body})
 
 
 class ExactPathRouting(Routing):
