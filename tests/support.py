@@ -250,6 +250,25 @@ def raw_request(url: str, request: bytes, timeout: float = 10) -> bytes:
     return b"".join(chunks)
 
 
+def cli_without(
+    module: str, error: str, args: list[str], tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
+    """The CLI run for real with `module` made unimportable (its import raises `error`), as
+    on an install without the extra that brings it."""
+    blocker = tmp_path / module
+    blocker.mkdir()
+    (blocker / "__init__.py").write_text(f"raise {error}\n")
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        timeout=60,
+        check=False,
+    )
+
+
 # --- the `craftkit` CLI's results (tests/test_cli_*.py) ------------------------------------
 
 UUID_LINE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 from click.testing import CliRunner
 
 from cli.main import main
 from db.connection import redact
-from tests.support import ROOT, ok
+from tests.support import cli_without, ok
 
 
 def test_db_init_is_idempotent(cli):
@@ -38,18 +34,12 @@ def test_unsupported_database_urls_are_refused_with_the_fix(url):
 
 def test_a_missing_driver_names_the_extra_to_install(tmp_path):
     """As on a machine without the postgres extra: psycopg2 made unimportable for a real run."""
-    blocker = tmp_path / "psycopg2"
-    blocker.mkdir()
-    (blocker / "__init__.py").write_text("raise ImportError('no psycopg2 here')\n")
     url = "postgresql://postgres:hunter2@127.0.0.1:5432/test"
-    done = subprocess.run(
-        [sys.executable, "-m", "cli.main", "--database-url", url, "db", "init"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(tmp_path)},
-        timeout=60,
-        check=False,
+    done = cli_without(
+        "psycopg2",
+        "ImportError('no psycopg2 here')",
+        ["--database-url", url, "db", "init"],
+        tmp_path,
     )
     assert done.returncode == 1, done.stdout + done.stderr
     assert "psycopg2 postgres driver not found" in done.stderr
