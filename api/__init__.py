@@ -1,4 +1,12 @@
-"""HTTP: app assembly, OpenAPI 3.1 support, validation, middleware, security, errors, settings."""
+"""HTTP: the server's app and its one assembly, settings, errors and security, by layer.
+
+- `api/openapi/`: the document and validation layer (imports nothing else of the project);
+- `api/protocol/`: what happens before the app sees a request (bounds, guards, deadline);
+- `api/ops/`: request log, metrics, health, Swagger UI;
+- `api/mock/` and `api/proxy/`: tools that serve any spec, free of `db/` and `handlers/`;
+- here: `app` (the server), `assembly` (the wiring serve and mock share), `config`, `errors`,
+  `security`, `dbwork`, `resolver` and `json_views`.
+"""
 
 import warnings
 

@@ -2,7 +2,7 @@
 
 The wiring is `assemble()` (api/assembly.py), shared with the mock; what is the server's own
 is here: handlers resolved by operationId, API keys looked up in the database, db/'s errors
-mapped to envelopes, `/livez` and `/readyz` (api/health.py) behind request guards and a
+mapped to envelopes, `/livez` and `/readyz` (api/ops/health.py) behind request guards and a
 request deadline, and `AppState`, which binds this app's database and handler
 settings around each request (context variables, so a second app in the process never
 rebinds the first one's database).
@@ -20,15 +20,16 @@ import peewee
 from connexion.middleware import MiddlewarePosition
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api import dbwork, errors, health
+from api import dbwork, errors
 from api.assembly import JSONIFIER, SPEC_ROUTES, Middleware, assemble
 from api.config import Settings
-from api.connexion_shim import produced_media_types
 from api.dbwork import DatabaseWork
-from api.deadline import RequestDeadline
 from api.json_views import json_view
-from api.openapi31 import OpenAPI31Specification
-from api.request_log import configure_logging
+from api.openapi.connexion_shim import produced_media_types
+from api.openapi.spec import OpenAPI31Specification
+from api.ops import health
+from api.ops.request_log import configure_logging
+from api.protocol.deadline import RequestDeadline
 from api.resolver import OperationIdResolver
 from api.security import InvalidApiKey, bearer_handler
 from db import keys
@@ -41,7 +42,7 @@ from handlers.context import HandlerContext, using
 logger = logging.getLogger("craftkit")
 
 # Routes served besides the contract's operations; contract tests check there are no others.
-# The health routes are answered before routing (api/health.py), the document by the framework.
+# The health routes are answered before routing (api/ops/health.py), the document by the framework.
 OPERATIONAL_ROUTES = (*SPEC_ROUTES, *health.ROUTES)
 
 DATABASE_ERRORS: dict[type[Exception], errors.Handler] = {
@@ -90,7 +91,8 @@ def create_app(
         security_map={"bearer": bearer_handler(KeyLookup(settings.key_cache_seconds))},
         validate_responses=settings.validate_responses,
         middleware=[
-            # Outermost: an abandoned request keeps its own database context (api/deadline.py).
+            # Outermost: an abandoned request keeps its own database context
+            # (api/protocol/deadline.py).
             Middleware(
                 RequestDeadline,
                 MiddlewarePosition.BEFORE_EXCEPTION,
@@ -105,7 +107,7 @@ def create_app(
                     "context": HandlerContext(recent_limit=settings.recent_limit),
                 },
             ),
-            Middleware(health.Health, before_routing, {"schema_problem": schema_problem}),
+            Middleware(health.Health, before_routing, {"ready": ready}),
         ],
         domain_errors=DATABASE_ERRORS,
         answered_paths=health.ROUTES,
@@ -113,6 +115,21 @@ def create_app(
     )
     app.database = db  # for tests and tools that need the app's own database
     return app
+
+
+class NotReady(DatabaseUnavailable):
+    """The database answers but cannot serve: the message says why, and is safe to show."""
+
+    @property
+    def public_message(self) -> str:
+        return str(self)
+
+
+def ready() -> None:
+    """`/readyz`'s check: the database answers within the bound and holds the current schema."""
+    problem = schema_problem()
+    if problem is not None:
+        raise NotReady(problem)
 
 
 def async_view(handler: Callable[..., Any], operation: Any) -> Callable[..., Any]:

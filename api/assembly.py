@@ -2,7 +2,7 @@
 
 Spec, validators, security, middleware, error envelope and the document's own routes are
 wired here, in one order, for a `connexion.FlaskApp` or a `connexion.AsyncApp`, with what
-every app has besides (request log, metrics, `/metrics`, Swagger UI: api/operational.py).
+every app has besides (request log, metrics, `/metrics`, Swagger UI: api/ops/operational.py).
 What differs between the two callers is passed in: the resolver, the security map, their
 extra middleware, error handlers and routes. Nothing database-related is imported here, so
 the mock stays free of db/.
@@ -28,10 +28,12 @@ from connexion.resolver import Resolver
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from api import bounds, errors, operational
-from api.guards import RequestGuards
-from api.middleware import ExactPathRouting, HeadAsGet, NoLineFeedInPaths, middlewares
-from api.openapi31 import OpenAPI31Specification, add_api
+from api import errors
+from api.openapi.spec import OpenAPI31Specification, add_api
+from api.ops import operational
+from api.protocol import bounds
+from api.protocol.guards import RequestGuards
+from api.protocol.middleware import ExactPathRouting, HeadAsGet, NoLineFeedInPaths, middlewares
 
 # Routes every assembled app serves besides the contract's operations: the document as written.
 SPEC_ROUTES = ("/openapi.json", "/openapi.yaml")
@@ -77,7 +79,7 @@ def assemble(
     `middleware` is added before the shared middleware at the same position (so the first
     given is the outermost); `routes` after the document's own. `RequestGuards` lets through
     only the spec's paths, the routes and `answered_paths` (answered by a middleware), within
-    the bounds of api/bounds.py; `max_body=None` leaves bodies to the validators.
+    the bounds of api/protocol/bounds.py; `max_body=None` leaves bodies to the validators.
     """
     options: dict[str, Any] = {
         "swagger_ui_options": SwaggerUIOptions(serve_spec=False, swagger_ui=False),

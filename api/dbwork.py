@@ -20,7 +20,7 @@ slot of an asyncio semaphore as large as the pool before their first statement, 
 must wait for a connection waits on the loop, holding nothing; a thread never waits for a
 connection held by a request that needs a thread to finish (no deadlock), and the thread
 pool is sized to the pool (CRAFTKIT_DB_POOL_SIZE): more threads could only queue for it.
-A request the deadline cancels (api/deadline.py) holds its slot and connection until its
+A request the deadline cancels (api/protocol/deadline.py) holds its slot and connection until its
 thread is done (`_in_thread`).
 """
 
@@ -127,7 +127,7 @@ class DatabaseWork:
 
 
 async def _in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """`fn` in the thread pool; a cancelled request (api/deadline.py) still waits for it.
+    """`fn` in the thread pool; a cancelled request (api/protocol/deadline.py) still waits for it.
 
     A cancelled `await` on a thread returns at once while the thread runs on, so the request
     would end under it: its connection, pool slot and thread token given back while the

@@ -20,9 +20,9 @@ from connexion.exceptions import NonConformingResponse, ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 
-from api import metrics
+from api.openapi.validation import RequestValidationProblem
+from api.ops import metrics
 from api.security import InvalidApiKey
-from api.validation import RequestValidationProblem
 
 logger = logging.getLogger("craftkit.errors")
 

@@ -3,7 +3,7 @@
 The contract carries no `x-bearerInfoFunc`, so the `bearer` handler is replaced in code:
 `bearer_handler(token_info)` is Connexion's bearer handler bound to a coroutine that turns a
 token into token info or raises `InvalidApiKey`; the Connexion internals that takes are in
-api/connexion_shim.py (`BearerTokenHandler`). Nothing here touches a database: the server
+api/openapi/connexion_shim.py (`BearerTokenHandler`). Nothing here touches a database: the server
 passes a key lookup (api/app.py), the mock a file of tokens.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 from connexion.exceptions import Unauthorized
 from connexion.lifecycle import ConnexionRequest
 
-from api.connexion_shim import BearerTokenHandler, TokenInfo
+from api.openapi.connexion_shim import BearerTokenHandler, TokenInfo
 
 
 class InvalidApiKey(Unauthorized):

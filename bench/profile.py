@@ -21,15 +21,23 @@ from pathlib import Path
 # (component, what a frame's "function (path:line)" contains); the first match wins. py-spy
 # writes paths relative to where they were imported from: "(db/queries.py:12)".
 COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("validation (api/validation.py, jsonschema-rs)", ("(api/validation.py", "(jsonschema_rs")),
+    (
+        "validation (api/openapi/validation.py, jsonschema-rs)",
+        ("(api/openapi/validation.py", "(jsonschema_rs"),
+    ),
     ("key check (api/app.py KeyLookup, db/keys.py)", ("KeyLookup", "(db/keys.py")),
     ("database (db/, Peewee, sqlite3, psycopg2)", ("(db/", "(peewee", "(playhouse/", "(sqlite3/")),
     ("where statements run (api/dbwork.py)", ("(api/dbwork.py",)),
     ("handler: shaping the answer (handlers/)", ("(handlers/",)),
     ("JSON (orjson)", ("orjson",)),
     (
-        "request log and metrics (api/telemetry.py, request_log.py, metrics.py, prometheus-client)",
-        ("(api/telemetry.py", "(api/request_log.py", "(api/metrics.py", "(prometheus_client/"),
+        "request log and metrics (api/ops/: telemetry, request_log, metrics; prometheus-client)",
+        (
+            "(api/ops/telemetry.py",
+            "(api/ops/request_log.py",
+            "(api/ops/metrics.py",
+            "(prometheus_client/",
+        ),
     ),
     ("our middleware and wiring (api/)", ("(api/",)),
     ("Connexion (routing, decorators, validation plumbing)", ("(connexion/", "(werkzeug/")),

@@ -318,10 +318,11 @@ def section(
         "Every server runs under the same uvicorn settings: its defaults, `--loop auto --http "
         "auto` (uvloop and httptools, installed by connexion[uvicorn] through "
         "uvicorn[standard]: versions above), log level info; craftkit serve's httptools "
-        "protocol is api/uvicorn_shim.py's subclass, which bounds the request head. Each logs "
+        "protocol is api/protocol/uvicorn_shim.py's subclass, which bounds the request head. "
+        "Each logs "
         "every request: the "
         "references with uvicorn's access log, craftkit serve with its request log "
-        "(api/request_log.py, one JSON line a request) in its place. Only (f) adds a worker.",
+        "(api/ops/request_log.py, one JSON line a request) in its place. Only (f) adds a worker.",
         "",
         *table(
             [

@@ -12,7 +12,7 @@ from typing import IO
 
 import click
 
-from api.metrics import MULTIPROC_ENV, count_events_ingested
+from api.ops.metrics import MULTIPROC_ENV, count_events_ingested
 from cli.context import Context, database_errors, fail, pass_ctx, plural
 from cli.event_lines import read_events
 from cli.progress import Progress

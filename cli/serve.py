@@ -50,9 +50,9 @@ def serve(
     import uvicorn
 
     from api.app import create_app
-    from api.metrics import multiprocess_dir
-    from api.openapi31 import OpenAPI31Specification
-    from api.request_log import configure_logging
+    from api.openapi.spec import OpenAPI31Specification
+    from api.ops.metrics import multiprocess_dir
+    from api.ops.request_log import configure_logging
 
     settings = replace(obj.settings, app=app_kind) if app_kind else obj.settings
     host = host or settings.host
@@ -95,7 +95,7 @@ def serve(
             port=port,
             workers=workers,
             log_level=settings.log_level,
-            log_config=None,  # api.request_log's format, in every worker
+            log_config=None,  # api.ops.request_log's format, in every worker
             access_log=False,  # replaced by the request log (no raw paths or query strings)
             **server_options(settings),
             **(reload_options(settings.spec_path) if reload else {}),
@@ -116,10 +116,10 @@ def reload_options(spec_path: str) -> dict[str, Any]:
 def server_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's own bounds (SECURITY.md lists what it answers before the app sees a request).
 
-    httptools, uvicorn's fast parser, with the request head bounded (api/uvicorn_shim.py).
+    httptools, uvicorn's fast parser, with the request head bounded (api/protocol/uvicorn_shim.py).
     """
-    from api.bounds import SERVER_CONCURRENCY
-    from api.uvicorn_shim import PROTOCOL
+    from api.protocol.bounds import SERVER_CONCURRENCY
+    from api.protocol.uvicorn_shim import PROTOCOL
 
     return {
         "http": PROTOCOL,

@@ -30,8 +30,8 @@ from schemathesis.checks import status_code_conformance
 from schemathesis.config import SchemathesisConfig
 
 from api.config import shipped_file
-from api.openapi31 import OpenAPI31Specification
-from api.spec_walk import documented_responses as walk_responses
+from api.openapi.spec import OpenAPI31Specification
+from api.openapi.walk import documented_responses as walk_responses
 from contract_tests.schemathesis_shim import (
     events,
     from_schema,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from api.openapi31 import OpenAPI31Specification
+from api.openapi.spec import OpenAPI31Specification
 from contract_tests import engine as contract
 from tests.support import ROOT
 

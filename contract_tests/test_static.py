@@ -13,14 +13,14 @@ from openapi_spec_validator import OpenAPIV31SpecValidator
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from api import health
 from api.app import OPERATIONAL_ROUTES, create_app
 from api.assembly import SPEC_ROUTES
-from api.connexion_shim import asgi_routes, routed_operation_ids
-from api.openapi31 import HTTP_METHODS, OpenAPI31Specification
+from api.openapi.connexion_shim import asgi_routes, routed_operation_ids
+from api.openapi.spec import HTTP_METHODS, OpenAPI31Specification
+from api.openapi.validation import compile_schema
+from api.openapi.walk import documented_responses
+from api.ops import health
 from api.resolver import OperationIdResolver
-from api.spec_walk import documented_responses
-from api.validation import compile_schema
 from tests.support import ROOT
 
 SPEC_BYTES = (ROOT / "openapi.yaml").read_bytes()
@@ -126,7 +126,7 @@ def test_the_app_serves_only_the_specs_paths_and_listed_operational_routes(
         for method in HTTP_METHODS
         if method in item
     }
-    # The health routes are answered before routing (api/health.py), the rest by the framework.
+    # The health routes are answered before routing (api/ops/health.py), the rest by the framework.
     framework_routes = {(route, "GET") for route in SPEC_ROUTES}
     assert set(OPERATIONAL_ROUTES) == {*SPEC_ROUTES, *health.ROUTES}
     app = create_app(settings, app_class=app_class)
@@ -134,9 +134,9 @@ def test_the_app_serves_only_the_specs_paths_and_listed_operational_routes(
 
 
 def test_the_operational_middleware_routes_answer_and_nothing_beside_them(app: Any) -> None:
-    """/metrics and Swagger UI are answered by middleware (api/operational.py), not by routes
+    """/metrics and Swagger UI are answered by middleware (api/ops/operational.py), not by routes
     the framework lists: each listed one answers, and paths next to them are the 404."""
-    from api.operational import ROUTES
+    from api.ops.operational import ROUTES
 
     assert set(ROUTES) == {"/metrics", "/ui", "/ui/", "/docs", "/ui/{file}"}
     with TestClient(app) as client:

@@ -2,7 +2,7 @@
 
 Models bind to `database`, a Peewee `DatabaseProxy` whose target is looked up in a context
 variable rather than stored once for the process. The app sets its own database around each
-request (`bound(db)`, in api/middleware.py); the CLI, tests and benchmarks `bind(db)` one
+request (`bound(db)`, in api/protocol/middleware.py); the CLI, tests and benchmarks `bind(db)` one
 explicitly. Two apps in one process therefore never rebind each other's database, and
 contextvars follow a request into the thread pool where handlers and key lookups run.
 SQLite → PostgreSQL is a URL change (playhouse.db_url).

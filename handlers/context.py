@@ -1,7 +1,7 @@
 """What a handler needs from the app that serves it, without knowing the web framework.
 
-api/middleware.py sets it around each request (a context variable, so it follows the request
-into the thread pool where handlers run); tests may set it directly with `using()`.
+api/protocol/middleware.py sets it around each request (a context variable, so it follows the
+request into the thread pool where handlers run); tests may set it directly with `using()`.
 """
 
 from __future__ import annotations

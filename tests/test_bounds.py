@@ -1,10 +1,10 @@
-"""The bounds table in SECURITY.md says what api/bounds.py and the event-line rules enforce."""
+"""SECURITY.md's bounds table says what api/protocol/bounds.py and the event-line rules enforce."""
 
 from __future__ import annotations
 
 import pytest
 
-from api import bounds
+from api.protocol import bounds
 from cli.event_lines import MAX_DEPTH, MAX_LINE_BYTES, MAX_METADATA_BYTES, MAX_SOURCE_IP
 from tests.support import ROOT
 
@@ -24,7 +24,7 @@ def undocumented(text: str) -> list[str]:
     rows = table_rows(text)
     expected = [(b.name, [str(b.limit), str(b.status)]) for b in bounds.HTTP_BOUNDS] + [
         (
-            "request head as uvicorn reads it",  # api/uvicorn_shim.py's refusals
+            "request head as uvicorn reads it",  # api/protocol/uvicorn_shim.py's refusals
             [
                 f"{bounds.SERVER_HEAD_BYTES // 1024} KiB",
                 "431",

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from api.openapi31 import OpenAPI31Specification
+from api.openapi.spec import OpenAPI31Specification
 from cli.main import main
 from tests.support import ROOT, LiveMock, live_mock
 

@@ -1,4 +1,4 @@
-"""Each Connexion internal api/connexion_shim.py uses, as the shim expects it.
+"""Each Connexion internal api/openapi/connexion_shim.py uses, as the shim expects it.
 
 The HTTP tests exercise them end to end; these name the internal that moved, and what of
 ours depends on it, when an upgrade changes one.
@@ -34,12 +34,12 @@ from connexion.validators import ParameterValidator as ConnexionParameterValidat
 from starlette.routing import Router
 from starlette.testclient import TestClient
 
-from api import connexion_shim as shim
 from api.app import create_app
 from api.assembly import assemble
-from api.openapi31 import OpenAPI31Specification
+from api.openapi import connexion_shim as shim
+from api.openapi.spec import OpenAPI31Specification
+from api.openapi.validation import ParameterValidator
 from api.resolver import OperationIdResolver
-from api.validation import ParameterValidator
 from tests.support import ROOT
 
 VERSION = importlib.metadata.version("connexion")
@@ -47,7 +47,7 @@ VERSION = importlib.metadata.version("connexion")
 
 def moved(internal: str, used_for: str) -> str:
     return (
-        f"Connexion {VERSION} changed {internal}, which api/connexion_shim.py uses for "
+        f"Connexion {VERSION} changed {internal}, which api/openapi/connexion_shim.py uses for "
         f"{used_for}: adapt the shim, then the pin in pyproject.toml"
     )
 
@@ -298,7 +298,7 @@ def test_an_operations_media_types_are_readable_once_it_is_built(settings):
             return super().resolve(operation)
 
     app = connexion.AsyncApp(__name__)
-    from api.openapi31 import OpenAPI31Specification, add_api
+    from api.openapi.spec import OpenAPI31Specification, add_api
 
     add_api(app, OpenAPI31Specification.from_path(settings.spec_path), resolver=Keeping())
     with TestClient(app):  # the AsyncApp builds its operations when it starts
@@ -343,7 +343,7 @@ def test_response_body_validators_keep_scope_and_schema_and_call_parse_and_valid
 
 def test_connexion_builds_parameter_validators_as_ours_takes_them():
     assert parameters(ConnexionParameterValidator) == parameters(ParameterValidator), moved(
-        "ParameterValidator's constructor", "api/validation.py ParameterValidator"
+        "ParameterValidator's constructor", "api/openapi/validation.py ParameterValidator"
     )
 
 

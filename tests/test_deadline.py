@@ -1,4 +1,4 @@
-"""api/deadline.py: past its deadline a request gets the 503 envelope at once, and ends later."""
+"""api/protocol/deadline.py: past its deadline a request gets the 503 envelope at once."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from api.deadline import RequestDeadline
+from api.protocol.deadline import RequestDeadline
 
 SCOPE = {"type": "http", "method": "GET", "path": "/v1/renders/x/engagement", "headers": []}
 

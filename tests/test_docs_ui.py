@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from api import docs_ui
+from api.ops import docs_ui
 from tests.support import CRAFTKIT, ROOT, live_mock, live_serve
 from tests.test_mock_browser import CHROMIUM, require_chromium
 

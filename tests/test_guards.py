@@ -1,4 +1,4 @@
-"""api/guards.py, and the hostile-input table: each request a small 4xx envelope (or a 2xx).
+"""api/protocol/guards.py and the hostile-input table: each request a small 4xx envelope or a 2xx.
 
 The decisions this table records (SECURITY.md, "Bounds" and "Render ids"):
 - a render id is the canonical hyphenated UUID, hex in either case (RFC 4122 §3: case-
@@ -19,7 +19,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from api.app import OPERATIONAL_ROUTES, create_app
-from api.connexion_shim import registered_routes
+from api.openapi.connexion_shim import registered_routes
 from tests.support import assert_small_envelope as assert_envelope
 
 ENGAGEMENT = "/v1/renders/{id}/engagement"

@@ -11,23 +11,36 @@ import pytest
 
 from tests.support import ROOT
 
-# (package or module prefix, top-level names it must not import)
-RULES = [
-    ("db", {"api", "handlers", "cli", "contract_tests", "connexion", "flask", "starlette"}),
-    ("handlers", {"api", "cli", "connexion", "flask", "starlette", "werkzeug"}),
-    ("api.mock", {"db", "handlers", "peewee", "playhouse"}),
-    ("api", {"cli", "contract_tests"}),
+# (package or module prefix, module prefixes it must not import, prefixes allowed all the same)
+SERVER_ONLY = ("api.app", "api.dbwork", "api.resolver", "api.json_views")
+RULES: list[tuple[str, set[str], set[str]]] = [
+    ("db", {"api", "handlers", "cli", "contract_tests", "connexion", "flask", "starlette"}, set()),
+    ("handlers", {"api", "cli", "connexion", "flask", "starlette", "werkzeug"}, set()),
+    # The document and validation layer: nothing else of the project.
+    ("api.openapi", {"api", "db", "handlers", "cli", "contract_tests"}, {"api.openapi"}),
+    # Before the app: no app, no database, no operator layer.
+    ("api.protocol", {"db", "handlers", "api.ops", "api.mock", "api.proxy", *SERVER_ONLY}, set()),
+    # Around any app: no app, no database.
+    ("api.ops", {"db", "handlers", "api.mock", "api.proxy", *SERVER_ONLY}, set()),
+    # Tools that serve any spec: no database, no handlers, nothing of the server's own.
+    ("api.mock", {"db", "handlers", "peewee", "playhouse", "api.proxy", *SERVER_ONLY}, set()),
+    ("api.proxy", {"db", "handlers", "peewee", "playhouse", *SERVER_ONLY}, set()),
+    ("api", {"cli", "contract_tests"}, set()),
+    # Nothing imports the server's app but the CLI, the bench and tests.
+    ("db", {"api.app"}, set()),
+    ("handlers", {"api.app"}, set()),
+    ("contract_tests", {"api.app"}, set()),
 ]
 # Modules api.mock loads through: they must stay free of db/ too.
 MOCK_DEPENDENCIES = [
     "api.assembly",
     "api.errors",
-    "api.middleware",
-    "api.openapi31",
     "api.security",
-    "api.spec_walk",
-    "api.validation",
 ]
+
+
+def _under(name: str, prefixes: set[str]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
 
 
 def imported(path: Path) -> set[str]:
@@ -49,13 +62,13 @@ def violations(paths: list[Path]) -> list[str]:
     found = []
     for path in paths:
         module = module_name(path)
-        for prefix, forbidden in RULES:
-            if module != prefix and not module.startswith(prefix + "."):
+        for prefix, forbidden, allowed in RULES:
+            if not _under(module, {prefix}):
                 continue
             if module in MOCK_DEPENDENCIES and prefix == "api":
                 forbidden = forbidden | {"db", "handlers"}
             for name in sorted(imported(path)):
-                if name.split(".")[0] in forbidden:
+                if _under(name, forbidden) and not _under(name, allowed):
                     found.append(f"{module} imports {name}")
     return found
 
@@ -75,7 +88,7 @@ PUBLIC_MODULES = {
     },
     "schemathesis": {"schemathesis", "schemathesis.checks", "schemathesis.config"},
     # run, Config and Server (all three re-exported by `uvicorn`); uvicorn.protocols and the
-    # rest are internal: api/uvicorn_shim.py subclasses the httptools protocol.
+    # rest are internal: api/protocol/uvicorn_shim.py subclasses the httptools protocol.
     "uvicorn": {"uvicorn", "uvicorn.config"},
 }
 # Internal names that public modules re-export, and internal attributes read or overridden.
@@ -107,11 +120,11 @@ INTERNAL_ATTRIBUTES = INTERNAL_METHODS | {
 }
 # The shims, and the tests that check each internal's shape there.
 SHIMS = {
-    "api.connexion_shim",
+    "api.openapi.connexion_shim",
     "tests.test_connexion_shim",
     "contract_tests.schemathesis_shim",
     "contract_tests.test_schemathesis_shim",
-    "api.uvicorn_shim",
+    "api.protocol.uvicorn_shim",
     "tests.test_uvicorn_shim",
 }
 
@@ -158,7 +171,12 @@ def all_python_files() -> list[Path]:
 
 def package_files() -> list[Path]:
     return [
-        p for package in ("api", "db", "handlers", "cli") for p in (ROOT / package).rglob("*.py")
+        p
+        for package in ("api", "db", "handlers", "cli", "contract_tests")
+        for p in (ROOT / package).rglob("*.py")
+        # The contract suite's tests, fixtures and broken servers build the server in-process,
+        # as tests do.
+        if not (package == "contract_tests" and p.name.startswith(("test_", "conftest", "broken")))
     ]
 
 
@@ -176,6 +194,16 @@ def test_every_package_keeps_its_import_rules():
         ("api/mock/bad.py", "from db.connection import database", "db.connection"),
         ("api/errors.py", "import db.errors", "api.errors imports db.errors"),
         ("api/bad.py", "from cli.main import main", "api.bad imports cli.main"),
+        ("api/openapi/bad.py", "from api.errors import envelope", "api.openapi.bad imports api"),
+        ("api/openapi/bad.py", "import api.protocol.bounds", "imports api.protocol.bounds"),
+        ("api/protocol/bad.py", "from api.app import create_app", "imports api.app"),
+        ("api/ops/bad.py", "from db.connection import bound", "api.ops.bad imports db"),
+        ("api/mock/bad.py", "from handlers.renders import x", "api.mock.bad imports handlers"),
+        ("api/mock/bad.py", "from api.dbwork import DatabaseWork", "imports api.dbwork"),
+        ("api/proxy/bad.py", "import db.queries", "api.proxy.bad imports db.queries"),
+        ("api/proxy/bad.py", "from handlers.renders import x", "imports handlers.renders"),
+        ("contract_tests/bad.py", "from api.app import create_app", "imports api.app"),
+        ("handlers/bad.py", "import api.app", "handlers.bad imports api.app"),
     ],
 )
 def test_a_forbidden_import_would_be_caught(
@@ -188,10 +216,24 @@ def test_a_forbidden_import_would_be_caught(
     assert any(expected in v for v in violations([bad]))
 
 
+def test_a_layer_may_import_itself_and_what_is_below_it(tmp_path: Path) -> None:
+    fine = tmp_path / "api" / "openapi" / "fine.py"
+    fine.parent.mkdir(parents=True)
+    fine.write_text("from api.openapi.validation import SchemaCache\nimport yaml\n")
+    below = tmp_path / "api" / "mock" / "fine.py"
+    below.parent.mkdir(parents=True)
+    below.write_text("from api.openapi.spec import load_document\nfrom api import errors\n")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+        assert violations([fine, below]) == []
+
+
 def test_library_internals_are_used_only_in_their_shims():
     files = all_python_files()
     modules = {module_name(p) for p in files}
-    assert {"api.connexion_shim", "api.uvicorn_shim"} <= modules, "a shim was not found"
+    assert {"api.openapi.connexion_shim", "api.protocol.uvicorn_shim"} <= modules, (
+        "a shim was not found"
+    )
     assert library_internals(files) == []
 
 

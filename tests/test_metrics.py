@@ -16,8 +16,8 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
-from api import metrics
 from api.app import create_app
+from api.ops import metrics
 from tests.support import CRAFTKIT, live_serve
 
 RENDERS = "/v1/renders/{}/engagement"
@@ -181,7 +181,7 @@ def test_events_recorded_into_a_servers_metrics_directory_are_counted(tmp_path: 
         input=lines, env=env, text=True, capture_output=True, check=True,
     )  # fmt: skip
     assert "Recorded 3 events" in recorded.stdout
-    scrape = "from api.metrics import exposition; print(exposition()[0].decode())"
+    scrape = "from api.ops.metrics import exposition; print(exposition()[0].decode())"
     exposed = subprocess.run(
         [sys.executable, "-c", scrape],
         env=env, text=True, capture_output=True, check=True,

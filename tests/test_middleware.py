@@ -1,4 +1,4 @@
-"""api/middleware.py: exact routing, no line feeds, HEAD as GET, one stack per app."""
+"""api/protocol/middleware.py: exact routing, no line feeds, HEAD as GET, one stack per app."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from api.app import create_app
-from api.connexion_shim import middleware_list
+from api.openapi.connexion_shim import middleware_list
 from tests.support import assert_envelope, url
 
 
@@ -58,7 +58,7 @@ def test_head_answers_as_get_without_a_body(client, tenant, make_render):
 
 def test_each_app_has_its_own_middleware_stack(settings):
     """Connexion inserts middleware into the list it is given; apps must not share one."""
-    from api.middleware import HeadAsGet
+    from api.protocol.middleware import HeadAsGet
 
     first, second = create_app(settings), create_app(settings)
     for app in (first, second):

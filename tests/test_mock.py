@@ -28,8 +28,8 @@ from api.mock import (
     documented_status,
     parse_prefer,
 )
-from api.openapi31 import OpenAPI31Specification
-from api.validation import SchemaCache
+from api.openapi.spec import OpenAPI31Specification
+from api.openapi.validation import SchemaCache
 from tests.support import ROOT, assert_envelope
 
 CONTRACT = ROOT / "openapi.yaml"

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from api.openapi31 import OpenAPI31Specification
+from api.openapi.spec import OpenAPI31Specification
 from tests.support import ROOT, free_port, live_mock
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -13,7 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from api.app import create_app
-from api.request_log import REQUEST_ID, configure_logging, resolve_format
+from api.ops.request_log import REQUEST_ID, configure_logging, resolve_format
 
 RENDERS = "/v1/renders/{}/engagement"
 

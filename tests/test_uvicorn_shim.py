@@ -1,4 +1,4 @@
-"""api/uvicorn_shim.py: uvicorn's httptools protocol with the request head bounded.
+"""api/protocol/uvicorn_shim.py: uvicorn's httptools protocol with the request head bounded.
 
 Three parts: the uvicorn internals the shim relies on, as it expects them (each failure names
 what moved); the counting, on a protocol instance fed bytes read by read; and a live
@@ -29,9 +29,9 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
-from api import bounds
 from api.config import Settings
-from api.uvicorn_shim import (
+from api.protocol import bounds
+from api.protocol.uvicorn_shim import (
     HEAD_TOO_LARGE,
     INVALID_REQUEST,
     PIECE,
@@ -49,7 +49,7 @@ LIMIT = bounds.SERVER_HEAD_BYTES
 
 def moved(internal: str, used_for: str) -> str:
     return (
-        f"uvicorn {VERSION} changed {internal}, which api/uvicorn_shim.py uses for "
+        f"uvicorn {VERSION} changed {internal}, which api/protocol/uvicorn_shim.py uses for "
         f"{used_for}: adapt the shim, then the pin in pyproject.toml"
     )
 
@@ -268,7 +268,7 @@ def test_a_parser_error_gets_the_400_envelope(protocol: Any, request_bytes: byte
 
 def test_a_head_is_bounded_however_the_reads_fall(protocol: Any) -> None:
     """Whole in one read or not, a head past the bound is the shim's 431; one under it goes to
-    the application (api/guards.py bounds its headers further)."""
+    the application (api/protocol/guards.py bounds its headers further)."""
     proto, transport = protocol()
     proto.data_received(b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 3 * LIMIT + b"\r\n\r\n")
     assert transport.written == HEAD_TOO_LARGE and transport.closed
@@ -593,7 +593,7 @@ def test_a_websocket_upgrade_is_answered_as_plain_http(served: dict[str, Any]) -
 
 @pytest.mark.parametrize("piece", [None, 700], ids=["one write", "dribbled"])
 def test_a_head_under_16_kib_with_over_8_kib_of_headers_gets_the_apps_431(served, piece):
-    """api/guards.py answers it: the shim lets every head under its bound through."""
+    """api/protocol/guards.py answers it: the shim lets every head under its bound through."""
     request = engagement(served, *pad(12 * 1024), connection=b"close")
     assert len(request) < LIMIT
     with connect(served["server"]) as sock:

@@ -1,4 +1,4 @@
-"""api/validation.py: the schema semantics of 3.1, parameters, and request checks over HTTP."""
+"""api/openapi/validation.py: 3.1 schema semantics, parameters, and request checks over HTTP."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from api.connexion_shim import specifications
-from api.openapi31 import OpenAPI31Specification
-from api.validation import (
+from api.openapi.connexion_shim import specifications
+from api.openapi.spec import OpenAPI31Specification
+from api.openapi.validation import (
     ParameterValidator,
     RequestValidationProblem,
     SchemaCache,
@@ -86,7 +86,7 @@ def test_every_error_is_collected():
     }
 
 
-# --- where jsonschema-rs meets the OpenAPI 3.1 dialect (see api/validation.py) --------------
+# --- where jsonschema-rs meets the OpenAPI 3.1 dialect (see api/openapi/validation.py) ----------
 
 
 def issues_for(schema: dict[str, Any], instance: Any) -> list[dict[str, Any]]:

@@ -27,14 +27,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
 from api.assembly import Middleware, assemble
-from api.connexion_shim import scope_operation_id
-from api.middleware import ExactPathRouting
 from api.mock.credentials import mock_security_map, pattern_shape, read_keys
 from api.mock.generate import Generator
 from api.mock.hooks import HOOKS
 from api.mock.prefer import PRISM_PARAMS, Preferences, parse_prefer
 from api.mock.replies import InvalidExample, MockOperation, operation_key
-from api.openapi31 import OpenAPI31Specification
+from api.openapi.connexion_shim import scope_operation_id
+from api.openapi.spec import OpenAPI31Specification
+from api.protocol.middleware import ExactPathRouting
 
 logger = logging.getLogger("craftkit.mock")
 
@@ -389,7 +389,7 @@ def invalid_example(_request: ConnexionRequest, exc: Exception) -> Any:
 
 
 # What a spec being edited can raise while the app is built: answered by `SpecUnavailable`
-# (openapi31.load_document reports YAML errors, with their line, as InvalidSpecification).
+# (api.openapi.spec.load_document reports YAML errors, with their line, as InvalidSpecification).
 SPEC_PROBLEMS = (InvalidSpecification, OSError, UnicodeDecodeError)
 
 

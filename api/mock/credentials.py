@@ -17,7 +17,7 @@ from typing import Any
 
 from connexion.security import ApiKeySecurityHandler, BasicSecurityHandler, OAuthSecurityHandler
 
-from api.connexion_shim import TokenInfo, with_info_func
+from api.openapi.connexion_shim import TokenInfo, with_info_func
 from api.security import BearerHandler, InvalidApiKey
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from connexion.exceptions import ProblemException
 
-from api.validation import SchemaCache
+from api.openapi.validation import SchemaCache
 
 logger = logging.getLogger("craftkit.mock")
 

@@ -12,8 +12,8 @@ from typing import Any
 from api.mock.generate import Generator
 from api.mock.hooks import Hook
 from api.mock.prefer import PREFER_HEADER, Preferences
-from api.spec_walk import media_examples, operation_responses
-from api.validation import RequestValidationProblem, schema_issues
+from api.openapi.validation import RequestValidationProblem, schema_issues
+from api.openapi.walk import media_examples, operation_responses
 
 
 @dataclass

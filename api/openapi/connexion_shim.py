@@ -12,8 +12,8 @@ functions. tests/test_connexion_shim.py checks each internal's shape and names t
 moved; tests/test_import_rules.py keeps them out of every other module. pyproject.toml pins
 `connexion>=3.3,<3.4`, the range these were tested on.
 
-It imports nothing from api/: the modules built on it (openapi31, validation, security,
-middleware, the mock) import it, never the other way round.
+It imports nothing from api/: the modules built on it (openapi.spec, openapi.validation, security,
+protocol.middleware, the mock) import it, never the other way round.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from api import errors
 from api.app import create_app
 from api.config import Settings
-from api.openapi31 import OpenAPI31Specification, add_api
+from api.openapi.spec import OpenAPI31Specification, add_api
 from tests.support import ROOT
 
 SHARED_SPEC = ROOT.parent / "shared" / "spec" / "openapi.yaml"

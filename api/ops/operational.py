@@ -11,11 +11,11 @@ from typing import Any
 
 from connexion.middleware import MiddlewarePosition
 
-from api import docs_ui
-from api.metrics import METRICS_PATH, MetricsEndpoint
-from api.openapi31 import OpenAPI31Specification
-from api.request_log import RouteTemplates
-from api.telemetry import RequestTelemetry
+from api.openapi.spec import OpenAPI31Specification
+from api.ops import docs_ui
+from api.ops.metrics import METRICS_PATH, MetricsEndpoint
+from api.ops.request_log import RouteTemplates
+from api.ops.telemetry import RequestTelemetry
 
 # Served by this module's middlewares on every app; `/ui/{file}` stands for Swagger UI's assets.
 ROUTES = (METRICS_PATH, *docs_ui.ROUTES)

@@ -1,6 +1,6 @@
 """Structured logs: one line per request, a request id on every line, JSON or text.
 
-The request log is written by `RequestTelemetry` (api/telemetry.py), a pure ASGI middleware, so
+The request log is written by `RequestTelemetry` (api/ops/telemetry.py), a pure ASGI middleware, so
 it behaves the same under Connexion's FlaskApp and AsyncApp and in the mock. Each request gets
 an id (a well-formed `X-Request-ID` from the client, else a new one), echoed in the response and
 attached to every log record written while the request runs (errors included), and one `request`

@@ -23,7 +23,7 @@ point is tested in tests/test_validation.py):
 Compiled validators live in a `SchemaCache` owned by the spec (`OpenAPI31Specification.schemas`),
 filled once at start-up (`warm`); Connexion instantiates validator classes per request, and
 those look schemas up in their app's cache instead of compiling them again. The body
-validators are built on api/connexion_shim.py's `RequestBodyValidator` and
+validators are built on api/openapi/connexion_shim.py's `RequestBodyValidator` and
 `ResponseBodyValidator`, which hold the Connexion internals they take.
 """
 
@@ -48,7 +48,7 @@ from connexion.validators import (
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from starlette.types import Scope
 
-from api.connexion_shim import RequestBodyValidator, ResponseBodyValidator, by_media_type
+from api.openapi.connexion_shim import RequestBodyValidator, ResponseBodyValidator, by_media_type
 
 logger = logging.getLogger("craftkit.validation")
 

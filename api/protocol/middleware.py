@@ -4,7 +4,7 @@ and `send_whole`, the one way middleware outside the framework writes a whole an
 - Starlette routers answer `/v1/renders/{id}/engagement/` with a bodiless 307 to the path
   without the slash: an undocumented response outside the envelope. `middlewares()` is
   Connexion's default stack with its routing middleware swapped for `ExactPathRouting`
-  (built on api/connexion_shim.py's `Routing`, which reaches Connexion's routers).
+  (built on api/openapi/connexion_shim.py's `Routing`, which reaches Connexion's routers).
 - Connexion 3.3 mounts each API on a Starlette `Mount`, whose `(?P<path>.*)` does not match a
   line feed, while Flask's router does: `/v1/renders/a%0Ab/engagement` reached the handler with
   no operation context and failed with a 500 (found by the contract tests). No path of the
@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.connexion_shim import Routing, default_middlewares
+from api.openapi.connexion_shim import Routing, default_middlewares
 
 
 async def send_whole(

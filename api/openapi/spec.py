@@ -6,11 +6,11 @@ validates with JSON Schema Draft 4. This module changes how a document is loaded
 - `OpenAPI31Specification`, a spec class that validates the document with
   openapi-spec-validator (3.1, or 3.0 for older documents) and loads YAML without Connexion's
   Jinja pass, so the document is used exactly as written; it owns the compiled-schema cache.
-- `add_api()` registers it on an app with our validators (api/validation.py), bypassing
+- `add_api()` registers it on an app with our validators (api/openapi/validation.py), bypassing
   Connexion's `add_api`, which would re-parse it as 3.0; on an AsyncApp, each operation's
   view is decorated once, not on every request as Connexion 3.3 does (`decorate_views_once`).
 
-The Connexion internals these need are in api/connexion_shim.py (`Specification`,
+The Connexion internals these need are in api/openapi/connexion_shim.py (`Specification`,
 `register_api`, `decorate_views_once`).
 """
 
@@ -29,10 +29,10 @@ from connexion.exceptions import (
 from openapi_spec_validator import validate as validate_document
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
-from api.connexion_shim import Specification, decorate_views_once, register_api
-from api.validation import SchemaCache, validator_map
+from api.openapi.connexion_shim import Specification, decorate_views_once, register_api
+from api.openapi.validation import SchemaCache, validator_map
 
-logger = logging.getLogger("craftkit.openapi31")
+logger = logging.getLogger("craftkit.openapi")
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 

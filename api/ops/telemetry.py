@@ -3,7 +3,7 @@
 The two used to be separate middlewares, each with its own send wrapper, clock readings and
 route lookup; together they cost more per request than validation, security and the database
 (bench/results.md). `RequestTelemetry` does both with one of each: the request id in and out
-and the log line as api/request_log.py describes, the counts and timings as api/metrics.py
+and the log line as api/ops/request_log.py describes, the counts and timings as api/ops/metrics.py
 does, with the labelled metric children looked up once per (operation, status) and reused.
 """
 
@@ -14,9 +14,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.connexion_shim import scope_operation_id, scope_project_id
-from api.metrics import metrics
-from api.request_log import RouteTemplates, current_request_id, log_request, request_id_from
+from api.openapi.connexion_shim import scope_operation_id, scope_project_id
+from api.ops.metrics import metrics
+from api.ops.request_log import RouteTemplates, current_request_id, log_request, request_id_from
 
 REQUEST_ID_HEADER = b"x-request-id"
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.middleware import send_whole
+from api.protocol.middleware import send_whole
 
 if TYPE_CHECKING:  # imported at first use: prometheus-client reads the environment on import
     from prometheus_client import Counter, Histogram

@@ -23,7 +23,7 @@ import re
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.middleware import send_whole
+from api.protocol.middleware import send_whole
 
 logger = logging.getLogger("craftkit.docs")
 

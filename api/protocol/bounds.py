@@ -1,9 +1,9 @@
 """The bounds of a request, as data: README's bounds table and SECURITY.md are checked against it.
 
-Each bound is checked before routing (api/guards.py), so an oversized request costs a few
+Each bound is checked before routing (api/protocol/guards.py), so an oversized request costs a few
 microseconds and gets a small envelope. A head still incomplete past `SERVER_HEAD_BYTES` never
-reaches the app: uvicorn's protocol (api/uvicorn_shim.py) stops reading it and answers the same
-431 (or 414) envelope itself (see SECURITY.md).
+reaches the app: uvicorn's protocol (api/protocol/uvicorn_shim.py) stops reading it and
+answers the same 431 (or 414) envelope itself (see SECURITY.md).
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ AUTHORIZATION = Bound("Authorization headers", 1, 401, "header; two are ambiguou
 
 HTTP_BOUNDS = (REQUEST_TARGET, HEADERS, QUERY_PARAMETERS, BODY, AUTHORIZATION)
 
-# The most bytes of an incomplete request head uvicorn reads (api/uvicorn_shim.py counts them).
+# The most bytes of an incomplete request head uvicorn reads (api/protocol/uvicorn_shim.py
+# counts them).
 SERVER_HEAD_BYTES = 16 * 1024
 # uvicorn answers 503 itself past this many connections + requests in progress, per worker.
 SERVER_CONCURRENCY = 1000

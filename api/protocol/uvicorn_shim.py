@@ -10,11 +10,11 @@ the answer. So serve runs this subclass (uvicorn's `http=` option takes a class 
   counted (in the piece where it began, what the parser has handed over of it, so at most a
   piece short; each later piece whole). Past `SERVER_HEAD_BYTES` the client gets a 431
   envelope (414 while the request target alone is that long) and the connection is closed.
-  Heads within the bound go on to api/guards.py, whose bounds are smaller;
+  Heads within the bound go on to api/protocol/guards.py, whose bounds are smaller;
 - a request pipelined behind one being answered waits unparsed, as with h11: no more is read
   until its turn, and past 1 MiB kept the connection is cut;
 - no operation takes a body: a request that declares one (and an upgrade, served as plain
-  HTTP) gets its answer (api/guards.py's 413) and the connection closes, nothing more read;
+  HTTP) gets its answer (api/protocol/guards.py's 413) and the connection closes, nothing more read;
 - a request the parser rejects gets the 400 envelope instead of uvicorn's plain text; when
   the request before it is still being answered, that answer is sent, then the close.
 
@@ -30,11 +30,11 @@ from __future__ import annotations
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from api import bounds
+from api.protocol import bounds
 
 PIECE = 4096  # bytes parsed at a time: a head is never counted short by more
 UNPARSED_LIMIT = 1024 * 1024  # bytes kept behind a waiting request before the connection is cut
-PROTOCOL = "api.uvicorn_shim:BoundedHttpToolsProtocol"  # uvicorn's `http=` option, by path
+PROTOCOL = "api.protocol.uvicorn_shim:BoundedHttpToolsProtocol"  # uvicorn's `http=` option, by path
 
 
 def error_response(status: int, code: str, message: str) -> bytes:
@@ -139,9 +139,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self.parser.should_upgrade() or (
             bounds.BODY.limit == 0 and any(_declares_body(n, v) for n, v in self.headers)
         ):
-            # No operation takes a body (api/guards.py answers 413) and an upgrade is served
-            # as plain HTTP: answer this request, then close, reading nothing more (not a body,
-            # nor trailers nothing would count, nor a request pipelined behind an upgrade).
+            # No operation takes a body (api/protocol/guards.py answers 413) and an upgrade is
+            # served as plain HTTP: answer this request, then close, reading nothing more (not a
+            # body, nor trailers nothing would count, nor a request pipelined behind an upgrade).
             self.cycle.keep_alive = False
             self.done_reading = True
 

@@ -16,7 +16,7 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
-from api.middleware import send_whole
+from api.protocol.middleware import send_whole
 
 BODY = json.dumps({"error": {"code": errors.CODES[503], "message": errors.MESSAGES[503]}}).encode()
 

@@ -7,7 +7,7 @@ Connexion's security and validation:
   404 here. Werkzeug merged `//v1/…` into `/v1/…` and ran the view with no operation context
   (a 500, issue 8 row 2); Starlette answered `/v1//…` with a 308 echoing the Host header
   (row 6). Unknown paths also never wait for a worker thread, whatever the database does;
-- the request target, headers, query parameters and body are bounded (api/bounds.py); the
+- the request target, headers, query parameters and body are bounded (api/protocol/bounds.py); the
   mock, which serves documents with request bodies and many parameters, passes its own;
 - two `Authorization` headers are 401: servers and proxies disagree on which one counts.
 """
@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api import bounds
+from api.protocol import bounds
 
 
 def path_pattern(templates: Iterable[str]) -> re.Pattern[str]:

@@ -1,0 +1,10 @@
+"""The OpenAPI layer: a document and its validation, and nothing about serving it.
+
+Loading 3.0, 3.1 and 3.2 documents as written (`spec`), walking what they document
+(`walk`: operations, responses, media types, examples), compiled request and response
+validation with every issue reported (`validation`, JSON Schema 2020-12 through
+jsonschema-rs), and every use of a Connexion internal (`connexion_shim`). The server, the mock,
+the proxy and the contract tests all import it; it imports nothing else of the project (no other
+part of `api/`, no `db/`, `handlers/` or `cli/`), so any of them can use it alone
+(tests/test_import_rules.py).
+"""
