@@ -253,19 +253,18 @@ class Boundaries:
         item_values = self.of(items, depth + 1)[:PER_NODE] if items is not False else []
         found: list[Any] = [head] if head or not item_values else [[]]
         found.append([])
-        for value in item_values:
-            found.append([*head, value])
         low = schema.get("minItems", 0)
         high = schema.get("maxItems")
         filler = item_values[0] if item_values else None
-        for n in {
-            low,
-            low + 1,
-            max(low - 1, 0),
-            *([high, high + 1] if isinstance(high, int) else []),
-        }:
+        sizes = {low, low + 1, max(low - 1, 0), *self.hint.lengths}
+        sizes |= {n + 1 for n in self.hint.lengths}
+        if isinstance(high, int):
+            sizes |= {high, high + 1}
+        for n in sorted(sizes):
             if isinstance(n, int) and n <= 50:
                 found.append([*head, *[filler] * max(n - len(head), 0)])
+        for value in item_values:
+            found.append([*head, value])
         for values in prefix:  # each prefix position varied
             found.extend([*head[:1], v] for v in values[1:4])
         return found
