@@ -139,19 +139,23 @@ def main(argv: list[str] | None = None) -> int:
         help="Where npm installs Specmatic (default: ~/.cache/craftkit-peers).",
     )
     parser.add_argument("--only", help="Run only the pairs whose id contains this.")
+    parser.add_argument("--start", type=int, default=0, help="Skip the first N pairs.")
     parser.add_argument("--no-write", action="store_true", help="Print the table only.")
+    parser.add_argument(
+        "--from-logs",
+        nargs="+",
+        type=pathlib.Path,
+        help="Build the table from the per-pair lines of earlier runs (split runs).",
+    )
     args = parser.parse_args(argv)
+    if args.from_logs:
+        return write_table(rows_from_logs(args.from_logs), SPECMATIC_VERSION, args.no_write)
 
     command = specmatic_command(args.cache)
     oasdiff = shutil.which("oasdiff")
-    oasdiff_note = (
-        "found on PATH"
-        if oasdiff
-        else "not installable here (no PyPI, npm or Debian package; see below)"
-    )
     rows = []
     with tempfile.TemporaryDirectory(prefix="spec-diff-compare-") as tmp:
-        for case in cases.cases():
+        for case in cases.cases()[args.start :]:
             if args.only and args.only not in case.id:
                 continue
             base, revision = cases.write(case, pathlib.Path(tmp) / case.id)
@@ -160,9 +164,30 @@ def main(argv: list[str] | None = None) -> int:
             other = run_oasdiff(oasdiff, base, revision) if oasdiff else "n/a"
             rows.append(Row(case, ours, theirs, other))
             print(f"{case.id}: expected {case.expected}, craftkit {ours}, specmatic {theirs}")
-    written = table(rows, SPECMATIC_VERSION if command else "(not installed)", oasdiff_note)
+    version = SPECMATIC_VERSION if command else "(not installed)"
+    return write_table(rows, version, args.no_write, oasdiff_found=oasdiff is not None)
+
+
+LINE = re.compile(r"^(\S+): expected (\w+), craftkit (\w+), specmatic ([\w/]+)$")
+
+
+def rows_from_logs(logs: list[pathlib.Path]) -> list[Row]:
+    said: dict[str, tuple[str, str]] = {}
+    for log in logs:
+        for line in log.read_text(encoding="utf-8").splitlines():
+            match = LINE.match(line.strip())
+            if match:
+                said[match[1]] = (match[3], match[4])
+    return [Row(case, *said[case.id], "n/a") for case in cases.cases() if case.id in said]
+
+
+def write_table(
+    rows: list[Row], specmatic_version: str, dry: bool, *, oasdiff_found: bool = False
+) -> int:
+    oasdiff_note = "found on PATH" if oasdiff_found else "not installable here (see above)"
+    written = table(rows, specmatic_version, oasdiff_note)
     print(written)
-    if not args.no_write:
+    if not dry:
         text = DOC.read_text(encoding="utf-8")
         pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
         DOC.write_text(pattern.sub(f"{START}\n{written}\n{END}", text), encoding="utf-8")
