@@ -10,7 +10,7 @@ boolean `exclusiveMinimum`/`exclusiveMaximum`), so both sides of a comparison sp
 
 from __future__ import annotations
 
-import copy
+import json
 import pathlib
 import subprocess
 import urllib.error
@@ -122,7 +122,10 @@ def load(source: str) -> Document:
     """Read, parse and check one document; `SpecLoadError` says why not."""
     document = parse(source, read_text(source))
     version = check(source, document)
-    root = as_2020_12(copy.deepcopy(document), oas30=version == "3.0")
+    # A JSON copy: YAML may have given dates (unquoted examples) or integer keys (statuses),
+    # which neither JSON Schema nor jsonschema-rs takes; as text they mean what they say.
+    as_json = json.loads(json.dumps(document, default=str))
+    root = as_2020_12(as_json, oas30=version == "3.0")
     return Document(source=source, version=version, raw=document, schema_root=root)
 
 
