@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from cli.main import main
 from contract_tests.spec_diff import cases
-from tests.support import CRAFTKIT, ROOT
+from tests.support import CRAFTKIT, ROOT, cli_without
 
 CASES = {case.id: case for case in cases.cases()}
 
@@ -204,3 +204,16 @@ def test_the_pull_request_recipe_in_a_git_repository(tmp_path: Path) -> None:
     assert done.returncode == 1, done.stdout + done.stderr
     assert done.stdout.startswith("### Spec diff: :x: breaking")
     assert "`GET /v1/renders/{id}/engagement`" in done.stdout and "response-widened" in done.stdout
+
+
+def test_without_the_contract_extra_it_says_how_to_install_it(tmp_path: Path) -> None:
+    """hypothesis made unimportable, as on a plain install: one line, exit 2."""
+    done = cli_without(
+        "hypothesis",
+        "ModuleNotFoundError(\"No module named 'hypothesis'\", name='hypothesis')",
+        ["spec", "diff", "openapi.yaml", "openapi.yaml"],
+        tmp_path,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "hypothesis is missing: install the contract extra" in done.stderr
+    assert "Traceback" not in done.stderr
