@@ -473,6 +473,7 @@ class Pair:
             self.response(str(status), old, new)
 
     def response(self, status: str, old: Node, new: Node) -> None:
+        self.response_headers(status, old, new)
         old_content = (old.value or {}).get("content") or {}
         new_content = (new.value or {}).get("content") or {}
         for media_type in old_content:
@@ -520,6 +521,53 @@ class Pair:
                 f"{new_at}/schema",
                 "counter-example",
             )
+
+    def headers(self, response: Node, resolver: Resolver) -> dict[str, Node]:
+        found = {}
+        for name, raw in ((response.value or {}).get("headers") or {}).items():
+            if name.lower() == "content-type":  # OAS: ignored, the media type says it
+                continue
+            found[name.lower()] = resolver.follow(raw, f"{response.at}/headers/{escape(name)}")
+        return found
+
+    def response_headers(self, status: str, old: Node, new: Node) -> None:
+        """A header old clients may rely on: still sent when it was required, and no value
+        they did not expect."""
+        old_headers = self.headers(old, self.old_resolver)
+        new_headers = self.headers(new, self.new_resolver)
+        for name, old_header in old_headers.items():
+            where = f"response {status} header {name}"
+            new_header = new_headers.get(name)
+            if new_header is None or (
+                old_header.value.get("required") and not new_header.value.get("required")
+            ):
+                if old_header.value.get("required"):
+                    self.add(
+                        "breaking",
+                        "response-header-removed",
+                        where,
+                        f"the required header {name} may no longer be sent",
+                        {"headers": {}},
+                        old_header.at,
+                        None if new_header is None else new_header.at,
+                    )
+                continue
+            old_at, new_at = self.schema_at(old_header), self.schema_at(new_header)
+            if old_at is None or new_at is None:
+                continue
+            outcome = self.check(Side(self.revision, new_at), Side(self.base, old_at))
+            self.note_search(outcome, where)
+            if not outcome.contained:
+                self.add(
+                    "breaking",
+                    "response-header-widened",
+                    where,
+                    f"a value of {name} the old contract did not allow can be sent",
+                    outcome.example,
+                    old_at,
+                    new_at,
+                    "counter-example",
+                )
 
 
 def escape(key: str) -> str:
