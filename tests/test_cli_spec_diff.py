@@ -217,3 +217,12 @@ def test_without_the_contract_extra_it_says_how_to_install_it(tmp_path: Path) ->
     assert done.returncode == 2, done.stdout + done.stderr
     assert "hypothesis is missing: install the contract extra" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_long_counter_example_is_cut_for_reading_and_whole_in_json(tmp_path: Path) -> None:
+    base, revision = pair("petstore-response-max-items-removed", tmp_path)
+    code, out = run(base, revision)
+    assert code == 1 and "characters; --format json has it whole)" in out
+    code, out = run(base, revision, "--format", "json")
+    (finding,) = json.loads(out)["findings"]
+    assert len(finding["counterExample"]) == 101  # one past the old maxItems

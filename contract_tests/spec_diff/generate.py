@@ -261,7 +261,7 @@ class Boundaries:
         if isinstance(high, int):
             sizes |= {high, high + 1}
         for n in sorted(sizes):
-            if isinstance(n, int) and n <= 50:
+            if isinstance(n, int) and n <= 1000:  # past an old maxItems of 1000, search
                 found.append([*head, *[filler] * max(n - len(head), 0)])
         for value in item_values:
             found.append([*head, value])

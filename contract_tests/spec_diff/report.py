@@ -10,8 +10,12 @@ from xml.etree import ElementTree
 from contract_tests.spec_diff.operations import Finding, Report
 
 
-def example_json(finding: Finding) -> str:
-    return json.dumps(finding.example, ensure_ascii=False, sort_keys=True)
+def example_json(finding: Finding, limit: int | None = 400) -> str:
+    """The counter-example as JSON; cut at `limit` characters for reading (JSON has it all)."""
+    written = json.dumps(finding.example, ensure_ascii=False, sort_keys=True)
+    if limit is not None and len(written) > limit:
+        return written[:limit] + f"… ({len(written)} characters; --format json has it whole)"
+    return written
 
 
 def verdict(report: Report) -> str:
@@ -116,7 +120,7 @@ def junit(report: Report) -> str:
             suite, "testcase", classname=finding.operation, name=f"{finding.where} [{finding.kind}]"
         )
         detail = (
-            f"{finding.reason}\ncounter-example: {example_json(finding)}\n"
+            f"{finding.reason}\ncounter-example: {example_json(finding, None)}\n"
             f"base: {finding.base_pointer}\nrevision: {finding.revision_pointer}"
         )
         tag = "failure" if finding.severity == "breaking" else "skipped"
