@@ -13,9 +13,11 @@ a parameter the old contract did not know is one old clients never send.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from collections.abc import Iterator, Mapping
+import urllib.parse
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -208,10 +210,17 @@ class Pair:
             )
         )
 
-    def check(self, narrow: Side, wide: Side, *, enums_open: bool = False) -> Outcome:
+    def check(
+        self,
+        narrow: Side,
+        wide: Side,
+        *,
+        enums_open: bool = False,
+        real: Callable[[Any], bool] | None = None,
+    ) -> Outcome:
         self.report.comparisons += 1
         try:
-            outcome = contained(narrow, wide, enums_open=enums_open)
+            outcome = contained(narrow, wide, enums_open=enums_open, real=real)
         except (ValueError, jsonschema_rs.ValidationError) as exc:  # a schema that won't compile
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             self.report.searched.append(f"{self.new.label}: not compared ({first})")
@@ -268,7 +277,7 @@ class Pair:
             schema: dict[str, Any] = {"type": "object", "properties": {key: False}} if old else {}
             return Side(document, None, schema)
         at = self.schema_at(node)
-        value_schema: Any = {"$ref": "#" + at} if at else True
+        value_schema: Any = {"$ref": "#" + urllib.parse.quote(at, safe="/~")} if at else True
         schema = {"type": "object", "properties": {key: value_schema}}
         if node.value.get("required") or node.value.get("in") == "path":
             schema["required"] = [key]
@@ -281,10 +290,10 @@ class Pair:
             old_node, new_node = old_params.get(key), new_params.get(key)
             shown = (new_node or old_node).value["name"]  # type: ignore[union-attr]
             where = f"{key[0]} parameter {shown}"
-            outcome = self.check(
-                self.parameter_side(self.base, shown, old_node, old=True),
-                self.parameter_side(self.revision, shown, new_node, old=False),
-            )
+            old_side = self.parameter_side(self.base, shown, old_node, old=True)
+            new_side = self.parameter_side(self.revision, shown, new_node, old=False)
+            wire = functools.partial(refused_on_the_wire, name=shown, new=new_side)
+            outcome = self.check(old_side, new_side, real=wire)
             self.note_search(outcome, where)
             if outcome.contained:
                 continue
@@ -568,6 +577,33 @@ class Pair:
                     new_at,
                     "counter-example",
                 )
+
+
+def readings(value: Any) -> list[Any]:
+    """What a server may make of a scalar parameter sent as text: the text, or the JSON it
+    spells (`7`, `true`, `1.5`), as servers coerce by the schema's type."""
+    if isinstance(value, bool | int | float) or value is None:
+        text = json.dumps(value)
+    elif isinstance(value, str):
+        text = value
+    else:
+        return [value]  # arrays and objects: their serialisation style is not modelled
+    found: list[Any] = [text]
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return found
+    if not isinstance(parsed, str):
+        found.append(parsed)
+    return found
+
+
+def refused_on_the_wire(example: Any, name: str, new: Side) -> bool:
+    """A parameter counter-example counts only if the new contract refuses every reading of
+    it: an integer `7` accepted before is the text "7" that a `type: string` accepts now."""
+    if not isinstance(example, Mapping) or name not in example:
+        return True
+    return not any(new.accepts({**example, name: value}) for value in readings(example[name]))
 
 
 def escape(key: str) -> str:

@@ -41,6 +41,8 @@ def text(report: Report) -> str:
         lines.append(
             f"  base: {finding.base_pointer or '-'}  revision: {finding.revision_pointer or '-'}"
         )
+    for note in report.searched[:10]:
+        lines.append(f"note: no proof, no counter-example found: {note}")
     lines.append(summary(report))
     return "\n".join(lines) + "\n"
 

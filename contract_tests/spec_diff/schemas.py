@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
@@ -103,9 +103,10 @@ class Side:
         return jsonschema_rs.canonicalize(self._root, validate_formats=True)
 
     def accepts(self, instance: Any) -> bool:
+        validator = self.validator  # a schema that does not compile raises, not "refuses"
         try:
-            return bool(self.validator.is_valid(instance))
-        except ValueError:
+            return bool(validator.is_valid(instance))
+        except ValueError:  # not a JSON value
             return False
 
     def only_enum_errors(self, instance: Any) -> bool:
@@ -175,9 +176,17 @@ def without_enums(node: Any) -> Any:
     }
 
 
-def contained(narrow: Side, wide: Side, *, enums_open: bool = False) -> Outcome:
+def contained(
+    narrow: Side,
+    wide: Side,
+    *,
+    enums_open: bool = False,
+    real: Callable[[Any], bool] | None = None,
+) -> Outcome:
     """Whether every value `narrow` admits, `wide` admits too.
 
+    `real`: a further test a counter-example must pass (parameters: still refused once
+    read from the wire).
     `enums_open` (responses): a counter-example refused only because `wide` lists no such enum
     value is reported with `only_enum`, and the search goes on for one that is not.
     """
@@ -197,6 +206,8 @@ def contained(narrow: Side, wide: Side, *, enums_open: bool = False) -> Outcome:
     for candidate in search(narrow, wide, difference_schema):
         if not narrow.accepts(candidate) or wide.accepts(candidate):
             continue
+        if real is not None and not real(candidate):
+            continue
         if enums_open and wide.only_enum_errors(candidate):
             if enum_only is None:
                 enum_only = candidate
@@ -206,6 +217,8 @@ def contained(narrow: Side, wide: Side, *, enums_open: bool = False) -> Outcome:
 
     def refuted(candidate: Any) -> bool:
         if not narrow.accepts(candidate) or wide.accepts(candidate):
+            return False
+        if real is not None and not real(candidate):
             return False
         return not (enums_open and wide.only_enum_errors(candidate))
 
