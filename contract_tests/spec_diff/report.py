@@ -76,6 +76,14 @@ def markdown(report: Report) -> str:
                 f"revision `{finding.revision_pointer or '-'}`"
             )
         lines += ["", "</details>"]
+    if report.searched:
+        lines += [
+            "",
+            "<details><summary>Decided by search alone (no proof, no counter-example)</summary>",
+            "",
+        ]
+        lines += [f"- {note}" for note in report.searched]
+        lines += ["", "</details>"]
     return "\n".join(lines) + "\n"
 
 
