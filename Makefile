@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run test lint contract contract-deep bench wrk soak clean
+.PHONY: run test lint contract contract-deep bench wrk soak spec-diff-compare clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
@@ -67,6 +67,11 @@ wrk:
 ## soak: 64 connections, 30 s of mixed traffic on a private PostgreSQL while 100k events ingest
 soak: $(VENV)/.installed-test
 	$(BIN)/python -m bench.soak --seconds 30 $(SOAK_ARGS)
+
+## spec-diff-compare: the labelled spec-diff pairs through craftkit, Specmatic (npm, Java 17) and
+##        oasdiff (when on PATH) -> the table in docs/spec-diff.md
+spec-diff-compare: $(VENV)/.installed-test
+	$(BIN)/python -m contract_tests.spec_diff.compare $(COMPARE_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache reports

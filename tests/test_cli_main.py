@@ -95,6 +95,8 @@ COMMANDS = {
     "renders create": ["--mode", "--project"],
     "renders list": ["--json", "--mode", "--project"],
     "serve": ["--app", "--host", "--no-init", "--port", "--reload", "--workers"],
+    "spec": [],
+    "spec diff": ["--fail-on", "--format", "--output", "BASE", "REVISION"],
 }
 
 
