@@ -9,7 +9,7 @@ from typing import Any
 import click
 import peewee
 
-from api.config import Settings
+from api.config import Settings, check
 from db import migrations, queries
 from db.connection import (
     DatabaseConfigError,
@@ -70,6 +70,19 @@ class Context:
 
 
 pass_ctx = click.make_pass_decorator(Context)
+
+
+def setting_rule(name: str) -> Any:
+    """A flag's callback applying the rule of the setting `name` (api/config.py), so a flag
+    and its environment variable refuse the same values."""
+
+    def callback(_ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+        problem = None if value is None else check(name, value)
+        if problem is not None:
+            raise click.BadParameter(problem)
+        return value
+
+    return callback
 
 
 def fail(message: str) -> None:

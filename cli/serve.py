@@ -11,7 +11,7 @@ import click
 from connexion.exceptions import InvalidSpecification
 
 from api.config import APP_KINDS, Settings
-from cli.context import Context, fail, pass_ctx
+from cli.context import Context, fail, pass_ctx, setting_rule
 from db.connection import DatabaseUnavailable
 from db.migrations import SchemaVersionMismatch
 
@@ -20,8 +20,18 @@ PACKAGES = ("api", "handlers", "db", "cli")  # the code a --reload watches
 
 @click.command()
 @click.option("--host", help="Address to bind (default: $CRAFTKIT_HOST or 127.0.0.1).")
-@click.option("--port", type=int, help="Port (default: $CRAFTKIT_PORT or 8080).")
-@click.option("--workers", type=int, help="Worker processes (default: $CRAFTKIT_WORKERS or 1).")
+@click.option(
+    "--port",
+    type=int,
+    callback=setting_rule("port"),
+    help="Port, 1-65535 (default: $CRAFTKIT_PORT or 8080).",
+)
+@click.option(
+    "--workers",
+    type=int,
+    callback=setting_rule("workers"),
+    help="Worker processes, at least 1 (default: $CRAFTKIT_WORKERS or 1).",
+)
 @click.option(
     "--app",
     "app_kind",
@@ -56,8 +66,8 @@ def serve(
 
     settings = replace(obj.settings, app=app_kind) if app_kind else obj.settings
     host = host or settings.host
-    port = port or settings.port
-    workers = workers or settings.workers
+    port = settings.port if port is None else port
+    workers = settings.workers if workers is None else workers
     if reload and workers > 1:
         fail("--reload runs one worker; drop --workers (or CRAFTKIT_WORKERS) to use it")
     try:

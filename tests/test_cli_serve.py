@@ -213,3 +213,31 @@ def test_yaml_errors_name_the_line(tmp_path):
 def test_serve_reload_runs_one_worker():
     result = CliRunner().invoke(main, ["serve", "--reload", "--workers", "2"])
     assert result.exit_code == 1 and "--reload runs one worker" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "flag", "env", "value"),
+    [
+        ("serve", "--port", "CRAFTKIT_PORT", "99999"),
+        ("serve", "--port", "CRAFTKIT_PORT", "0"),
+        ("serve", "--workers", "CRAFTKIT_WORKERS", "0"),
+        ("mock", "--port", "CRAFTKIT_PORT", "70000"),
+    ],
+)
+def test_a_flag_and_its_variable_refuse_the_same_values(command, flag, env, value):
+    """One rule per setting (api/config.py): the flag says what the variable says."""
+    runner = CliRunner()
+    by_flag = runner.invoke(main, [command, flag, value], env={env: None})
+    by_env = runner.invoke(main, [command], env={env: value})
+    assert by_flag.exit_code == by_env.exit_code == 2, (by_flag.output, by_env.output)
+    problem = re.search(r"must be .*", by_env.stderr)
+    assert problem is not None, by_env.stderr
+    assert f"Invalid value for '{flag}': {problem.group(0)}" in by_flag.stderr
+
+
+def test_good_values_pass_the_same_rule():
+    from api.config import check
+
+    assert check("port", 1) is None and check("port", 65535) is None
+    assert check("workers", 1) is None
+    assert check("port", 65536) == "must be between 1 and 65535, got 65536"

@@ -94,6 +94,8 @@ def test_empty_variables_mean_the_default_and_overrides_win():
             "(recent_limit) must be between 1 and 1000",
         ),
         ("CRAFTKIT_WORKERS", "0", "(workers) must be at least 1"),
+        ("CRAFTKIT_PORT", "70000", "(port) must be between 1 and 65535, got 70000"),
+        ("CRAFTKIT_PORT", "0", "(port) must be between 1 and 65535, got 0"),
         ("CRAFTKIT_APP", "django", "(app) must be one of async, flask, got 'django'"),
         ("CRAFTKIT_DB_POOL_SIZE", "0", "(db_pool_size) must be at least 1, got 0"),
         ("CRAFTKIT_KEY_CACHE_SECONDS", "-1", "(key_cache_seconds) must be between 0 and 60"),
