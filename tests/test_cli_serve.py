@@ -241,3 +241,21 @@ def test_good_values_pass_the_same_rule():
     assert check("port", 1) is None and check("port", 65535) is None
     assert check("workers", 1) is None
     assert check("port", 65536) == "must be between 1 and 65535, got 65536"
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_stops_serve_without_a_traceback(tmp_path, workers):
+    """SIGINT, as Ctrl-C at the end of `make run`: the server stops cleanly, stderr says so."""
+    import signal
+
+    from tests.support import serve_database
+
+    db_url = f"sqlite:///{tmp_path / 'craftkit.db'}"
+    craftkit(db_url, "db", "init")
+    with serve_database(db_url, tmp_path, "--workers", workers) as served:
+        assert httpx.get(f"{served.url}/metrics", timeout=10).status_code == 200  # metrics made
+        served.process.send_signal(signal.SIGINT)
+        assert served.process.wait(timeout=30) == 0
+        output = served.output()
+    assert "Finished server process" in output or "Stopping parent process" in output, output
+    assert "Traceback" not in output and "Exception ignored" not in output, output
