@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -27,12 +28,16 @@ MODE = click.Choice(["test", "live"])
 class Context:
     """Settings for every command; the database is opened only by commands that use it."""
 
-    def __init__(self, database_url: str | None) -> None:
+    def __init__(self, database_url: str | None = None) -> None:
         overrides = {"database_url": database_url} if database_url else {}
         try:
             self.settings = Settings.from_env(None, **overrides)
         except ValueError as exc:
             raise click.UsageError(str(exc)) from exc
+
+    def use_database_url(self, database_url: str) -> None:
+        """`--database-url` given after the command: it wins over the one before it."""
+        self.settings = replace(self.settings, database_url=database_url)
 
     def open(self, *, create: bool = False, check_schema: bool = True) -> None:
         """Bind the settings' database for the rest of this command.
