@@ -33,7 +33,13 @@ from api.protocol.deadline import RequestDeadline
 from api.resolver import OperationIdResolver
 from api.security import InvalidApiKey, bearer_handler
 from db import keys
-from db.connection import DatabaseUnavailable, bound, connection, database_for
+from db.connection import (
+    DatabaseUnavailable,
+    bound,
+    connection,
+    database_for,
+    unavailable_reason,
+)
 from db.errors import NotFound
 from db.migrations import check_schema, schema_problem
 from db.queries import KeyOwner, find_active_key
@@ -126,8 +132,18 @@ class NotReady(DatabaseUnavailable):
 
 
 def ready() -> None:
-    """`/readyz`'s check: the database answers within the bound and holds the current schema."""
-    problem = schema_problem()
+    """`/readyz`'s check: the database answers within the bound and holds the current schema.
+
+    An unreachable database is answered saying why, in words safe to show (no host, user or
+    URL: `unavailable_reason`); the driver's own message goes to the log.
+    """
+    try:
+        problem = schema_problem()
+    except DatabaseUnavailable as exc:
+        if isinstance(exc, NotReady):
+            raise
+        reason = unavailable_reason(exc)
+        raise NotReady(f"The database is unavailable: {reason}.") from (exc.__cause__ or exc)
     if problem is not None:
         raise NotReady(problem)
 

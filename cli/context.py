@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -94,7 +95,7 @@ def fail(message: str) -> None:
     raise click.ClickException(message)
 
 
-def database_message(exc: BaseException, timeout: float) -> str:
+def database_message(exc: BaseException, timeout: float, database_url: str | None = None) -> str:
     """One line for a database failure, naming its real cause.
 
     The cause may sit under another error: after SQLite gives up a write on a full disk it
@@ -116,9 +117,42 @@ def database_message(exc: BaseException, timeout: float) -> str:
         )
     if "interrupted" in text or "statement timeout" in text:
         return f"database error: no answer within {timeout:g} s (CRAFTKIT_WRITE_TIMEOUT)"
+    path = sqlite_path(database_url) if database_url else None
+    if "unable to open database file" in text and path is not None:
+        return sqlite_open_message(path)
+    said = one_line(str(exc))
+    if re.search(r'database ".*" does not exist', text):  # PostgreSQL: the database itself
+        return f"database error: {said} (create it first, e.g. with createdb)"
     if "no such table" in text or "does not exist" in text:
-        return f"database error: {exc} (was `craftkit db init` run?)"
-    return f"database error: {exc} (is the database running?)"
+        return f"database error: {said} (was `craftkit db init` run?)"
+    if "is the server running" in text:  # libpq already asks
+        return f"database error: {said}"
+    return f"database error: {said} (is the database running?)"
+
+
+def one_line(text: str) -> str:
+    """A driver's message on one line: libpq puts its hint on a tab-indented line of its own."""
+    lines = [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+    joined = ""
+    for line in lines:
+        if joined:
+            joined += " " if joined[-1] in ".?!:;" else ". "
+        joined += line
+    return joined
+
+
+def sqlite_open_message(path: str) -> str:
+    """Why SQLite could not open `path` ("unable to open database file" says none of it)."""
+    where = os.path.abspath(path)
+    folder = os.path.dirname(where)
+    if not os.path.isdir(folder):
+        return (
+            f"database error: cannot open the SQLite file {where}: its folder {folder} does not "
+            "exist (create the folder, or point DATABASE_URL or --database-url elsewhere)"
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"database error: cannot open the SQLite file {where}: cannot write in {folder}"
+    return f"database error: cannot open the SQLite file {where}"
 
 
 def database_errors(func: Any) -> Any:
@@ -132,7 +166,11 @@ def database_errors(func: Any) -> Any:
             fail(f"database error: {exc}")
         except (DatabaseUnavailable, peewee.OperationalError, peewee.ProgrammingError) as exc:
             context = click.get_current_context().find_object(Context)
-            fail(database_message(exc, context.settings.write_timeout if context else 0))
+            if context is None:
+                fail(database_message(exc, 0))
+            else:
+                settings = context.settings
+                fail(database_message(exc, settings.write_timeout, settings.database_url))
 
     return wrapper
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import pathlib
 from dataclasses import replace
@@ -93,6 +94,10 @@ def serve(
     os.environ["DATABASE_URL"] = settings.database_url  # for worker processes
     os.environ["CRAFTKIT_APP"] = settings.app
     configure_logging(settings.log_format, settings.log_level)
+    if reload:
+        # watchfiles logs every batch of raw changes at info ("2 changes detected"), the
+        # database's own files and the log included; uvicorn says which file made it restart.
+        logging.getLogger("watchfiles").setLevel(logging.WARNING)
     kind = {"async": "AsyncApp", "flask": "FlaskApp"}[settings.app]
     click.echo(
         f"Serving {settings.spec_path} on http://{host}:{port} ({kind}, {workers} worker(s))"

@@ -179,6 +179,8 @@ def test_serve_reload_restarts_when_the_spec_changes(tmp_path):
             time.sleep(0.3)
         log = live.output()
     assert edited == "Edited API", log  # served by a new worker: the old one read the file once
+    assert "detected changes in 'openapi.yaml'. Reloading" in log  # uvicorn says why
+    assert "change detected" not in log and "changes detected" not in log  # watchfiles' noise
 
 
 @pytest.mark.parametrize(
