@@ -29,6 +29,7 @@ from api.openapi.connexion_shim import produced_media_types
 from api.openapi.spec import OpenAPI31Specification
 from api.ops import health
 from api.ops.request_log import configure_logging
+from api.protocol.cors import ContractCORS
 from api.protocol.deadline import RequestDeadline
 from api.resolver import OperationIdResolver
 from api.security import InvalidApiKey, bearer_handler
@@ -97,7 +98,8 @@ def create_app(
         security_map={"bearer": bearer_handler(KeyLookup(settings.key_cache_seconds))},
         validate_responses=settings.validate_responses,
         middleware=[
-            # Outermost: an abandoned request keeps its own database context
+            *cors(spec, settings.cors_origin_list),
+            # Outermost but CORS: an abandoned request keeps its own database context
             # (api/protocol/deadline.py).
             Middleware(
                 RequestDeadline,
@@ -121,6 +123,18 @@ def create_app(
     )
     app.database = db  # for tests and tools that need the app's own database
     return app
+
+
+def cors(spec: OpenAPI31Specification, origins: list[str]) -> list[Middleware]:
+    """CORS for the origins CRAFTKIT_CORS_ORIGINS names, none by default (api/protocol/cors.py).
+
+    Outside the exception middleware and the request deadline, so every error envelope
+    carries its headers; inside the request log, which is outermost, so preflights are logged.
+    """
+    if not origins:
+        return []
+    position = MiddlewarePosition.BEFORE_EXCEPTION
+    return [Middleware(ContractCORS, position, {"spec": spec, "origins": origins})]
 
 
 class NotReady(DatabaseUnavailable):

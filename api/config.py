@@ -52,6 +52,18 @@ def one_of(choices: tuple[str, ...]) -> Rule:
     )
 
 
+def origins(value: str) -> str | None:
+    """Comma-separated browser origins: each a scheme and host (and port), or `*`."""
+    for origin in (part.strip() for part in value.split(",") if part.strip()):
+        scheme, _, rest = origin.partition("://")
+        if origin != "*" and (scheme not in ("http", "https") or not rest or "/" in rest):
+            return (
+                "must list origins like https://app.example.com (scheme and host, no path), "
+                f"got {origin!r}"
+            )
+    return None
+
+
 def _setting(
     default: Any, env: str, help: str, shown: str | None = None, rule: Rule | None = None
 ) -> Any:
@@ -153,6 +165,14 @@ class Settings:
         "Log format: json (one object a line), text, or auto: text on a terminal, else json.",
         rule=one_of(LOG_FORMATS),
     )
+    cors_origins: str = _setting(
+        "",
+        "CRAFTKIT_CORS_ORIGINS",
+        "Browser origins allowed to call the API, comma-separated (https://app.example.com); "
+        "preflights allow only the contract's methods and headers. None by default.",
+        shown="(none)",
+        rule=origins,
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -166,6 +186,10 @@ class Settings:
             values[f.name] = _convert(f.name, f.metadata["env"], type(f.default), raw)
         settings = cls(**values)
         return replace(settings, **overrides) if overrides else settings
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [part.strip() for part in self.cors_origins.split(",") if part.strip()]
 
     def __post_init__(self) -> None:
         for f in fields(self):
