@@ -12,7 +12,7 @@ import click
 from connexion.exceptions import InvalidSpecification
 
 from api.config import APP_KINDS, Settings
-from cli.context import Context, fail, pass_ctx, setting_rule
+from cli.context import Context, fail, one_line, pass_ctx, setting_rule
 from db.connection import DatabaseUnavailable
 from db.migrations import SchemaVersionMismatch
 
@@ -87,7 +87,8 @@ def serve(
         else:
             init_schema()
     except DatabaseUnavailable as exc:
-        click.echo(f"warning: database unreachable ({exc}); requests will get 503", err=True)
+        said = one_line(str(exc))
+        click.echo(f"warning: database unreachable ({said}); requests will get 503", err=True)
     except SchemaVersionMismatch as exc:
         fail(f"not serving: {exc}")
     create_app(settings)  # fail now, in this process, rather than in every worker

@@ -261,3 +261,17 @@ def test_ctrl_c_stops_serve_without_a_traceback(tmp_path, workers):
         output = served.output()
     assert "Finished server process" in output or "Stopping parent process" in output, output
     assert "Traceback" not in output and "Exception ignored" not in output, output
+
+
+def test_an_unreachable_postgresql_is_warned_about_on_one_line(tmp_path):
+    from tests.support import serve_database
+
+    url = f"postgresql://postgres:hunter2@127.0.0.1:{free_port()}/test"
+    with serve_database(url, tmp_path) as served:
+        ready = httpx.get(f"{served.url}/readyz", timeout=10)
+        output = served.output()
+    warning = next(line for line in output.splitlines() if line.startswith("warning:"))
+    assert "Connection refused. Is the server running on that host" in warning, output
+    assert warning.endswith("requests will get 503")
+    assert ready.status_code == 503 and "refuses connections" in ready.json()["error"]["message"]
+    assert "hunter2" not in output and "hunter2" not in ready.text
