@@ -16,10 +16,15 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	$(PIP) install -e '.[test,bench]'
-	@touch $@ $(VENV)/.installed-test $(VENV)/.installed
+	@touch $@ $(VENV)/.installed-test $(VENV)/.installed-contract $(VENV)/.installed
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(PIP) install -e '.[test]'
+	@touch $@ $(VENV)/.installed-contract $(VENV)/.installed
+
+# `craftkit contract-test` needs only the contract extra (the test extra includes it).
+$(VENV)/.installed-contract: pyproject.toml | $(BIN)/python
+	$(PIP) install -e '.[contract]'
 	@touch $@ $(VENV)/.installed
 
 ## run: install, seed the demo into SQLite, serve on 127.0.0.1:8080 and print a curl line
@@ -31,9 +36,12 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## contract: the contract suite against a running server: make contract URL=http://… KEY=ck_… [FOREIGN_KEY=ck_…] [ARGS=…]
-contract: $(VENV)/.installed-test
-	@test -n "$(URL)" -a -n "$(KEY)" || { echo "usage: make contract URL=http://host:port KEY=ck_… [FOREIGN_KEY=ck_…] [ARGS='--render-id …']"; exit 2; }
+## contract: the contract suite against a running server: make contract URL=http://… [KEY=ck_…] [FOREIGN_KEY=ck_…] [ARGS=…]
+##           (KEY and FOREIGN_KEY default to $CRAFTKIT_CONTRACT_KEY and $CRAFTKIT_CONTRACT_FOREIGN_KEY)
+KEY ?= $(CRAFTKIT_CONTRACT_KEY)
+FOREIGN_KEY ?= $(CRAFTKIT_CONTRACT_FOREIGN_KEY)
+contract: $(VENV)/.installed-contract
+	@test -n "$(URL)" -a -n "$(KEY)" || { echo "usage: make contract URL=http://host:port KEY=ck_… [FOREIGN_KEY=ck_…] [ARGS='--render-id …'] (or the keys in CRAFTKIT_CONTRACT_KEY, CRAFTKIT_CONTRACT_FOREIGN_KEY)"; exit 2; }
 	@echo "craftkit contract-test --url $(URL) $(ARGS)  (keys from the environment, not echoed)"
 	@CRAFTKIT_CONTRACT_KEY="$(KEY)" CRAFTKIT_CONTRACT_FOREIGN_KEY="$(FOREIGN_KEY)" \
 	  $(BIN)/craftkit contract-test --url "$(URL)" $(ARGS)

@@ -29,11 +29,18 @@ from api.openapi.connexion_shim import produced_media_types
 from api.openapi.spec import OpenAPI31Specification
 from api.ops import health
 from api.ops.request_log import configure_logging
+from api.protocol.cors import ContractCORS
 from api.protocol.deadline import RequestDeadline
 from api.resolver import OperationIdResolver
 from api.security import InvalidApiKey, bearer_handler
 from db import keys
-from db.connection import DatabaseUnavailable, bound, connection, database_for
+from db.connection import (
+    DatabaseUnavailable,
+    bound,
+    connection,
+    database_for,
+    unavailable_reason,
+)
 from db.errors import NotFound
 from db.migrations import check_schema, schema_problem
 from db.queries import KeyOwner, find_active_key
@@ -91,7 +98,8 @@ def create_app(
         security_map={"bearer": bearer_handler(KeyLookup(settings.key_cache_seconds))},
         validate_responses=settings.validate_responses,
         middleware=[
-            # Outermost: an abandoned request keeps its own database context
+            *cors(spec, settings.cors_origin_list),
+            # Outermost but CORS: an abandoned request keeps its own database context
             # (api/protocol/deadline.py).
             Middleware(
                 RequestDeadline,
@@ -117,6 +125,18 @@ def create_app(
     return app
 
 
+def cors(spec: OpenAPI31Specification, origins: list[str]) -> list[Middleware]:
+    """CORS for the origins CRAFTKIT_CORS_ORIGINS names, none by default (api/protocol/cors.py).
+
+    Outside the exception middleware and the request deadline, so every error envelope
+    carries its headers; inside the request log, which is outermost, so preflights are logged.
+    """
+    if not origins:
+        return []
+    position = MiddlewarePosition.BEFORE_EXCEPTION
+    return [Middleware(ContractCORS, position, {"spec": spec, "origins": origins})]
+
+
 class NotReady(DatabaseUnavailable):
     """The database answers but cannot serve: the message says why, and is safe to show."""
 
@@ -126,8 +146,18 @@ class NotReady(DatabaseUnavailable):
 
 
 def ready() -> None:
-    """`/readyz`'s check: the database answers within the bound and holds the current schema."""
-    problem = schema_problem()
+    """`/readyz`'s check: the database answers within the bound and holds the current schema.
+
+    An unreachable database is answered saying why, in words safe to show (no host, user or
+    URL: `unavailable_reason`); the driver's own message goes to the log.
+    """
+    try:
+        problem = schema_problem()
+    except DatabaseUnavailable as exc:
+        if isinstance(exc, NotReady):
+            raise
+        reason = unavailable_reason(exc)
+        raise NotReady(f"The database is unavailable: {reason}.") from (exc.__cause__ or exc)
     if problem is not None:
         raise NotReady(problem)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -24,9 +24,52 @@ def _default_spec_path() -> str:
     return str(shipped_file("openapi.yaml"))
 
 
-def _setting(default: Any, env: str, help: str, shown: str | None = None) -> Any:
+# A setting's rule: None for a good value, else what is wrong ("must be at least 1, got 0").
+Rule = Callable[[Any], str | None]
+
+
+def between(low: float, high: float) -> Rule:
+    return lambda value: (
+        None if low <= value <= high else f"must be between {low} and {high}, got {value}"
+    )
+
+
+def at_least(low: int) -> Rule:
+    return lambda value: None if value >= low else f"must be at least {low}, got {value}"
+
+
+def seconds_up_to(high: float) -> Rule:
+    return lambda value: (
+        None
+        if 0 < value <= high
+        else f"must be more than 0 and at most {high} seconds, got {value}"
+    )
+
+
+def one_of(choices: tuple[str, ...]) -> Rule:
+    return lambda value: (
+        None if value in choices else f"must be one of {', '.join(choices)}, got {value!r}"
+    )
+
+
+def origins(value: str) -> str | None:
+    """Comma-separated browser origins: each a scheme and host (and port), or `*`."""
+    for origin in (part.strip() for part in value.split(",") if part.strip()):
+        scheme, _, rest = origin.partition("://")
+        if origin != "*" and (scheme not in ("http", "https") or not rest or "/" in rest):
+            return (
+                "must list origins like https://app.example.com (scheme and host, no path), "
+                f"got {origin!r}"
+            )
+    return None
+
+
+def _setting(
+    default: Any, env: str, help: str, shown: str | None = None, rule: Rule | None = None
+) -> Any:
     shown = str(default) if shown is None else shown
-    return field(default=default, metadata={"env": env, "help": help, "shown": shown})
+    metadata = {"env": env, "help": help, "shown": shown, "rule": rule}
+    return field(default=default, metadata=metadata)
 
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -60,7 +103,10 @@ class Settings:
         shown="openapi.yaml of this repo",
     )
     recent_limit: int = _setting(
-        20, "CRAFTKIT_RECENT_LIMIT", "How many events `recent` lists, newest first (1-1000)."
+        20,
+        "CRAFTKIT_RECENT_LIMIT",
+        "How many events `recent` lists, newest first (1-1000).",
+        rule=between(1, 1000),
     )
     validate_responses: bool = _setting(
         True,
@@ -72,39 +118,60 @@ class Settings:
         "CRAFTKIT_APP",
         "Connexion app that serves the API: async (AsyncApp) or flask (FlaskApp, to embed the "
         "API in a Flask application).",
+        rule=one_of(APP_KINDS),
     )
     db_pool_size: int = _setting(
         8,
         "CRAFTKIT_DB_POOL_SIZE",
         "Database connections each worker keeps open, and threads it runs database work in.",
+        rule=at_least(1),
     )
     key_cache_seconds: float = _setting(
         1.0,
         "CRAFTKIT_KEY_CACHE_SECONDS",
         "How long a worker trusts a valid API key before looking it up again: a revoked key "
         "is refused within this time (0: look every request up).",
+        rule=between(0, 60),
     )
     db_timeout: float = _setting(
         5.0,
         "CRAFTKIT_DB_TIMEOUT",
         "Seconds a request may wait for the database (connect, each statement, a locked SQLite "
         "file, a busy worker); past it the answer is 503 with Retry-After.",
+        rule=seconds_up_to(3600),
     )
     write_timeout: float = _setting(
         60.0,
         "CRAFTKIT_WRITE_TIMEOUT",
         "Seconds a CLI command waits for the database, e.g. for another writer's lock on SQLite.",
+        rule=seconds_up_to(3600),
     )
     host: str = _setting("127.0.0.1", "CRAFTKIT_HOST", "Address `craftkit serve` binds to.")
-    port: int = _setting(8080, "CRAFTKIT_PORT", "Port `craftkit serve` listens on.")
-    workers: int = _setting(1, "CRAFTKIT_WORKERS", "Worker processes for `craftkit serve`.")
+    port: int = _setting(
+        8080, "CRAFTKIT_PORT", "Port `craftkit serve` listens on.", rule=between(1, 65535)
+    )
+    workers: int = _setting(
+        1, "CRAFTKIT_WORKERS", "Worker processes for `craftkit serve`.", rule=at_least(1)
+    )
     log_level: str = _setting(
-        "info", "CRAFTKIT_LOG_LEVEL", "Log level: debug, info, warning or error."
+        "info",
+        "CRAFTKIT_LOG_LEVEL",
+        "Log level: debug, info, warning or error.",
+        rule=one_of(LOG_LEVELS),
     )
     log_format: str = _setting(
         "auto",
         "CRAFTKIT_LOG_FORMAT",
         "Log format: json (one object a line), text, or auto: text on a terminal, else json.",
+        rule=one_of(LOG_FORMATS),
+    )
+    cors_origins: str = _setting(
+        "",
+        "CRAFTKIT_CORS_ORIGINS",
+        "Browser origins allowed to call the API, comma-separated (https://app.example.com); "
+        "preflights allow only the contract's methods and headers. None by default.",
+        shown="(none)",
+        rule=origins,
     )
 
     @classmethod
@@ -120,43 +187,22 @@ class Settings:
         settings = cls(**values)
         return replace(settings, **overrides) if overrides else settings
 
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [part.strip() for part in self.cors_origins.split(",") if part.strip()]
+
     def __post_init__(self) -> None:
-        if not 1 <= self.recent_limit <= 1000:
-            raise ValueError(
-                f"CRAFTKIT_RECENT_LIMIT (recent_limit) must be between 1 and 1000, "
-                f"got {self.recent_limit}"
-            )
-        if self.workers < 1:
-            raise ValueError(f"CRAFTKIT_WORKERS (workers) must be at least 1, got {self.workers}")
-        for name, env in (
-            ("db_timeout", "CRAFTKIT_DB_TIMEOUT"),
-            ("write_timeout", "CRAFTKIT_WRITE_TIMEOUT"),
-        ):
-            if not 0 < getattr(self, name) <= 3600:
-                raise ValueError(f"{env} ({name}) must be more than 0 and at most 3600 seconds")
-        if self.app not in APP_KINDS:
-            raise ValueError(
-                f"CRAFTKIT_APP (app) must be one of {', '.join(APP_KINDS)}, got {self.app!r}"
-            )
-        if self.db_pool_size < 1:
-            raise ValueError(
-                f"CRAFTKIT_DB_POOL_SIZE (db_pool_size) must be at least 1, got {self.db_pool_size}"
-            )
-        if not 0 <= self.key_cache_seconds <= 60:
-            raise ValueError(
-                "CRAFTKIT_KEY_CACHE_SECONDS (key_cache_seconds) must be between 0 and 60, "
-                f"got {self.key_cache_seconds}"
-            )
-        if self.log_level not in LOG_LEVELS:
-            raise ValueError(
-                f"CRAFTKIT_LOG_LEVEL (log_level) must be one of {', '.join(LOG_LEVELS)}, "
-                f"got {self.log_level!r}"
-            )
-        if self.log_format not in LOG_FORMATS:
-            raise ValueError(
-                f"CRAFTKIT_LOG_FORMAT (log_format) must be one of {', '.join(LOG_FORMATS)}, "
-                f"got {self.log_format!r}"
-            )
+        for f in fields(self):
+            problem = check(f.name, getattr(self, f.name))
+            if problem is not None:
+                raise ValueError(f"{f.metadata['env']} ({f.name}) {problem}")
+
+
+def check(name: str, value: Any) -> str | None:
+    """What is wrong with `value` for the setting `name` (None if nothing): the one rule that
+    the environment, `Settings(...)` and the CLI's flags all go through."""
+    rule = SETTINGS[name].metadata["rule"]
+    return None if rule is None else rule(value)
 
 
 def _convert(name: str, env: str, kind: type, raw: str) -> Any:
@@ -179,6 +225,9 @@ def _convert(name: str, env: str, kind: type, raw: str) -> Any:
         except ValueError:
             raise ValueError(f"{env} must be a number, got {raw!r}") from None
     return raw
+
+
+SETTINGS = {f.name: f for f in fields(Settings)}
 
 
 def settings_table() -> list[tuple[str, str, str]]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 import os
+import re
+from dataclasses import replace
 from typing import Any
 
 import click
 import peewee
 
-from api.config import Settings
+from api.config import Settings, check
 from db import migrations, queries
 from db.connection import (
     DatabaseConfigError,
@@ -27,12 +29,16 @@ MODE = click.Choice(["test", "live"])
 class Context:
     """Settings for every command; the database is opened only by commands that use it."""
 
-    def __init__(self, database_url: str | None) -> None:
+    def __init__(self, database_url: str | None = None) -> None:
         overrides = {"database_url": database_url} if database_url else {}
         try:
             self.settings = Settings.from_env(None, **overrides)
         except ValueError as exc:
             raise click.UsageError(str(exc)) from exc
+
+    def use_database_url(self, database_url: str) -> None:
+        """`--database-url` given after the command: it wins over the one before it."""
+        self.settings = replace(self.settings, database_url=database_url)
 
     def open(self, *, create: bool = False, check_schema: bool = True) -> None:
         """Bind the settings' database for the rest of this command.
@@ -72,11 +78,24 @@ class Context:
 pass_ctx = click.make_pass_decorator(Context)
 
 
+def setting_rule(name: str) -> Any:
+    """A flag's callback applying the rule of the setting `name` (api/config.py), so a flag
+    and its environment variable refuse the same values."""
+
+    def callback(_ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+        problem = None if value is None else check(name, value)
+        if problem is not None:
+            raise click.BadParameter(problem)
+        return value
+
+    return callback
+
+
 def fail(message: str) -> None:
     raise click.ClickException(message)
 
 
-def database_message(exc: BaseException, timeout: float) -> str:
+def database_message(exc: BaseException, timeout: float, database_url: str | None = None) -> str:
     """One line for a database failure, naming its real cause.
 
     The cause may sit under another error: after SQLite gives up a write on a full disk it
@@ -98,9 +117,42 @@ def database_message(exc: BaseException, timeout: float) -> str:
         )
     if "interrupted" in text or "statement timeout" in text:
         return f"database error: no answer within {timeout:g} s (CRAFTKIT_WRITE_TIMEOUT)"
+    path = sqlite_path(database_url) if database_url else None
+    if "unable to open database file" in text and path is not None:
+        return sqlite_open_message(path)
+    said = one_line(str(exc))
+    if re.search(r'database ".*" does not exist', text):  # PostgreSQL: the database itself
+        return f"database error: {said} (create it first, e.g. with createdb)"
     if "no such table" in text or "does not exist" in text:
-        return f"database error: {exc} (was `craftkit db init` run?)"
-    return f"database error: {exc} (is the database running?)"
+        return f"database error: {said} (was `craftkit db init` run?)"
+    if "is the server running" in text:  # libpq already asks
+        return f"database error: {said}"
+    return f"database error: {said} (is the database running?)"
+
+
+def one_line(text: str) -> str:
+    """A driver's message on one line: libpq puts its hint on a tab-indented line of its own."""
+    lines = [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+    joined = ""
+    for line in lines:
+        if joined:
+            joined += " " if joined[-1] in ".?!:;" else ". "
+        joined += line
+    return joined
+
+
+def sqlite_open_message(path: str) -> str:
+    """Why SQLite could not open `path` ("unable to open database file" says none of it)."""
+    where = os.path.abspath(path)
+    folder = os.path.dirname(where)
+    if not os.path.isdir(folder):
+        return (
+            f"database error: cannot open the SQLite file {where}: its folder {folder} does not "
+            "exist (create the folder, or point DATABASE_URL or --database-url elsewhere)"
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"database error: cannot open the SQLite file {where}: cannot write in {folder}"
+    return f"database error: cannot open the SQLite file {where}"
 
 
 def database_errors(func: Any) -> Any:
@@ -114,7 +166,11 @@ def database_errors(func: Any) -> Any:
             fail(f"database error: {exc}")
         except (DatabaseUnavailable, peewee.OperationalError, peewee.ProgrammingError) as exc:
             context = click.get_current_context().find_object(Context)
-            fail(database_message(exc, context.settings.write_timeout if context else 0))
+            if context is None:
+                fail(database_message(exc, 0))
+            else:
+                settings = context.settings
+                fail(database_message(exc, settings.write_timeout, settings.database_url))
 
     return wrapper
 

@@ -13,14 +13,12 @@ import click
 from cli import contract, db, demo, events, keys, mock, projects, renders, serve, spec
 from cli.context import Context
 
+DATABASE_URL_HELP = "Database URL (default: $DATABASE_URL, else sqlite:///craftkit.db)."
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="craftkit-engagement", prog_name="craftkit")
-@click.option(
-    "--database-url",
-    metavar="URL",
-    help="Database URL (default: $DATABASE_URL, else sqlite:///craftkit.db).",
-)
+@click.option("--database-url", metavar="URL", help=DATABASE_URL_HELP)
 @click.pass_context
 def main(ctx: click.Context, database_url: str | None) -> None:
     """Craftkit engagement API: a contract-first server for openapi.yaml.
@@ -42,6 +40,40 @@ main.add_command(demo.demo)
 main.add_command(mock.mock)
 main.add_command(contract.contract_test)
 main.add_command(spec.spec)
+
+
+def _database_url_after(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.ensure_object(Context).use_database_url(value)
+
+
+def accept_database_url(command: click.Command) -> None:
+    """`--database-url` after the command too (`craftkit serve --database-url …`), as users
+    type it, for `command` and everything under it; the last one given wins."""
+    command.params.append(
+        click.Option(
+            ["--database-url"],
+            metavar="URL",
+            expose_value=False,
+            callback=_database_url_after,
+            help=DATABASE_URL_HELP,
+        )
+    )
+    for sub in getattr(command, "commands", {}).values():
+        accept_database_url(sub)
+
+
+# The commands that open the database (mock and contract-test never do).
+for _command in (
+    serve.serve,
+    db.db,
+    projects.projects,
+    keys.keys_group,
+    renders.renders,
+    events.events,
+    demo.demo,
+):
+    accept_database_url(_command)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from cli.context import Context, pass_ctx
+from cli.context import Context, pass_ctx, setting_rule
 
 
 @click.command("mock")
@@ -19,7 +19,12 @@ from cli.context import Context, pass_ctx
     help="OpenAPI 3.1 or 3.0 document (default: $CRAFTKIT_SPEC, else this repo's openapi.yaml).",
 )
 @click.option("--host", help="Address to bind (default: $CRAFTKIT_HOST or 127.0.0.1).")
-@click.option("--port", type=int, help="Port (default: $CRAFTKIT_PORT or 8080).")
+@click.option(
+    "--port",
+    type=int,
+    callback=setting_rule("port"),
+    help="Port, 1-65535 (default: $CRAFTKIT_PORT or 8080).",
+)
 @click.option(
     "--keys",
     "keys_file",

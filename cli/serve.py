@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import pathlib
 from dataclasses import replace
@@ -11,7 +12,7 @@ import click
 from connexion.exceptions import InvalidSpecification
 
 from api.config import APP_KINDS, Settings
-from cli.context import Context, fail, pass_ctx
+from cli.context import Context, fail, one_line, pass_ctx, setting_rule
 from db.connection import DatabaseUnavailable
 from db.migrations import SchemaVersionMismatch
 
@@ -20,8 +21,18 @@ PACKAGES = ("api", "handlers", "db", "cli")  # the code a --reload watches
 
 @click.command()
 @click.option("--host", help="Address to bind (default: $CRAFTKIT_HOST or 127.0.0.1).")
-@click.option("--port", type=int, help="Port (default: $CRAFTKIT_PORT or 8080).")
-@click.option("--workers", type=int, help="Worker processes (default: $CRAFTKIT_WORKERS or 1).")
+@click.option(
+    "--port",
+    type=int,
+    callback=setting_rule("port"),
+    help="Port, 1-65535 (default: $CRAFTKIT_PORT or 8080).",
+)
+@click.option(
+    "--workers",
+    type=int,
+    callback=setting_rule("workers"),
+    help="Worker processes, at least 1 (default: $CRAFTKIT_WORKERS or 1).",
+)
 @click.option(
     "--app",
     "app_kind",
@@ -56,8 +67,8 @@ def serve(
 
     settings = replace(obj.settings, app=app_kind) if app_kind else obj.settings
     host = host or settings.host
-    port = port or settings.port
-    workers = workers or settings.workers
+    port = settings.port if port is None else port
+    workers = settings.workers if workers is None else workers
     if reload and workers > 1:
         fail("--reload runs one worker; drop --workers (or CRAFTKIT_WORKERS) to use it")
     try:
@@ -76,13 +87,18 @@ def serve(
         else:
             init_schema()
     except DatabaseUnavailable as exc:
-        click.echo(f"warning: database unreachable ({exc}); requests will get 503", err=True)
+        said = one_line(str(exc))
+        click.echo(f"warning: database unreachable ({said}); requests will get 503", err=True)
     except SchemaVersionMismatch as exc:
         fail(f"not serving: {exc}")
     create_app(settings)  # fail now, in this process, rather than in every worker
     os.environ["DATABASE_URL"] = settings.database_url  # for worker processes
     os.environ["CRAFTKIT_APP"] = settings.app
     configure_logging(settings.log_format, settings.log_level)
+    if reload:
+        # watchfiles logs every batch of raw changes at info ("2 changes detected"), the
+        # database's own files and the log included; uvicorn says which file made it restart.
+        logging.getLogger("watchfiles").setLevel(logging.WARNING)
     kind = {"async": "AsyncApp", "flask": "FlaskApp"}[settings.app]
     click.echo(
         f"Serving {settings.spec_path} on http://{host}:{port} ({kind}, {workers} worker(s))"

@@ -255,6 +255,40 @@ def current() -> peewee.Database | None:
     return _current.get()
 
 
+# (words in the driver's message, lower-cased; why, in words safe to show anyone)
+UNAVAILABLE_REASONS = (
+    (("connection refused",), "it refuses connections (is it running?)"),
+    (("could not translate host name", "name or service not known"), "its host name is unknown"),
+    (("authentication failed", "no pg_hba.conf entry"), "it refused the credentials"),
+    (("does not exist",), "the database named in DATABASE_URL does not exist"),
+    (("too many clients", "remaining connection slots"), "it has no free connection slots"),
+    (("unable to open database file",), "the SQLite file cannot be opened"),
+    (("database is locked",), "another writer holds the SQLite file's lock"),
+    (
+        ("timeout", "timed out", "interrupted", "closed the connection", "terminating"),
+        "it did not answer in time (CRAFTKIT_DB_TIMEOUT)",
+    ),
+)
+
+
+def unavailable_reason(exc: BaseException) -> str:
+    """Why the database is unavailable, in words safe to show anyone (a /readyz answer).
+
+    Never the driver's text itself: it names hosts, users and databases, and a URL may hold
+    a password. Unrecognised causes are named by their class only.
+    """
+    seen: BaseException | None = exc
+    causes: list[BaseException] = []
+    while seen is not None and len(causes) < 10:
+        causes.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    text = " | ".join(str(cause).lower() for cause in causes)
+    for words, reason in UNAVAILABLE_REASONS:
+        if any(word in text for word in words):
+            return reason
+    return f"{type(causes[-1]).__name__} from the driver"
+
+
 def redact(url: str) -> str:
     """`url` with any password replaced by ***, for messages and logs."""
     parts = urlsplit(url)

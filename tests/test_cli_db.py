@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from cli.main import main
 from db.connection import redact
-from tests.support import cli_without, ok
+from tests.support import cli_without, free_port, ok
 
 
 def test_db_init_is_idempotent(cli):
@@ -21,6 +21,42 @@ def test_unreachable_database_is_one_readable_line(tmp_path):
     assert result.exit_code == 1
     assert "database error" in result.stderr
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", [["db", "init"], ["demo"]])
+def test_a_sqlite_file_in_a_missing_folder_says_so(tmp_path, command):
+    folder = tmp_path / "missing-dir"
+    result = CliRunner().invoke(main, ["--database-url", f"sqlite:///{folder / 'x.db'}", *command])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: database error: cannot open the SQLite file {folder / 'x.db'}: its folder "
+        f"{folder} does not exist (create the folder, or point DATABASE_URL or --database-url "
+        "elsewhere)\n"
+    )
+    assert "is the database running" not in result.stderr  # it is a file: nothing runs
+    folder.mkdir()  # the fix it names works
+    ok(CliRunner().invoke(main, ["--database-url", f"sqlite:///{folder / 'x.db'}", "db", "init"]))
+
+
+def test_a_refused_postgresql_connection_is_one_line(tmp_path):
+    """libpq's hint ("Is the server running …?") stays on the line, and is not said twice."""
+    url = f"postgresql://postgres:hunter2@127.0.0.1:{free_port()}/test"
+    result = CliRunner().invoke(main, ["--database-url", url, "db", "init"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: database error: connection to server at")
+    assert result.stderr.count("\n") == 1, result.stderr  # one line
+    assert "Connection refused. Is the server running" in result.stderr
+    assert result.stderr.lower().count("running") == 1
+    assert "hunter2" not in result.stderr
+
+
+def test_driver_messages_are_folded_onto_one_line():
+    from cli.context import one_line
+
+    assert one_line("failed: Connection refused\n\tIs it running?\n") == (
+        "failed: Connection refused. Is it running?"
+    )
+    assert one_line("FATAL:  role\n") == "FATAL: role"
 
 
 @pytest.mark.parametrize("url", ["bogus", "mysql://root@127.0.0.1/test", "redis://localhost"])

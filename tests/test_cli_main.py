@@ -66,17 +66,17 @@ COMMANDS = {
         "--seed",
         "--url",
     ],
-    "db": [],
-    "db init": [],
-    "db migrate": [],
-    "db recount": ["--render"],
-    "demo": ["--base-url"],
-    "events": [],
-    "events record": ["--progress-every", "SOURCE"],
-    "keys": [],
-    "keys create": ["--mode", "--project"],
-    "keys list": ["--project"],
-    "keys revoke": ["KEY_OR_PREFIX"],
+    "db": ["--database-url"],
+    "db init": ["--database-url"],
+    "db migrate": ["--database-url"],
+    "db recount": ["--database-url", "--render"],
+    "demo": ["--base-url", "--database-url"],
+    "events": ["--database-url"],
+    "events record": ["--database-url", "--progress-every", "SOURCE"],
+    "keys": ["--database-url"],
+    "keys create": ["--database-url", "--mode", "--project"],
+    "keys list": ["--database-url", "--project"],
+    "keys revoke": ["--database-url", "KEY_OR_PREFIX"],
     "mock": [
         "--any-token",
         "--cors-origin",
@@ -88,13 +88,13 @@ COMMANDS = {
         "--token-pattern",
         "--watch",
     ],
-    "projects": [],
-    "projects create": ["NAME"],
-    "projects list": ["--json"],
-    "renders": [],
-    "renders create": ["--mode", "--project"],
-    "renders list": ["--json", "--mode", "--project"],
-    "serve": ["--app", "--host", "--no-init", "--port", "--reload", "--workers"],
+    "projects": ["--database-url"],
+    "projects create": ["--database-url", "NAME"],
+    "projects list": ["--database-url", "--json"],
+    "renders": ["--database-url"],
+    "renders create": ["--database-url", "--mode", "--project"],
+    "renders list": ["--database-url", "--json", "--mode", "--project"],
+    "serve": ["--app", "--database-url", "--host", "--no-init", "--port", "--reload", "--workers"],
     "spec": [],
     "spec diff": ["--fail-on", "--format", "--output", "BASE", "REVISION"],
 }
@@ -121,6 +121,27 @@ def test_every_command_and_flag_is_still_there():
 def test_a_lost_flag_would_be_caught():
     trimmed = click.Group("craftkit", commands={"serve": click.Command("serve")})
     assert command_table(trimmed) != COMMANDS
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_the_database_url_goes_before_or_after_the_command(tmp_path, where):
+    """`craftkit serve --database-url …` as users type it, and `craftkit --database-url … serve`."""
+    url = f"sqlite:///{tmp_path / 'here.db'}"
+    option = ["--database-url", url]
+    init = [*option, "db", "init"] if where == "before" else ["db", "init", *option]
+    assert "Schema ready" in ok(CliRunner().invoke(main, init, env={"DATABASE_URL": None}))
+    listed = ["projects", "create", "acme", *option]
+    ok(CliRunner().invoke(main, listed, env={"DATABASE_URL": f"sqlite:///{tmp_path / 'no.db'}"}))
+    assert (tmp_path / "here.db").exists() and not (tmp_path / "no.db").exists()
+    shown = CliRunner().invoke(main, ["projects", "list", *option])
+    assert "acme" in ok(shown)
+
+
+def test_the_database_url_after_the_command_wins(tmp_path):
+    before, after = tmp_path / "before.db", tmp_path / "after.db"
+    args = ["--database-url", f"sqlite:///{before}", "db", "init"]
+    ok(CliRunner().invoke(main, [*args, "--database-url", f"sqlite:///{after}"]))
+    assert after.exists() and not before.exists()
 
 
 def test_version_is_the_packages(cli):

@@ -179,6 +179,8 @@ def test_serve_reload_restarts_when_the_spec_changes(tmp_path):
             time.sleep(0.3)
         log = live.output()
     assert edited == "Edited API", log  # served by a new worker: the old one read the file once
+    assert "detected changes in 'openapi.yaml'. Reloading" in log  # uvicorn says why
+    assert "change detected" not in log and "changes detected" not in log  # watchfiles' noise
 
 
 @pytest.mark.parametrize(
@@ -213,3 +215,63 @@ def test_yaml_errors_name_the_line(tmp_path):
 def test_serve_reload_runs_one_worker():
     result = CliRunner().invoke(main, ["serve", "--reload", "--workers", "2"])
     assert result.exit_code == 1 and "--reload runs one worker" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "flag", "env", "value"),
+    [
+        ("serve", "--port", "CRAFTKIT_PORT", "99999"),
+        ("serve", "--port", "CRAFTKIT_PORT", "0"),
+        ("serve", "--workers", "CRAFTKIT_WORKERS", "0"),
+        ("mock", "--port", "CRAFTKIT_PORT", "70000"),
+    ],
+)
+def test_a_flag_and_its_variable_refuse_the_same_values(command, flag, env, value):
+    """One rule per setting (api/config.py): the flag says what the variable says."""
+    runner = CliRunner()
+    by_flag = runner.invoke(main, [command, flag, value], env={env: None})
+    by_env = runner.invoke(main, [command], env={env: value})
+    assert by_flag.exit_code == by_env.exit_code == 2, (by_flag.output, by_env.output)
+    problem = re.search(r"must be .*", by_env.stderr)
+    assert problem is not None, by_env.stderr
+    assert f"Invalid value for '{flag}': {problem.group(0)}" in by_flag.stderr
+
+
+def test_good_values_pass_the_same_rule():
+    from api.config import check
+
+    assert check("port", 1) is None and check("port", 65535) is None
+    assert check("workers", 1) is None
+    assert check("port", 65536) == "must be between 1 and 65535, got 65536"
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_stops_serve_without_a_traceback(tmp_path, workers):
+    """SIGINT, as Ctrl-C at the end of `make run`: the server stops cleanly, stderr says so."""
+    import signal
+
+    from tests.support import serve_database
+
+    db_url = f"sqlite:///{tmp_path / 'craftkit.db'}"
+    craftkit(db_url, "db", "init")
+    with serve_database(db_url, tmp_path, "--workers", workers) as served:
+        assert httpx.get(f"{served.url}/metrics", timeout=10).status_code == 200  # metrics made
+        served.process.send_signal(signal.SIGINT)
+        assert served.process.wait(timeout=30) == 0
+        output = served.output()
+    assert "Finished server process" in output or "Stopping parent process" in output, output
+    assert "Traceback" not in output and "Exception ignored" not in output, output
+
+
+def test_an_unreachable_postgresql_is_warned_about_on_one_line(tmp_path):
+    from tests.support import serve_database
+
+    url = f"postgresql://postgres:hunter2@127.0.0.1:{free_port()}/test"
+    with serve_database(url, tmp_path) as served:
+        ready = httpx.get(f"{served.url}/readyz", timeout=10)
+        output = served.output()
+    warning = next(line for line in output.splitlines() if line.startswith("warning:"))
+    assert "Connection refused. Is the server running on that host" in warning, output
+    assert warning.endswith("requests will get 503")
+    assert ready.status_code == 503 and "refuses connections" in ready.json()["error"]["message"]
+    assert "hunter2" not in output and "hunter2" not in ready.text

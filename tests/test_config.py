@@ -45,6 +45,7 @@ def test_every_setting_is_read_from_its_variable():
         "CRAFTKIT_LOG_FORMAT": "text",
         "CRAFTKIT_DB_TIMEOUT": "2.5",
         "CRAFTKIT_WRITE_TIMEOUT": "30",
+        "CRAFTKIT_CORS_ORIGINS": "http://localhost:5173, https://app.example.com",
     }
     assert {env for env, _, _ in settings_table()} == set(env)
     settings = Settings.from_env(env)
@@ -63,7 +64,9 @@ def test_every_setting_is_read_from_its_variable():
         log_format="text",
         db_timeout=2.5,
         write_timeout=30.0,
+        cors_origins="http://localhost:5173, https://app.example.com",
     )
+    assert settings.cors_origin_list == ["http://localhost:5173", "https://app.example.com"]
 
 
 def test_empty_variables_mean_the_default_and_overrides_win():
@@ -94,6 +97,15 @@ def test_empty_variables_mean_the_default_and_overrides_win():
             "(recent_limit) must be between 1 and 1000",
         ),
         ("CRAFTKIT_WORKERS", "0", "(workers) must be at least 1"),
+        ("CRAFTKIT_PORT", "70000", "(port) must be between 1 and 65535, got 70000"),
+        ("CRAFTKIT_PORT", "0", "(port) must be between 1 and 65535, got 0"),
+        (
+            "CRAFTKIT_CORS_ORIGINS",
+            "http://ok.example, app.example.com",
+            "(cors_origins) must list origins like https://app.example.com (scheme and host, "
+            "no path), got 'app.example.com'",
+        ),
+        ("CRAFTKIT_CORS_ORIGINS", "https://a.example/", "got 'https://a.example/'"),
         ("CRAFTKIT_APP", "django", "(app) must be one of async, flask, got 'django'"),
         ("CRAFTKIT_DB_POOL_SIZE", "0", "(db_pool_size) must be at least 1, got 0"),
         ("CRAFTKIT_KEY_CACHE_SECONDS", "-1", "(key_cache_seconds) must be between 0 and 60"),

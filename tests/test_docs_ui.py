@@ -163,3 +163,64 @@ def test_swagger_ui_in_mock_mode(tmp_path: Path) -> None:
         )
     assert shown["status"] == "200", shown
     assert '"total"' in shown["body"]
+
+
+def test_the_page_shows_only_the_tags_of_served_operations() -> None:
+    """In the page only: the note and the tag filter travel in the page, not the document."""
+    spec = {
+        "tags": [{"name": "Used"}, {"name": "Unused", "description": "not served"}],
+        "paths": {
+            "/a": {"get": {"operationId": "getA", "tags": ["Used"]}, "parameters": []},
+            "/b": {"post": {"tags": ["Used", "Other"]}},
+        },
+    }
+    view = docs_ui.served_view(spec)
+    assert view["tags"] == ["Other", "Used"]
+    assert view["note"].startswith(
+        "**This server serves 2 operations of this document:** `GET /a` (getA); `POST /b`."
+    )
+    assert (
+        '"tags": ["Other", "Used"]' in docs_ui.render_page("t", "/openapi.json", "", view).decode()
+    )
+
+
+def shown_ui(url: str) -> dict[str, Any]:
+    """The tag sections and the description Swagger UI shows at `url`/ui."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{url}/ui")
+            page.locator(".opblock-tag").first.wait_for(timeout=20000)
+            return {
+                "tags": [
+                    tag.get_attribute("data-tag") for tag in page.locator(".opblock-tag").all()
+                ],
+                "description": page.locator(".info .description").inner_text(),
+                "operations": page.locator(".opblock").count(),
+            }
+        finally:
+            browser.close()
+
+
+def test_swagger_ui_hides_tags_with_no_served_operation(tmp_path: Path) -> None:
+    """The contract's Templates, Signatures… tags describe endpoints this server does not
+    serve: the UI shows Renders only and says what is served; the document stays verbatim."""
+    import httpx
+    import yaml
+
+    require_chromium()
+    demo(tmp_path)
+    with live_serve(cwd=tmp_path) as server:
+        shown = shown_ui(server.url)
+        document = httpx.get(f"{server.url}/openapi.json").json()
+        as_written = httpx.get(f"{server.url}/openapi.yaml").content
+    assert shown["tags"] == ["Renders"], shown
+    assert shown["operations"] == 1
+    assert "This server serves 1 operation of this document" in shown["description"]
+    assert "GET /v1/renders/{id}/engagement" in shown["description"]
+    assert len(document["tags"]) == 7 and "Templates" in {t["name"] for t in document["tags"]}
+    assert as_written == (ROOT / "openapi.yaml").read_bytes()
+    assert document == yaml.safe_load(as_written)

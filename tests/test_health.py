@@ -99,3 +99,28 @@ def test_cli_commands_other_than_init_do_not_create_the_file(tmp_path: Path, com
     assert "craftkit db init" in result.output
     assert "Traceback" not in result.output
     assert not path.exists()
+
+
+def test_not_ready_says_why_the_database_is_unavailable_without_secrets() -> None:
+    """A refused PostgreSQL connection: /readyz says so, but never the URL, host or password."""
+    from tests.support import free_port
+
+    url = f"postgresql://craftkit:hunter2@127.0.0.1:{free_port()}/secretdb"
+    with _client(url) as client:
+        error = assert_envelope(client.get("/readyz"), 503, "service_unavailable")
+        assert client.get("/livez").status_code == 200
+    assert (
+        error["message"] == "The database is unavailable: it refuses connections (is it running?)."
+    )
+    for secret in ("hunter2", "craftkit:", "127.0.0.1", "secretdb", "postgresql"):
+        assert secret not in error["message"]
+
+
+def test_the_reason_never_repeats_the_drivers_words() -> None:
+    from db.connection import DatabaseUnavailable, unavailable_reason
+
+    wrapped = DatabaseUnavailable("x")
+    wrapped.__cause__ = OSError('password "hunter2" rejected by host db.internal')
+    assert unavailable_reason(wrapped) == "OSError from the driver"
+    locked = DatabaseUnavailable("database is locked")
+    assert unavailable_reason(locked) == "another writer holds the SQLite file's lock"

@@ -19,6 +19,8 @@ import logging
 import mimetypes
 import pathlib
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -40,7 +42,18 @@ ASSETS = (
     "oauth2-redirect.html",
     "oauth2-redirect.js",
 )
-MIN_MAJOR = 5  # the first Swagger UI release that renders OpenAPI 3.1
+MIN_MAJOR = 5
+HTTP_METHODS = (
+    "get",
+    "put",
+    "post",
+    "delete",
+    "options",
+    "head",
+    "patch",
+    "trace",
+    "query",
+)  # the first Swagger UI release that renders OpenAPI 3.1
 
 PAGE = """<!doctype html>
 <html lang="en">
@@ -56,9 +69,17 @@ PAGE = """<!doctype html>
 <script>
 // The document as written, with this server listed first among its servers (in the page
 // only), so that "Try it out" calls the server that serves the page, not production.
+// Tags with no operation this server serves are left out, and the description starts by
+// naming the operations it serves (the document itself stays as written).
 fetch({spec_url}).then((response) => response.json()).then((spec) => {{
   const here = window.location.origin + {root_path};
+  const served = {served};
   spec.servers = [{{url: here, description: "This server"}}, ...(spec.servers || [])];
+  if (served !== null) {{
+    spec.tags = (spec.tags || []).filter((tag) => served.tags.includes(tag.name));
+    spec.info = Object.assign({{}}, spec.info);
+    spec.info.description = served.note + (spec.info.description || "");
+  }}
   window.ui = SwaggerUIBundle(Object.assign({{spec}}, {config}));
 }});
 </script>
@@ -83,8 +104,35 @@ def bundle_version(directory: pathlib.Path | None = None) -> tuple[int, ...]:
     return tuple(int(part) for part in found.group(1).split("."))
 
 
-def render_page(title: str, spec_url: str, root_path: str = "") -> bytes:
-    """The UI page for a document at `spec_url`, its assets under `root_path` + /ui."""
+def served_view(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """What the page shows of `spec` besides the document: the tags of its operations and a
+    note naming them (every operation of the document is served: the server's resolver
+    refuses to start without a handler for each, the mock answers every one)."""
+    operations: list[str] = []
+    tags: set[str] = set()
+    for path, item in (spec.get("paths") or {}).items():
+        for method, operation in (item or {}).items():
+            if method in HTTP_METHODS and isinstance(operation, dict):
+                name = f"`{method.upper()} {path}`"
+                if operation.get("operationId"):
+                    name += f" ({operation['operationId']})"
+                operations.append(name)
+                tags.update(str(tag) for tag in operation.get("tags") or ())
+    listed = "; ".join(operations) or "none"
+    count = f"{len(operations)} operation{'' if len(operations) == 1 else 's'}"
+    note = (
+        f"**This server serves {count} of this document:** {listed}. "
+        "Tags with no served operation are not shown here; /openapi.yaml and /openapi.json "
+        "are the document as written.\n\n"
+    )
+    return {"tags": sorted(tags), "note": note}
+
+
+def render_page(
+    title: str, spec_url: str, root_path: str = "", served: dict[str, Any] | None = None
+) -> bytes:
+    """The UI page for a document at `spec_url`, its assets under `root_path` + /ui; with
+    `served` (`served_view`), only those tags, and the note first in the description."""
     config = {
         "dom_id": "#swagger-ui",
         "deepLinking": True,
@@ -98,6 +146,7 @@ def render_page(title: str, spec_url: str, root_path: str = "") -> bytes:
         config=_js(config),
         spec_url=_js(root_path + spec_url),
         root_path=_js(root_path),
+        served=_js(served),
     )
     return page.encode()
 
@@ -110,10 +159,17 @@ def _js(value: object) -> str:
 class SwaggerUI:
     """Answers the UI page and its assets; anything else under /ui goes on (a 404 envelope)."""
 
-    def __init__(self, app: ASGIApp, title: str, spec_url: str = "/openapi.json") -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        title: str,
+        spec_url: str = "/openapi.json",
+        served: dict[str, Any] | None = None,
+    ) -> None:
         self.app = app
         self.title = title
         self.spec_url = spec_url
+        self.served = served
         directory = bundle_dir()
         version = bundle_version(directory)
         if version[0] < MIN_MAJOR:
@@ -129,7 +185,7 @@ class SwaggerUI:
         path = scope.get("path", "") if scope["type"] == "http" else ""
         if path in PAGE_PATHS:
             self._allow_get(scope)
-            body = render_page(self.title, self.spec_url, scope.get("root_path", ""))
+            body = render_page(self.title, self.spec_url, scope.get("root_path", ""), self.served)
             await _send(send, body, "text/html; charset=utf-8", cache="no-cache")
         elif path.startswith(UI_PATH + "/") and path[len(UI_PATH) + 1 :] in self.assets:
             self._allow_get(scope)

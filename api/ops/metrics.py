@@ -55,12 +55,11 @@ def metrics() -> Metrics:
     """This process's metrics, created on first use (after `PROMETHEUS_MULTIPROC_DIR` is set)."""
     from prometheus_client import Counter, Histogram
 
-    if os.environ.get(MULTIPROC_ENV):
-        from prometheus_client import multiprocess
-
+    path = os.environ.get(MULTIPROC_ENV)
+    if path:
         # Counters and histograms need no clean-up; this drops the worker's live gauges, if
         # any are added later, when the worker exits.
-        atexit.register(multiprocess.mark_process_dead, os.getpid())
+        atexit.register(_mark_process_dead, os.getpid(), path)
     return Metrics(
         requests=Counter(
             "craftkit_requests",
@@ -89,6 +88,19 @@ def metrics() -> Metrics:
             "Engagement events stored by this process (ingestion).",
         ),
     )
+
+
+def _mark_process_dead(pid: int, path: str) -> None:
+    """prometheus-client's clean-up, given the directory it was started with.
+
+    With one worker, uvicorn runs in the `craftkit serve` process itself, and
+    `multiprocess_dir()` has unset the variable (and removed the directory) by the time
+    atexit runs: `mark_process_dead(pid)` then read None and printed a TypeError at every
+    Ctrl-C. With the path it was started with, a removed directory just has no files.
+    """
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(pid, path)
 
 
 def count_validation_failure(kind: str) -> None:

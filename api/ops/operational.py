@@ -53,4 +53,9 @@ def install(
     )
     # Inside the exception middleware: a wrong method gets the 405 envelope.
     app.add_middleware(MetricsEndpoint, position=MiddlewarePosition.BEFORE_SWAGGER)
-    app.add_middleware(docs_ui.SwaggerUI, position=MiddlewarePosition.BEFORE_SWAGGER, title=title)
+    app.add_middleware(
+        docs_ui.SwaggerUI,
+        position=MiddlewarePosition.BEFORE_SWAGGER,
+        title=title,
+        served=docs_ui.served_view(spec.raw),
+    )
