@@ -35,7 +35,7 @@ from api.mock.hooks import HOOKS
 from api.mock.paths import BasePath, PathTable
 from api.mock.prefer import PRISM_PARAMS, Preferences, parse_prefer
 from api.mock.replies import InvalidExample, MockOperation, operation_key
-from api.openapi.connexion_shim import scope_operation_id
+from api.openapi.connexion_shim import route_methods, scope_operation_id
 from api.openapi.servers import base_path, normalise
 from api.openapi.spec import OpenAPI31Specification
 from api.protocol.middleware import ExactPathRouting
@@ -155,6 +155,9 @@ class MockCORS(CORSMiddleware):
     def __init__(self, app: ASGIApp, paths: PathTable | None = None, **options: Any) -> None:
         super().__init__(app, **options)
         self.paths = paths
+        if paths is not None:  # QUERY, COPY…: methods Starlette's "*" does not list
+            extra = {m for entry in paths.entries for m in entry.preflight_methods}
+            self.allow_methods = [*self.allow_methods, *sorted(extra - set(self.allow_methods))]
 
     def methods_at(self, path: str) -> tuple[str, ...] | None:
         if self.paths is None:
@@ -359,7 +362,7 @@ def create_mock_app(options: MockOptions) -> connexion.AsyncApp:
                 source,
                 problem,
             )
-    for problem in unserved_features(spec):
+    for problem in serve_32_operations(spec):
         logger.warning("%s", problem)
     table = PathTable(spec.spec, spec.operations(), served_base_path(spec, options))
     keys = read_keys(options.keys_file) if options.keys_file else None
@@ -446,9 +449,60 @@ async def outside_base_path(scope: Scope, receive: Receive, send: Send) -> None:
     await envelope_response(404, f"No route matches {scope['path']}.")(scope, receive, send)
 
 
-def unserved_features(spec: OpenAPI31Specification) -> list[str]:
-    """What the mock cannot serve of this document, one line each (3.2 features, say)."""
-    return []
+def serve_32_operations(spec: OpenAPI31Specification) -> list[str]:
+    """Route a 3.2 document's `query` operations and `additionalOperations`; return one line
+    per feature that cannot be served, naming it.
+
+    Connexion knows neither: `query` becomes a method it routes (`route_methods`), and each
+    additional operation is also set on its resolved path item under its lower-case method
+    (the document served at /openapi.json is the raw one, unchanged). uvicorn's HTTP parser
+    (httptools) refuses methods it does not know, so those operations are left out and named.
+    """
+    if not spec.is_32:
+        return []
+    problems = []
+    methods = {"query"}
+    for path, item in (spec.spec.get("paths") or {}).items():
+        if not isinstance(item, dict):
+            continue
+        for method, operation in (item.get("additionalOperations") or {}).items():
+            name = str(method)
+            if not parseable_method(name):
+                problems.append(
+                    f"OpenAPI 3.2 additionalOperations {name} {path} is not served: the HTTP "
+                    f"server's parser refuses the method {name!r}"
+                )
+                continue
+            if name.lower() in item:
+                problems.append(
+                    f"OpenAPI 3.2 additionalOperations {name} {path} is not served: "
+                    f"it repeats the path's {name.lower()!r} operation"
+                )
+                continue
+            item[name.lower()] = operation
+            methods.add(name.lower())
+    route_methods(methods)
+    if "$self" in spec.raw:
+        problems.append(
+            f"OpenAPI 3.2 $self ({spec.raw['$self']}) is not used: references are resolved "
+            "relative to the spec file"
+        )
+    return problems
+
+
+def parseable_method(method: str) -> bool:
+    """Whether uvicorn's httptools parser takes requests with this method."""
+    try:
+        import httptools
+    except ImportError:  # pragma: no cover - h11 takes any token
+        return re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", method) is not None
+
+    parser = httptools.HttpRequestParser(object())
+    try:
+        parser.feed_data(method.encode("ascii") + b" / HTTP/1.1\r\nHost: x\r\n\r\n")
+    except (httptools.HttpParserError, UnicodeEncodeError):
+        return False
+    return True
 
 
 class SpecErrors:
