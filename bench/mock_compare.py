@@ -125,8 +125,11 @@ def table(rows: list[tuple[str, str, int, str, str, str, str]]) -> str:
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for name, version, calls, ours, theirs, our_fail, their_fail in rows:
-        failed = "; ".join(x for x in (our_fail and f"craftkit: {our_fail}",
-                                         their_fail and f"Prism: {their_fail}") if x)
+        failed = "; ".join(
+            x
+            for x in (our_fail and f"craftkit: {our_fail}", their_fail and f"Prism: {their_fail}")
+            if x
+        )
         cell = failed.replace("|", "\\|")
         lines.append(f"| {name} | {version} | {calls} | {ours} | {theirs} | {cell} |")
     return "\n".join(lines)
