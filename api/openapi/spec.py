@@ -58,7 +58,9 @@ class ExplainingLoader(yaml.SafeLoader):
 
 
 DocumentLoader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
-ExplainingLoader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
+ExplainingLoader.add_constructor(  # type: ignore[type-var]  # types-PyYAML's bound on _L
+    "tag:yaml.org,2002:timestamp", ExplainingLoader.construct_yaml_str
+)
 
 
 def json_pointer(parts: Iterable[Any]) -> str:
