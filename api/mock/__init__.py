@@ -23,8 +23,10 @@ mock body is validated against the spec before it leaves. Nothing here loads db/
 Dynamic bodies come from jsf (JSON Schema Faker), seeded so a `seed` reproduces a body; each is
 validated with the spec's own 2020-12 (or 3.0) validator, and redrawn if jsf got it wrong.
 
-Modules: `app` (assembly and the middlewares), `prefer`, `replies` (choosing the documented
-response), `generate` (jsf), `credentials` (`--keys`).
+Modules: `app` (assembly and the middlewares), `paths` (base path and per-path methods and
+headers), `documented_errors` (errors in the spec's own shape), `prefer`, `replies` (choosing
+the documented response), `generate` (jsf), `credentials` (`--keys`, each security scheme),
+`spec_cache` (documents validated before, kept parsed).
 """
 
 from api.mock.app import (
