@@ -6,6 +6,7 @@ import dataclasses
 import os
 import pathlib
 import shutil
+import sys
 import tempfile
 from typing import Any
 
@@ -145,6 +146,7 @@ def mock(
     )
     for line in start_up_lines(app, f"http://{host}:{port}"):
         click.echo(line)
+    sys.stdout.flush()  # before uvicorn blocks: the lines are read from pipes and logs too
     try:
         uvicorn.run(
             "api.mock:app_from_env" if watch else app,
