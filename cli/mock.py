@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pathlib
+import shutil
+import sys
+import tempfile
 from typing import Any
 
 import click
@@ -11,12 +15,25 @@ import click
 from cli.context import Context, pass_ctx, setting_rule
 
 
+class SpecError(click.ClickException):
+    """A spec (or --keys file) that cannot be loaded: a usage error, exit 2, one line."""
+
+    exit_code = 2
+
+
 @click.command("mock")
 @click.option(
     "--spec",
     "spec_path",
     type=click.Path(exists=True, dir_okay=False),
-    help="OpenAPI 3.1 or 3.0 document (default: $CRAFTKIT_SPEC, else this repo's openapi.yaml).",
+    help="OpenAPI 3.2, 3.1 or 3.0 document (default: $CRAFTKIT_SPEC, else this repo's "
+    "openapi.yaml).",
+)
+@click.option(
+    "--base-path",
+    metavar="PATH",
+    help="Serve the operations under PATH ('/' for the root) instead of the path of the "
+    "spec's first servers URL.",
 )
 @click.option("--host", help="Address to bind (default: $CRAFTKIT_HOST or 127.0.0.1).")
 @click.option(
@@ -57,6 +74,7 @@ from cli.context import Context, pass_ctx, setting_rule
 def mock(
     obj: Context,
     spec_path: str | None,
+    base_path: str | None,
     host: str | None,
     port: int | None,
     keys_file: str | None,
@@ -98,6 +116,7 @@ def mock(
         delay_ms=delay_ms,
         token_pattern=token_pattern,
         any_token=any_token,
+        base_path=base_path,
     )
     if token_pattern and any_token:
         raise click.UsageError("--token-pattern and --any-token contradict each other")
@@ -114,9 +133,15 @@ def mock(
     try:
         app = create_mock_app(options)  # fail now, with a readable message, if the spec is bad
     except SPEC_PROBLEMS as exc:
-        raise click.ClickException(spec_problem(exc, str(spec))) from exc
+        raise SpecError(spec_problem(exc, str(spec))) from None
     finally:
         logger.disabled = False
+    # Removed when the command ends (TemporaryDirectory's finalizer), uvicorn's reloader too.
+    last_good = tempfile.TemporaryDirectory(prefix="craftkit-mock-") if watch else None
+    if last_good is not None:
+        copy = pathlib.Path(last_good.name) / spec.name
+        shutil.copyfile(spec, copy)  # served while an edit does not load
+        options = dataclasses.replace(options, last_good=str(copy))
     os.environ[OPTIONS_ENV] = options.to_env()  # for uvicorn's factory, also after a reload
     host = host or settings.host
     port = port or settings.port
@@ -125,6 +150,9 @@ def mock(
         + (", watching the spec" if watch else "")
         + ")"
     )
+    for line in start_up_lines(app, f"http://{host}:{port}"):
+        click.echo(line)
+    sys.stdout.flush()  # before uvicorn blocks: the lines are read from pipes and logs too
     uvicorn.run(
         "api.mock:app_from_env" if watch else app,
         factory=watch,
@@ -134,6 +162,17 @@ def mock(
         access_log=False,  # the mock logs its own line per call, with the example it chose
         **(watch_options(spec, options.keys_file) if watch else {}),
     )
+
+
+def start_up_lines(app: Any, origin: str) -> list[str]:
+    """Where the operations live (the base path), and one call to try."""
+    from api.mock.app import example_call
+
+    base, curl = example_call(app, origin)
+    lines = [f"Operations under {origin}{base}/  (Swagger UI: {origin}{base}/ui)"]
+    if curl:
+        lines.append(f"Try: {curl}")
+    return lines
 
 
 def watch_options(spec: pathlib.Path, keys_file: str | None) -> dict[str, Any]:
