@@ -27,6 +27,7 @@ from api.dbwork import DatabaseWork
 from api.json_views import json_view
 from api.openapi.connexion_shim import produced_media_types
 from api.openapi.spec import OpenAPI31Specification
+from api.openapi.validation import RequestValidationProblem
 from api.ops import health
 from api.ops.request_log import configure_logging
 from api.protocol.deadline import RequestDeadline
@@ -34,7 +35,7 @@ from api.resolver import OperationIdResolver
 from api.security import InvalidApiKey, bearer_handler
 from db import keys
 from db.connection import DatabaseUnavailable, bound, connection, database_for
-from db.errors import NotFound
+from db.errors import NotFound, RenderNotFound
 from db.migrations import check_schema, schema_problem
 from db.queries import KeyOwner, find_active_key
 from handlers.context import HandlerContext, using
@@ -45,7 +46,18 @@ logger = logging.getLogger("craftkit")
 # The health routes are answered before routing (api/ops/health.py), the document by the framework.
 OPERATIONAL_ROUTES = (*SPEC_ROUTES, *health.ROUTES)
 
+
+def malformed_id(request: Any, exc: Exception) -> Any:
+    """A path parameter the contract refuses (a malformed id) names no render: the documented
+    404, the same bytes as a missing or foreign one; any other invalid part is the 400."""
+    assert isinstance(exc, RequestValidationProblem)
+    if exc.issues and all(issue.get("in") == "path" for issue in exc.issues):
+        return errors.not_found(request, RenderNotFound())
+    return errors.problem(request, exc)
+
+
 DATABASE_ERRORS: dict[type[Exception], errors.Handler] = {
+    RequestValidationProblem: malformed_id,
     NotFound: errors.not_found,
     DatabaseUnavailable: errors.unavailable,
     peewee.OperationalError: errors.unavailable,
@@ -112,6 +124,7 @@ def create_app(
         domain_errors=DATABASE_ERRORS,
         answered_paths=health.ROUTES,
         max_body=0,  # no operation of the contract takes a body
+        strict_query=settings.strict_query,
     )
     app.database = db  # for tests and tools that need the app's own database
     return app

@@ -106,6 +106,24 @@ class Settings:
         "CRAFTKIT_LOG_FORMAT",
         "Log format: json (one object a line), text, or auto: text on a terminal, else json.",
     )
+    strict_query: bool = _setting(
+        False,
+        "CRAFTKIT_STRICT_QUERY",
+        "Refuse query parameters the operation does not declare (400); by default they are "
+        "ignored, as OpenAPI allows (a cache-buster such as ?_=1 must not fail a request).",
+    )
+    head_timeout: float = _setting(
+        10.0,
+        "CRAFTKIT_HEAD_TIMEOUT",
+        "Seconds a client has to send a whole request head once it has begun; past it the "
+        "answer is 408 and the connection closes (a slow-drip client holds nothing longer).",
+    )
+    idle_timeout: float = _setting(
+        5.0,
+        "CRAFTKIT_IDLE_TIMEOUT",
+        "Seconds a connection may stay open with no request in progress (new, or kept alive "
+        "between requests); then the server closes it.",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -131,6 +149,8 @@ class Settings:
         for name, env in (
             ("db_timeout", "CRAFTKIT_DB_TIMEOUT"),
             ("write_timeout", "CRAFTKIT_WRITE_TIMEOUT"),
+            ("head_timeout", "CRAFTKIT_HEAD_TIMEOUT"),
+            ("idle_timeout", "CRAFTKIT_IDLE_TIMEOUT"),
         ):
             if not 0 < getattr(self, name) <= 3600:
                 raise ValueError(f"{env} ({name}) must be more than 0 and at most 3600 seconds")

@@ -102,7 +102,7 @@ def problem(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     if isinstance(exc, RequestValidationProblem):
         return envelope(400, str(exc.detail), issues=exc.issues)
     if isinstance(exc, InvalidApiKey):
-        return envelope(401, exc.detail)
+        return envelope(401, exc.detail, headers={"WWW-Authenticate": exc.challenge})
     message = MESSAGES.get(status) or str(exc.detail or exc.title)
     if status == 400 or status == 415:
         message = str(exc.detail or exc.title)

@@ -45,6 +45,9 @@ def test_every_setting_is_read_from_its_variable():
         "CRAFTKIT_LOG_FORMAT": "text",
         "CRAFTKIT_DB_TIMEOUT": "2.5",
         "CRAFTKIT_WRITE_TIMEOUT": "30",
+        "CRAFTKIT_STRICT_QUERY": "yes",
+        "CRAFTKIT_HEAD_TIMEOUT": "3",
+        "CRAFTKIT_IDLE_TIMEOUT": "2",
     }
     assert {env for env, _, _ in settings_table()} == set(env)
     settings = Settings.from_env(env)
@@ -63,6 +66,9 @@ def test_every_setting_is_read_from_its_variable():
         log_format="text",
         db_timeout=2.5,
         write_timeout=30.0,
+        strict_query=True,
+        head_timeout=3.0,
+        idle_timeout=2.0,
     )
 
 

@@ -383,7 +383,10 @@ def test_missing_or_malformed_bearer_is_a_401(
     headers = {"Authorization": authorization} if authorization else {}
     resp = client.get(ENGAGEMENT, headers=headers)
     assert_envelope(resp, 401, "unauthorized")
-    assert resp.headers["www-authenticate"] == "Bearer"
+    # RFC 6750 §3: a token sent but refused is `invalid_token`; none sent, the bare scheme.
+    sent = authorization == "Bearer two words"
+    challenge = 'Bearer error="invalid_token"' if sent else "Bearer"
+    assert resp.headers["www-authenticate"] == challenge
 
 
 @pytest.mark.parametrize("token", ["ck_test_abc", "ck_live_x-Y_z"])

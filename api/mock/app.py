@@ -380,6 +380,7 @@ def create_mock_app(options: MockOptions) -> connexion.AsyncApp:
         ],
         domain_errors={InvalidExample: invalid_example},
         max_body=None,  # any document's bodies: the validators bound what they accept
+        strict_query=True,  # a frontend's typo in a parameter name should show up early
     )
 
 
