@@ -184,3 +184,39 @@ def test_a_live_mock_refuses_a_token_of_another_shape(tmp_path: Path) -> None:
         relaxed_answer = httpx.get(relaxed.url + url, headers={"Authorization": "Bearer whatever"})
     assert refused.status_code == 401 and "Malformed API key" in refused.json()["error"]["message"]
     assert taken.status_code == 200 and relaxed_answer.status_code == 200
+
+
+def test_craftkit_mock_runs_behind_the_bounded_protocol(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same protocol as serve: a huge head cut off with the 431 envelope, HTTP/2.0 is 505,
+    a head dripped past CRAFTKIT_HEAD_TIMEOUT is 408, an idle socket is closed (plain uvicorn
+    read a 512 MB header whole and kept idle sockets for ever)."""
+    import socket
+
+    from tests.test_uvicorn_shim import closed_by_server, refusal, until_closed
+
+    monkeypatch.setenv("CRAFTKIT_HEAD_TIMEOUT", "1")
+    monkeypatch.setenv("CRAFTKIT_IDLE_TIMEOUT", "1")
+    with live_mock(cwd=tmp_path) as server:
+        host, port = server.url.removeprefix("http://").split(":")
+
+        def connect() -> socket.socket:
+            return socket.create_connection((host, int(port)), timeout=30)
+
+        with connect() as sock:
+            sock.sendall(b"GET /livez HTTP/1.1\r\nHost: a\r\nX-Huge: " + b"h" * 1024 * 1024)
+            refusal(*until_closed(sock), 431, "headers_too_large")
+        with connect() as sock:
+            sock.sendall(b"GET / HTTP/2.0\r\nHost: a\r\n\r\n")
+            refusal(*until_closed(sock), 505, "http_version_not_supported")
+        with connect() as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n")  # and nothing more
+            refusal(*until_closed(sock), 408, "request_timeout")
+        idle = [connect() for _ in range(20)]
+        try:
+            assert len(closed_by_server(idle)) == 20
+        finally:
+            for sock in idle:
+                sock.close()
+        assert httpx.get(f"{server.url}/openapi.json", timeout=10).status_code == 200

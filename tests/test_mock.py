@@ -694,3 +694,15 @@ def test_a_spec_that_cannot_be_loaded_is_a_503_naming_the_problem(
     assert resp.headers["access-control-allow-origin"] == "*"
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1 and errors[0].exc_info is None
+
+
+def test_a_seed_of_5000_digits_is_a_400_with_cors_headers(client: TestClient) -> None:
+    """int() of 5,000 digits raises: it was a plain-text 500 with no CORS headers."""
+    headers = {**BEARER, "Origin": ORIGIN, "Prefer": "dynamic=true, seed=" + "7" * 5000}
+    resp = client.get(ENGAGEMENT, headers=headers)
+    error = assert_envelope(resp, 400, "invalid_request")
+    assert "at most 18 digits" in error["issues"][0]["message"]
+    assert len(resp.content) < 2048
+    assert resp.headers["access-control-allow-origin"] == "*"
+    seeded = client.get(ENGAGEMENT, headers={**headers, "Prefer": "dynamic=true, seed=" + "7" * 18})
+    assert seeded.status_code == 200
