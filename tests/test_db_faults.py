@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -303,3 +304,61 @@ def test_a_writer_that_waits_too_long_names_the_lock(sqlite_render: dict[str, An
     assert result.returncode == 1
     assert "another writer held the database lock" in result.stderr, result.stderr
     assert "db init" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_database_frozen_under_load_never_stops_the_event_loop(
+    seeded: dict[str, Any], pg: PrivatePostgres
+) -> None:
+    """Frozen while 32 clients read (idle pooled connections, statements in flight): /livez
+    answers at once, every read is a 503 within the bound, SIGTERM ends the server promptly.
+    The pool's liveness check (`SELECT 1` at checkout) ran under the pool's lock with no
+    deadline, and the event loop waited for that lock to give a connection back: /livez took
+    up to 15 s, 503s came 12-15 s late and SIGTERM took 27 s."""
+    env = {"CRAFTKIT_DB_TIMEOUT": str(BOUND)}
+    with serve_database(seeded["url"], seeded["workdir"], env=env) as server:
+        stop = threading.Event()
+        answered = threading.Semaphore(0)
+        late: list[tuple[float, float, int]] = []  # (sent at, waited, status)
+
+        def client() -> None:
+            with httpx.Client(timeout=60) as http:
+                while not stop.is_set():
+                    started = time.monotonic()
+                    try:
+                        response = http.get(
+                            f"{server.url}/v1/renders/{seeded['render']}/engagement",
+                            headers={"Authorization": f"Bearer {seeded['key']}"},
+                        )
+                    except httpx.TransportError:
+                        return  # the server stopped
+                    late.append((started, time.monotonic() - started, response.status_code))
+                    answered.release()
+
+        clients = [threading.Thread(target=client, daemon=True) for _ in range(32)]
+        for thread in clients:
+            thread.start()
+        for _ in range(200):  # under load: the pool is warm, statements are in flight
+            assert answered.acquire(timeout=60)
+        pg.freeze()
+        frozen_at = time.monotonic()
+        try:
+            probes = []
+            for _ in range(10):  # over more than two bounds, while everything else waits
+                elapsed, response = _timed(lambda: httpx.get(f"{server.url}/livez", timeout=30))
+                probes.append(elapsed)
+                assert response.status_code == 200
+                time.sleep(0.5)
+            assert max(probes) < 1.0, probes
+            frozen = [(waited, status) for sent, waited, status in late if sent > frozen_at]
+            assert frozen, "no read was answered while the database was frozen"
+            assert {status for _, status in frozen} == {503}, frozen
+            assert max(waited for waited, _ in frozen) < BOUND + SLACK, frozen
+            started = time.monotonic()
+            os.killpg(server.process.pid, signal.SIGTERM)
+            server.process.wait(timeout=60)
+            assert time.monotonic() - started < 2 * BOUND + SLACK + 5
+        finally:
+            stop.set()
+            pg.thaw()
+        for thread in clients:
+            thread.join(timeout=60)
