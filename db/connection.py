@@ -215,12 +215,14 @@ def in_request(db: peewee.Database | None) -> bool:
 
 
 def is_busy(exc: BaseException) -> bool:
-    """Whether `exc` (or what it wraps) is SQLite refusing: another connection holds a lock."""
+    """Whether `exc` (or what it wraps) is SQLite refusing: another connection holds a lock
+    (`database is locked`, `database table is locked`, `locking protocol`)."""
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, sqlite3.OperationalError | peewee.OperationalError):
             text = str(seen)
-            if "database is locked" in text or "database table is locked" in text:
+            # "locking protocol": SQLITE_PROTOCOL, a WAL index another process holds locked.
+            if "is locked" in text or "locking protocol" in text:
                 return True
         seen = seen.__cause__ or seen.__context__
     return False

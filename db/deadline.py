@@ -167,6 +167,7 @@ class BoundedPool:
     that state is still there."""
 
     statement_seconds: float | None = None
+    retired_before = 0.0  # connections made before this (time.time()) are closed, not reused
     _pool_lock: Any
     _pool_available: Any
     _connections: list[Any]
@@ -184,7 +185,7 @@ class BoundedPool:
                 stamp, _, conn = heapq.heappop(self._connections)
                 key = pool.conn_key(conn)
                 self._in_use[key] = PoolConnection(stamp, conn, time.time())  # held while checked
-            if self._stale_timeout and pool._is_stale(stamp):
+            if (self._stale_timeout and pool._is_stale(stamp)) or stamp < self.retired_before:
                 self._forget(key)
                 pool._close_raw(conn)
                 continue
@@ -214,8 +215,10 @@ class BoundedPool:
         if close_conn:
             pool._close_raw(conn)
         elif checked_out is not None:
-            if (self._stale_timeout and pool._is_stale(checked_out.timestamp)) or not self._bounded(
-                pool._can_reuse, conn
+            if (
+                (self._stale_timeout and pool._is_stale(checked_out.timestamp))
+                or checked_out.timestamp < self.retired_before
+                or not self._bounded(pool._can_reuse, conn)
             ):
                 pool._close_raw(conn)
             else:
@@ -226,6 +229,16 @@ class BoundedPool:
                     )
         with self._pool_lock:
             self._pool_available.notify()
+
+    def retire(self) -> None:
+        """Close every connection made so far, idle ones now, those in use when given back:
+        the database they were opened on is not the one to serve any more."""
+        pool: Any = self
+        with self._pool_lock:
+            self.retired_before = time.time()
+            idle, self._connections = self._connections, []
+        for _, _, conn in idle:
+            pool._close_raw(conn)
 
     def _forget(self, key: int) -> None:
         with self._pool_lock:

@@ -868,3 +868,17 @@ def test_a_live_server_refuses_what_rfc_9112_refuses(
     refusal(raw, closed, status, code)
     response, _ = parse(raw)
     assert "date" in response.headers and "x-request-id" in response.headers
+
+
+def test_supervise_still_runs_a_config_as_uvicorn_run_does():
+    """`supervise` repeats the end of `uvicorn.run` (0.54) for a config built elsewhere."""
+    import uvicorn.main
+
+    source = inspect.getsource(uvicorn.main.run)
+    for line in (
+        "ChangeReload(config, target=server.run, sockets=[sock]).run()",
+        "Multiprocess(config, sockets=[sock]).run()",
+        "server.run()",
+        "config.load_app()",
+    ):
+        assert line in source, moved(f"uvicorn.run ({line!r} gone)", "serve and mock")

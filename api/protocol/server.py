@@ -13,14 +13,12 @@ worker process gets the config pickled, attributes and all.
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import uvicorn
-from uvicorn.supervisors import ChangeReload, Multiprocess
 
 from api.protocol import bounds
-from api.protocol.uvicorn_shim import PROTOCOL
+from api.protocol.uvicorn_shim import PROTOCOL, supervise
 
 
 class BoundedConfig(uvicorn.Config):
@@ -64,21 +62,6 @@ def bounded_config(
 
 
 def run(config: BoundedConfig) -> None:
-    """Serve `config` as `uvicorn.run` does: under the reloader, in worker processes, or here."""
-    if config.reload or config.workers > 1:
-        if not isinstance(config.app, str):
-            raise ValueError("workers and reload need the app as an import string")
-    else:
-        config.load_app()
-    server = uvicorn.Server(config=config)
-    try:
-        if config.should_reload:
-            ChangeReload(config, target=server.run, sockets=[config.bind_socket()]).run()
-        elif config.workers > 1:
-            Multiprocess(config, sockets=[config.bind_socket()]).run()
-        else:
-            server.run()
-    except KeyboardInterrupt:
-        pass
-    if not server.started and not config.should_reload and config.workers == 1:
-        sys.exit(3)  # uvicorn's STARTUP_FAILURE
+    """Serve `config` as `uvicorn.run` does: under the reloader, in worker processes, or here
+    (uvicorn's supervisors: api/protocol/uvicorn_shim.py)."""
+    supervise(config)

@@ -34,19 +34,25 @@ The timeouts and whether requests may carry bodies come from the uvicorn config
 `timeout_keep_alive`, `timeout_keep_alive_task` and `timeout_keep_alive_handler` and sets the
 cycle's `keep_alive`. tests/test_uvicorn_shim.py checks each against the installed uvicorn and
 says which moved; pyproject.toml pins the uvicorn range these were tested on.
+
+`supervise(config)` is `uvicorn.run` for a config built elsewhere (api/protocol/server.py):
+`uvicorn.run` builds its own, and its reloader and worker supervisors are internals.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import sys
 import uuid
 from email.utils import formatdate
 from typing import Any
 
 import httptools
 import orjson
+import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.supervisors import ChangeReload, Multiprocess
 
 from api.protocol import bounds
 
@@ -290,3 +296,25 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
 def _declares_body(name: bytes, value: bytes) -> bool:
     return name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0")
+
+
+def supervise(config: uvicorn.Config) -> None:
+    """Serve `config` as `uvicorn.run` does (0.54): under the reloader, in worker processes,
+    or in this process; exit 3 (uvicorn's STARTUP_FAILURE) if a lone server did not start."""
+    if config.reload or config.workers > 1:
+        if not isinstance(config.app, str):
+            raise ValueError("workers and reload need the app as an import string")
+    else:
+        config.load_app()
+    server = uvicorn.Server(config=config)
+    try:
+        if config.should_reload:
+            ChangeReload(config, target=server.run, sockets=[config.bind_socket()]).run()
+        elif config.workers > 1:
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
+        else:
+            server.run()
+    except KeyboardInterrupt:
+        pass
+    if not server.started and not config.should_reload and config.workers == 1:
+        sys.exit(3)
