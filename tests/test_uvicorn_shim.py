@@ -872,9 +872,9 @@ def test_a_live_server_refuses_what_rfc_9112_refuses(
 
 def test_supervise_still_runs_a_config_as_uvicorn_run_does():
     """`supervise` repeats the end of `uvicorn.run` (0.54) for a config built elsewhere."""
-    import uvicorn.main
+    import uvicorn
 
-    source = inspect.getsource(uvicorn.main.run)
+    source = inspect.getsource(uvicorn.run)
     for line in (
         "ChangeReload(config, target=server.run, sockets=[sock]).run()",
         "Multiprocess(config, sockets=[sock]).run()",
