@@ -47,17 +47,9 @@ logger = logging.getLogger("craftkit")
 OPERATIONAL_ROUTES = (*SPEC_ROUTES, *health.ROUTES)
 
 
-def malformed_id(request: Any, exc: Exception) -> Any:
-    """A path parameter the contract refuses (a malformed id) names no render: the documented
-    404, the same bytes as a missing or foreign one; any other invalid part is the 400."""
-    assert isinstance(exc, RequestValidationProblem)
-    if exc.issues and all(issue.get("in") == "path" for issue in exc.issues):
-        return errors.not_found(request, RenderNotFound())
-    return errors.problem(request, exc)
-
-
 DATABASE_ERRORS: dict[type[Exception], errors.Handler] = {
-    RequestValidationProblem: malformed_id,
+    # A malformed id names no render: the same 404 as a missing or foreign one.
+    RequestValidationProblem: errors.path_not_found(str(RenderNotFound())),
     NotFound: errors.not_found,
     DatabaseUnavailable: errors.unavailable,
     peewee.OperationalError: errors.unavailable,

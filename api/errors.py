@@ -109,6 +109,21 @@ def problem(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     return envelope(status, message, headers=_kept(exc.headers))
 
 
+def path_not_found(message: str) -> Handler:
+    """A handler for request validation problems: when every problem is in the path (a
+    malformed id), the request names no resource, so it is the 404 `message`, the same answer
+    as for a missing one (RFC 9110 §15.5.5; operations document 404, rarely 400); any other
+    problem is the 400."""
+
+    def handle(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        assert isinstance(exc, RequestValidationProblem)
+        if exc.issues and all(issue.get("in") == "path" for issue in exc.issues):
+            return envelope(404, message)
+        return problem(request, exc)
+
+    return handle
+
+
 def http_exception(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     """Starlette's routing errors: unknown path (404), method not allowed (405), and the like."""
     assert isinstance(exc, HTTPException)

@@ -34,6 +34,7 @@ from api.mock.prefer import PRISM_PARAMS, Preferences, parse_prefer
 from api.mock.replies import InvalidExample, MockOperation, operation_key
 from api.openapi.connexion_shim import scope_operation_id
 from api.openapi.spec import OpenAPI31Specification
+from api.openapi.validation import RequestValidationProblem
 from api.protocol.middleware import ExactPathRouting
 
 logger = logging.getLogger("craftkit.mock")
@@ -378,10 +379,28 @@ def create_mock_app(options: MockOptions) -> connexion.AsyncApp:
                 MockResponder, MiddlewarePosition.BEFORE_CONTEXT, {"operations": operations}
             ),
         ],
-        domain_errors={InvalidExample: invalid_example},
+        domain_errors={
+            InvalidExample: invalid_example,
+            RequestValidationProblem: malformed_path(operations),
+        },
         max_body=None,  # any document's bodies: the validators bound what they accept
         strict_query=True,  # a frontend's typo in a parameter name should show up early
     )
+
+
+def malformed_path(operations: Mapping[str, MockOperation]) -> errors.Handler:
+    """A path parameter the spec refuses (a malformed id) is the operation's documented 404
+    when it documents a 404 and no 400, as the server does; else the 400."""
+    not_found = errors.path_not_found("Not found.")
+
+    def handle(request: ConnexionRequest, exc: Exception) -> Any:
+        operation = operations.get(scope_operation_id(request.scope) or "")
+        documented = set((operation.definition.get("responses") or {}) if operation else ())
+        if "404" in documented and not documented & {"400", "4XX"}:
+            return not_found(request, exc)
+        return errors.problem(request, exc)
+
+    return handle
 
 
 def invalid_example(_request: ConnexionRequest, exc: Exception) -> Any:
