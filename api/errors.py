@@ -118,6 +118,7 @@ def path_not_found(message: str) -> Handler:
     def handle(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
         assert isinstance(exc, RequestValidationProblem)
         if exc.issues and all(issue.get("in") == "path" for issue in exc.issues):
+            metrics.count_validation_failure("request")  # refused by the contract all the same
             return envelope(404, message)
         return problem(request, exc)
 
