@@ -358,7 +358,12 @@ def test_a_database_frozen_under_load_never_stops_the_event_loop(
             started = time.monotonic()
             os.killpg(server.process.pid, signal.SIGTERM)
             server.process.wait(timeout=60)
-            assert time.monotonic() - started < 2 * BOUND + SLACK + 5
+            stopped = time.monotonic() - started
+            print(  # shown with -s: the figures SECURITY.md quotes the bounds of
+                f"frozen: /livez max {max(probes):.3f} s; {len(frozen)} reads, all 503, "
+                f"slowest {max(w for w, _ in frozen):.2f} s; SIGTERM exit in {stopped:.2f} s"
+            )
+            assert stopped < 2 * BOUND + SLACK + 5
         finally:
             stop.set()
             pg.thaw()
@@ -408,14 +413,19 @@ def test_a_locked_wal_index_never_stops_the_event_loop(served_demo: dict[str, An
             reads = [pool.submit(_timed, lambda: _engagement(base.url, render, key))
                      for _ in range(4)]  # fmt: skip
             time.sleep(0.5)  # let them reach the database
+            probes = []
             for _ in range(4):
                 elapsed, response = _timed(lambda: httpx.get(f"{base.url}/livez", timeout=30))
                 assert response.status_code == 200 and elapsed < 1.0, elapsed
+                probes.append(elapsed)
                 time.sleep(0.25)
+            waits = []
             for read in reads:
                 elapsed, response = read.result(timeout=60)
                 assert_envelope(response, 503, "service_unavailable")
                 assert elapsed < BOUND + SLACK, elapsed
+                waits.append(elapsed)
+            print(f"WAL index locked: /livez max {max(probes):.3f} s; reads 503 in {waits}")
     finally:
         assert holder.stdin is not None
         holder.stdin.close()
