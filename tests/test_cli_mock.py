@@ -36,7 +36,7 @@ def test_craftkit_mock_serves_the_contract_without_a_database(tmp_path: Path) ->
         get = httpx.Client(base_url=server.url).get
         assert get(ENGAGEMENT, headers=BEARER).json() == example("200")
         bad = get("/v1/renders/nope/engagement", headers=BEARER)
-        assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_request"
+        assert bad.status_code == 404 and bad.json()["error"]["code"] == "not_found"  # documented
         missing = get(ENGAGEMENT)
         assert missing.status_code == 401 and missing.json()["error"]["code"] == "unauthorized"
         not_found = get(ENGAGEMENT, headers={**BEARER, "Prefer": "code=404"})
@@ -47,7 +47,7 @@ def test_craftkit_mock_serves_the_contract_without_a_database(tmp_path: Path) ->
     assert f"mock: GET {ENGAGEMENT} -> 200 example" in log
     assert f"mock: GET {ENGAGEMENT} -> 404 example" in log
     assert f"mock: GET {ENGAGEMENT} -> 200 generated (seed 11)" in log
-    assert "mock: GET /v1/renders/nope/engagement -> 400 error envelope" in log
+    assert "mock: GET /v1/renders/nope/engagement -> 404 error envelope" in log
     assert not list(tmp_path.glob("*.db")), "mock mode must not create a database"
 
 
