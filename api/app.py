@@ -27,6 +27,7 @@ from api.dbwork import DatabaseWork
 from api.json_views import json_view
 from api.openapi.connexion_shim import produced_media_types
 from api.openapi.spec import OpenAPI31Specification
+from api.openapi.validation import RequestValidationProblem
 from api.ops import health
 from api.ops.request_log import configure_logging
 from api.protocol.cors import ContractCORS
@@ -41,7 +42,7 @@ from db.connection import (
     database_for,
     unavailable_reason,
 )
-from db.errors import NotFound
+from db.errors import NotFound, RenderNotFound
 from db.migrations import check_schema, schema_problem
 from db.queries import KeyOwner, find_active_key
 from handlers.context import HandlerContext, using
@@ -52,7 +53,10 @@ logger = logging.getLogger("craftkit")
 # The health routes are answered before routing (api/ops/health.py), the document by the framework.
 OPERATIONAL_ROUTES = (*SPEC_ROUTES, *health.ROUTES)
 
+
 DATABASE_ERRORS: dict[type[Exception], errors.Handler] = {
+    # A malformed id names no render: the same 404 as a missing or foreign one.
+    RequestValidationProblem: errors.path_not_found(str(RenderNotFound())),
     NotFound: errors.not_found,
     DatabaseUnavailable: errors.unavailable,
     peewee.OperationalError: errors.unavailable,
@@ -120,6 +124,7 @@ def create_app(
         domain_errors=DATABASE_ERRORS,
         answered_paths=health.ROUTES,
         max_body=0,  # no operation of the contract takes a body
+        strict_query=settings.strict_query,
     )
     app.database = db  # for tests and tools that need the app's own database
     return app

@@ -73,6 +73,7 @@ def assemble(
     routes: Sequence[Route] = (),
     answered_paths: Sequence[str] = (),
     max_body: int | None = bounds.BODY.limit,
+    strict_query: bool = False,
 ) -> Any:
     """The contract's app: `spec` served through `resolver`, strict and validated both ways.
 
@@ -80,6 +81,8 @@ def assemble(
     given is the outermost); `routes` after the document's own. `RequestGuards` lets through
     only the spec's paths, the routes and `answered_paths` (answered by a middleware), within
     the bounds of api/protocol/bounds.py; `max_body=None` leaves bodies to the validators.
+    Query parameters an operation does not declare are ignored (OpenAPI's default) unless
+    `strict_query`.
     """
     options: dict[str, Any] = {
         "swagger_ui_options": SwaggerUIOptions(serve_spec=False, swagger_ui=False),
@@ -96,7 +99,7 @@ def assemble(
         app,
         spec,
         resolver=resolver,
-        strict_validation=True,
+        strict_validation=strict_query,
         validate_responses=validate_responses,
         security_map=dict(security_map),
         jsonifier=JSONIFIER,
@@ -116,6 +119,13 @@ def assemble(
         ]
         + list(answered_paths),
         max_body=max_body,
+        # The AsyncApp's GET-only routes lose other methods to the API's mount (a 404): the
+        # guards answer them 405 with Allow, as the FlaskApp does.
+        get_only=[
+            prefix + path
+            for path in [*SPEC_ROUTES, *(r.path for r in routes)]
+            for prefix in {"", spec.base_path}
+        ],
         max_query_parameters=max(bounds.QUERY_PARAMETERS.limit, 2 * _most_query_parameters(spec)),
     )
     for extra in middleware:

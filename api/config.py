@@ -173,6 +173,26 @@ class Settings:
         shown="(none)",
         rule=origins,
     )
+    strict_query: bool = _setting(
+        False,
+        "CRAFTKIT_STRICT_QUERY",
+        "Refuse query parameters the operation does not declare (400); by default they are "
+        "ignored, as OpenAPI allows (a cache-buster such as ?_=1 must not fail a request).",
+    )
+    head_timeout: float = _setting(
+        10.0,
+        "CRAFTKIT_HEAD_TIMEOUT",
+        "Seconds a client has to send a whole request head once it has begun; past it the "
+        "answer is 408 and the connection closes (a slow-drip client holds nothing longer).",
+        rule=seconds_up_to(3600),
+    )
+    idle_timeout: float = _setting(
+        5.0,
+        "CRAFTKIT_IDLE_TIMEOUT",
+        "Seconds a connection may stay open with no request in progress (new, or kept alive "
+        "between requests); then the server closes it.",
+        rule=seconds_up_to(3600),
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -12,6 +12,13 @@ of microseconds). A statement that can wait must never block the loop, so:
   Only work of GET/HEAD operations, which only read, is run this way. Making a new pooled
   connection (opening the file, PRAGMAs) may wait too, so it happens in a thread; requests
   then take already made connections from the pool on the loop, which is bookkeeping.
+- A read meets a lock SQLite does not time out while another process holds the WAL index's
+  lock bytes (its recovery does): it retries for ~10 s, then fails with "locking protocol".
+  Such a lock is asked for first (db/sqlite_file.py, one fcntl), and the read goes to a
+  thread while it is held; "locking protocol" is busy too, retried in a thread.
+- The SQLite file's identity is checked at each request's start (one stat): a file replaced
+  or deleted while served retires the pool's connections, so new requests read the file now
+  at the path (or find none, a 503) instead of the one the pool opened.
 - PostgreSQL (every statement is a network round trip) always runs in the thread pool.
 
 Each request holds one pooled connection from its first statement to its end
@@ -45,6 +52,8 @@ from db.connection import (
     request_connection,
     waiting_for_locks,
 )
+from db.deadline import sqlite_file
+from db.sqlite_file import SqliteFile
 
 T = TypeVar("T")
 READ_ONLY = ("get", "head")
@@ -69,6 +78,8 @@ class DatabaseWork:
         self.db = db
         self.pool_size = pool_size
         self.on_loop = isinstance(db, peewee.SqliteDatabase)
+        path = sqlite_file(db)
+        self.file = SqliteFile(path) if path is not None else None
         # One semaphore per event loop (tests start several loops over one app).
         self._semaphores: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, asyncio.Semaphore
@@ -77,6 +88,10 @@ class DatabaseWork:
     @asynccontextmanager
     async def request(self) -> AsyncIterator[None]:
         """Around one request: its connection, and its slot, given back at the end."""
+        if self.file is not None and self.file.changed():
+            retire = getattr(self.db, "retire", None)  # pooled (db/deadline.py)
+            if retire is not None:
+                retire()
         slot = _Slot()
         token = _current.set((self, slot))
         try:
@@ -92,7 +107,7 @@ class DatabaseWork:
     ) -> T:
         """`fn(*args, **kwargs)` on the loop (SQLite reads) or in the thread pool."""
         await self._take_slot()
-        if self.on_loop and read_only:
+        if self.on_loop and read_only and not (self.file and self.file.wal_index_locked()):
             if self.db.is_closed() and not has_idle_connection(self.db):
                 # A new connection opens the file and runs PRAGMAs, which may wait: not here.
                 await _in_thread(self.db.connect, True)

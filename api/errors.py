@@ -102,11 +102,27 @@ def problem(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     if isinstance(exc, RequestValidationProblem):
         return envelope(400, str(exc.detail), issues=exc.issues)
     if isinstance(exc, InvalidApiKey):
-        return envelope(401, exc.detail)
+        return envelope(401, exc.detail, headers={"WWW-Authenticate": exc.challenge})
     message = MESSAGES.get(status) or str(exc.detail or exc.title)
     if status == 400 or status == 415:
         message = str(exc.detail or exc.title)
     return envelope(status, message, headers=_kept(exc.headers))
+
+
+def path_not_found(message: str) -> Handler:
+    """A handler for request validation problems: when every problem is in the path (a
+    malformed id), the request names no resource, so it is the 404 `message`, the same answer
+    as for a missing one (RFC 9110 §15.5.5; operations document 404, rarely 400); any other
+    problem is the 400."""
+
+    def handle(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        assert isinstance(exc, RequestValidationProblem)
+        if exc.issues and all(issue.get("in") == "path" for issue in exc.issues):
+            metrics.count_validation_failure("request")  # refused by the contract all the same
+            return envelope(404, message)
+        return problem(request, exc)
+
+    return handle
 
 
 def http_exception(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:

@@ -43,12 +43,15 @@ def json_view(
     @functools.wraps(view)  # Connexion reads the handler's parameters through __wrapped__
     async def answer(*args: Any, **kwargs: Any) -> Any:
         result = await view(*args, **kwargs)
+        status, headers = 200, None
+        if type(result) is tuple and len(result) == 3:  # (body, status, headers), as Connexion
+            result, status, headers = result
         if type(result) is dict or type(result) is list:
             if not chosen:
                 chosen.append(single_json_media_type(media_types()))
             if chosen[0] is not None:
-                return Response(dumps(result), media_type=chosen[0])
-        return result
+                return Response(dumps(result), status, headers, media_type=chosen[0])
+        return result if headers is None else (result, status, headers)
 
     answer.__signature__ = inspect.signature(view)  # type: ignore[attr-defined]
     return answer

@@ -18,7 +18,18 @@ from api.openapi.connexion_shim import BearerTokenHandler, TokenInfo
 
 
 class InvalidApiKey(Unauthorized):
-    """A bearer token was given but is not a usable API key; `detail` says why, safely."""
+    """A bearer token was given but is not a usable API key; `detail` says why, safely.
+
+    `challenge` is the 401's `WWW-Authenticate` (RFC 6750 §3): `error="invalid_token"` for a
+    token that was sent, the bare scheme for none."""
+
+    challenge = 'Bearer error="invalid_token"'
+
+
+class MissingToken(InvalidApiKey):
+    """`Authorization: Bearer` with nothing after it: no token, so no error code."""
+
+    challenge = "Bearer"
 
 
 class BearerHandler(BearerTokenHandler):
@@ -36,7 +47,7 @@ class BearerHandler(BearerTokenHandler):
             return None  # no bearer credentials: Connexion answers 401
         token = token.strip()
         if not token:
-            raise InvalidApiKey("Missing Bearer token.")
+            raise MissingToken("Missing Bearer token.")
         return token
 
 

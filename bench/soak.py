@@ -102,8 +102,8 @@ def requests_mix(fx: Fixture) -> list[tuple[str, str, dict[str, str], set[int]]]
            enumerate(fx.renders)]  # fmt: skip
     mix += [
         ("valid uppercase", f"/v1/renders/{r.upper()}/engagement", own, {200}),
-        ("invalid id", "/v1/renders/not-a-uuid/engagement", own, {400}),
-        ("unknown query", f"/v1/renders/{r}/engagement?page=2", own, {400}),
+        ("invalid id", "/v1/renders/not-a-uuid/engagement", own, {404}),  # names no render
+        ("unknown query", f"/v1/renders/{r}/engagement?page=2", own, {200}),  # ignored
         ("no key", f"/v1/renders/{r}/engagement", {}, {401}),
         (
             "wrong key",

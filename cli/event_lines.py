@@ -8,7 +8,9 @@ The rules of a line (SECURITY.md, "Bounds"): at most `MAX_LINE_BYTES` of UTF-8 h
 object; `createdAt` a date-time with a zone whose UTC instant has a four-digit year (so the
 server can always format what it stored); text without NUL or lone surrogates (PostgreSQL
 refuses the first, every encoder the second); numbers finite (NaN is not JSON); metadata at
-most `MAX_METADATA_BYTES` once encoded and `MAX_DEPTH` levels deep.
+most `MAX_METADATA_BYTES` once encoded and `MAX_DEPTH` levels deep; integers within
+±`MAX_SAFE_INTEGER`, what JSON readers carry exactly (a larger one would be served changed).
+A file is read through `bounded_lines`, so an overlong line is refused at its first 64 KiB.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import re
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 from db.queries import ACTOR_KINDS, EVENT_TYPES, NewEvent
 
@@ -39,10 +41,52 @@ MAX_CREATED_AT_MS = (
     int((datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC) - EPOCH).total_seconds()) * 1000 + 999
 )
 NOT_TEXT = re.compile(r"[\x00\ud800-\udfff]")
+MAX_SAFE_INTEGER = 2**53 - 1  # RFC 8259 §6, I-JSON (RFC 7493 §2.2): exact in every reader
+SAFE_INTEGER_DIGITS = len(str(MAX_SAFE_INTEGER))
 
 
 class NonFinite(float):
     """NaN or ±Infinity as read from a line, kept so that the field holding it can be named."""
+
+
+class UnsafeInteger:
+    """An integer beyond ±(2^53-1) as read from a line (its digits, never converted: 5,000
+    digits would trip Python's int conversion limit), kept so its field can be named."""
+
+    def __init__(self, digits: str) -> None:
+        self.digits = digits
+
+    def __repr__(self) -> str:
+        return (
+            self.digits
+            if len(self.digits) <= 24
+            else f"{self.digits[:20]}… ({len(self.digits)} digits)"
+        )
+
+
+def _integer(digits: str) -> int | UnsafeInteger:
+    if len(digits.lstrip("-")) <= SAFE_INTEGER_DIGITS:
+        value = int(digits)
+        if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            return value
+    return UnsafeInteger(digits)
+
+
+def bounded_lines(stream: IO[bytes]) -> Iterator[bytes]:
+    """The lines of a binary file, each read at most `MAX_LINE_BYTES` + 2 at a time: a longer
+    line is yielded cut there (`parse_event` names it) and the rest of it skipped unread into
+    memory, so a file with no newline costs 64 KiB, not its size."""
+    while True:
+        text = stream.readline(MAX_LINE_BYTES + 2)
+        if not text:
+            return
+        yield text
+        while not text.endswith(b"\n") and len(text) == MAX_LINE_BYTES + 2:
+            text = stream.readline(MAX_LINE_BYTES)  # the rest of an overlong line
+            if not text:
+                return
+            if text.endswith(b"\n"):
+                break
 
 
 class EventFileError(Exception):
@@ -102,7 +146,7 @@ def parse_event(line: int, text: str | bytes) -> NewEvent:
             raise ValueError(f"not valid UTF-8 (byte {exc.start + 1})") from None
     text = text.rstrip("\r\n")  # else an error at the line's end is "line 2, column 1"
     try:
-        data = json.loads(text, parse_constant=NonFinite)
+        data = json.loads(text, parse_constant=NonFinite, parse_int=_integer)
     except json.JSONDecodeError as exc:
         column = exc.pos + 1  # characters from the start of the line, counting from 1
         where = (
@@ -158,6 +202,11 @@ def _check_value(value: Any, depth: int) -> None:
         raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, NonFinite) or (isinstance(value, float) and not math.isfinite(value)):
         raise ValueError(f"{value!r} is not a finite number (JSON has no NaN or Infinity)")
+    if isinstance(value, UnsafeInteger):
+        raise ValueError(
+            f"integer {value!r} is beyond ±(2^53-1) = ±{MAX_SAFE_INTEGER}, the largest a JSON "
+            "reader carries exactly; send it as a string"
+        )
     if isinstance(value, str):
         _storable(value)
     elif isinstance(value, dict):
@@ -199,7 +248,10 @@ def _timestamp_ms(value: Any) -> int:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise ValueError(f"{value!r} is not an ISO 8601 date-time") from None
-    if moment.tzinfo is None or "T" not in value.upper():
+    if len(value) < 11 or value[10] not in "Tt":
+        found = "nothing" if len(value) < 11 else repr(value[10])
+        raise ValueError(f"{value!r}: 'T' expected between date and time, found {found}")
+    if moment.tzinfo is None:
         raise ValueError(f"{value!r} must be a date-time with a timezone (Z or ±hh:mm)")
     try:
         ms = int((moment.replace(microsecond=0) - EPOCH).total_seconds()) * 1000

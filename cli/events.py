@@ -14,7 +14,7 @@ import click
 
 from api.ops.metrics import MULTIPROC_ENV, count_events_ingested
 from cli.context import Context, database_errors, fail, pass_ctx, plural
-from cli.event_lines import read_events
+from cli.event_lines import bounded_lines, read_events
 from cli.progress import Progress
 from db import queries
 from db.connection import connection
@@ -60,7 +60,7 @@ def events_record(obj: Context, source: IO[bytes], progress_every: float) -> Non
     )
     with connection():
         try:
-            result = queries.record_events(progress.track(read_events(source)))
+            result = queries.record_events(progress.track(read_events(bounded_lines(source))))
         except EventRejected as exc:
             fail(
                 f"{source.name}: nothing recorded; {plural(exc.total, 'line')} rejected, "

@@ -96,8 +96,6 @@ def mock(
       Prefer: dynamic=true      data generated from the schema            (?__dynamic=true)
       Prefer: seed=7            with dynamic=true, the same data every time (?__seed=7)
     """
-    import uvicorn
-
     from api.mock import (
         OPTIONS_ENV,
         SPEC_PROBLEMS,
@@ -106,6 +104,7 @@ def mock(
         create_mock_app,
         spec_problem,
     )
+    from api.protocol import server
 
     settings = obj.settings
     spec = pathlib.Path(spec_path or settings.spec_path).resolve()
@@ -153,14 +152,21 @@ def mock(
     for line in start_up_lines(app, f"http://{host}:{port}"):
         click.echo(line)
     sys.stdout.flush()  # before uvicorn blocks: the lines are read from pipes and logs too
-    uvicorn.run(
-        "api.mock:app_from_env" if watch else app,
-        factory=watch,
-        host=host,
-        port=port,
-        log_level=settings.log_level,
-        access_log=False,  # the mock logs its own line per call, with the example it chose
-        **(watch_options(spec, options.keys_file) if watch else {}),
+    # The same bounded protocol as serve (head and idle timeouts, concurrency limit); the
+    # documents it serves may take request bodies.
+    server.run(
+        server.bounded_config(
+            "api.mock:app_from_env" if watch else app,
+            host,
+            port,
+            head_timeout=settings.head_timeout,
+            idle_timeout=settings.idle_timeout,
+            takes_bodies=True,
+            factory=watch,
+            log_level=settings.log_level,
+            access_log=False,  # the mock logs its own line per call, with the example it chose
+            **(watch_options(spec, options.keys_file) if watch else {}),
+        )
     )
 
 

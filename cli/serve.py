@@ -11,7 +11,7 @@ from typing import Any
 import click
 from connexion.exceptions import InvalidSpecification
 
-from api.config import APP_KINDS, Settings
+from api.config import APP_KINDS
 from cli.context import Context, fail, one_line, pass_ctx, setting_rule
 from db.connection import DatabaseUnavailable
 from db.migrations import SchemaVersionMismatch
@@ -58,8 +58,6 @@ def serve(
     reload: bool,
 ) -> None:
     """Serve the API with uvicorn (the database must exist: `craftkit db init` makes it)."""
-    import uvicorn
-
     from api.app import create_app
     from api.openapi.spec import OpenAPI31Specification
     from api.ops.metrics import multiprocess_dir
@@ -103,18 +101,25 @@ def serve(
     click.echo(
         f"Serving {settings.spec_path} on http://{host}:{port} ({kind}, {workers} worker(s))"
     )
+    from api.protocol import server
+
     with multiprocess_dir():  # before any worker starts: metrics added up over workers
-        uvicorn.run(
-            "api.app:serve_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level=settings.log_level,
-            log_config=None,  # api.ops.request_log's format, in every worker
-            access_log=False,  # replaced by the request log (no raw paths or query strings)
-            **server_options(settings),
-            **(reload_options(settings.spec_path) if reload else {}),
+        server.run(
+            server.bounded_config(
+                "api.app:serve_app",
+                host,
+                port,
+                head_timeout=settings.head_timeout,
+                idle_timeout=settings.idle_timeout,
+                factory=True,
+                workers=workers,
+                log_level=settings.log_level,
+                log_config=None,  # api.ops.request_log's format, in every worker
+                access_log=False,  # replaced by the request log (no raw paths or query strings)
+                # In-flight requests end within one database timeout; then the worker exits.
+                timeout_graceful_shutdown=int(settings.db_timeout) + 5,
+                **(reload_options(settings.spec_path) if reload else {}),
+            )
         )
 
 
@@ -126,22 +131,4 @@ def reload_options(spec_path: str) -> dict[str, Any]:
         "reload": True,
         "reload_dirs": [str(root / name) for name in PACKAGES] + [str(spec.parent)],
         "reload_includes": ["*.py", spec.name],
-    }
-
-
-def server_options(settings: Settings) -> dict[str, Any]:
-    """uvicorn's own bounds (SECURITY.md lists what it answers before the app sees a request).
-
-    httptools, uvicorn's fast parser, with the request head bounded (api/protocol/uvicorn_shim.py).
-    """
-    from api.protocol.bounds import SERVER_CONCURRENCY
-    from api.protocol.uvicorn_shim import PROTOCOL
-
-    return {
-        "http": PROTOCOL,
-        "ws": "none",  # no WebSocket: an Upgrade request is answered as plain HTTP
-        "limit_concurrency": SERVER_CONCURRENCY,
-        # In-flight requests end within one database timeout; then the worker exits.
-        "timeout_graceful_shutdown": int(settings.db_timeout) + 5,
-        "server_header": False,
     }

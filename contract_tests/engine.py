@@ -26,7 +26,6 @@ from typing import Any
 
 import schemathesis
 from hypothesis import strategies as st
-from schemathesis.checks import status_code_conformance
 from schemathesis.config import SchemathesisConfig
 
 from api.config import shipped_file
@@ -35,7 +34,6 @@ from api.openapi.walk import documented_responses as walk_responses
 from contract_tests.schemathesis_shim import (
     events,
     from_schema,
-    generated_negative,
     generated_positive,
     phase_and_mode,
     send_probe,
@@ -49,10 +47,10 @@ CREDENTIALS_ATTR = "craftkit_credentials"
 DEFAULT_JUNIT = pathlib.Path("reports/contract-junit.xml")
 OWNER, FOREIGN = "owner", "foreign"
 
-# Every check Schemathesis 4.32 ships, plus ours. Switched off: `status_code_conformance`,
-# replaced by `documented_status_or_invalid_request`, its narrowed copy (see schemathesis.toml).
+# Every check Schemathesis 4.32 ships, plus ours.
 BUILTIN_CHECKS = (
     "not_a_server_error",
+    "status_code_conformance",
     "content_type_conformance",
     "response_headers_conformance",
     "response_schema_conformance",
@@ -66,7 +64,7 @@ BUILTIN_CHECKS = (
     "ignored_auth",
     "object_level_authorization",
 )
-CUSTOM_CHECKS = ("documented_status_or_invalid_request", "cross_tenant_read")
+CUSTOM_CHECKS = ("cross_tenant_read",)
 
 
 @dataclass(frozen=True)
@@ -240,32 +238,6 @@ def steer(schema: Any, render_ids: Sequence[str], credentials: Credentials) -> N
         return st.tuples(ids, keys).map(steered)
 
     schema.hooks.register_hook_with_name(flatmap_case, "flatmap_case")
-
-
-@schemathesis.check
-def documented_status_or_invalid_request(ctx: Any, response: Any, case: Any) -> bool | None:
-    """Schemathesis' `status_code_conformance`, but for one deliberate, narrow deviation.
-
-    The contract documents 200, 401 and 404 for getRenderEngagement and no 400, yet the server
-    must answer a request the contract itself calls invalid (a render id that is not a UUID, an
-    unknown query parameter) with 400 `invalid_request` and its `issues`. Such a 400 passes
-    here only if Schemathesis generated the request as invalid and the body is exactly that
-    envelope; any other undocumented status, and any 400 to valid data, fails as before
-    (`positive_data_acceptance` also fails a 400 to valid data).
-    """
-    if response.status_code == 400 and generated_negative(case) and _is_invalid_request(response):
-        return None
-    return status_code_conformance(ctx, response, case)  # type: ignore[no-any-return]
-
-
-def _is_invalid_request(response: Any) -> bool:
-    if response.headers.get("content-type", [""])[0] != "application/json":
-        return False
-    try:
-        error = json.loads(response.content)["error"]
-    except (ValueError, KeyError, TypeError):
-        return False
-    return isinstance(error, dict) and error.get("code") == "invalid_request" and "issues" in error
 
 
 @schemathesis.check
@@ -640,8 +612,7 @@ def status_table(result: ContractResult) -> list[str]:
     starred = [h for h in heads if h.endswith("*")]
     if starred:
         reasons = {
-            "400*": "400 answers a request the contract calls invalid "
-            "(see documented_status_or_invalid_request)",
+            "400*": "400, a request the contract calls invalid",
             "405*": "405, a method it does not declare",
         }
         lines.append(

@@ -13,8 +13,10 @@ classes): connections and their PRAGMAs are made once and reused. Inside
 handler alike, whichever threads they run in, and goes back to the pool at the end: Peewee keeps
 connection state per thread (`Database._state`, a `threading.local`), so `database_for`
 replaces it with `RequestScopedState`, which is per request inside that block and per thread
-elsewhere. That attribute and `peewee._ConnectionState` are Peewee internals (4.x), used here
-only; tests/test_db_connection.py fails loudly if they change.
+elsewhere, and drops Peewee's per-database lock (`Database._lock`, which that state makes
+pointless, and which the event loop waited on). Those attributes, `peewee._ConnectionState`
+and `peewee._NoopLock` are Peewee internals (4.x), used here only (and playhouse's pool state
+in db/deadline.py); tests/test_db_connection.py fails loudly if they change.
 """
 
 from __future__ import annotations
@@ -137,6 +139,10 @@ def database_for(
             options["stale_timeout"] = POOL_STALE_SECONDS  # servers drop idle connections
     db = deadline.connect(url, timeout, create=create, **options)
     db._state = RequestScopedState(db)
+    # Peewee's lock serialises connect and close on one database across threads: with the
+    # state per request (or per thread) there is nothing to share, and the event loop giving
+    # a request's connection back waited there for threads connecting to a hung server.
+    db._lock = peewee._NoopLock()
     adapter = getattr(db, "_adapter", None)  # peewee 4: knows which driver the URL needs
     if adapter is not None and hasattr(adapter, "check_driver"):
         try:
@@ -209,12 +215,14 @@ def in_request(db: peewee.Database | None) -> bool:
 
 
 def is_busy(exc: BaseException) -> bool:
-    """Whether `exc` (or what it wraps) is SQLite refusing: another connection holds a lock."""
+    """Whether `exc` (or what it wraps) is SQLite refusing: another connection holds a lock
+    (`database is locked`, `database table is locked`, `locking protocol`)."""
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, sqlite3.OperationalError | peewee.OperationalError):
             text = str(seen)
-            if "database is locked" in text or "database table is locked" in text:
+            # "locking protocol": SQLITE_PROTOCOL, a WAL index another process holds locked.
+            if "is locked" in text or "locking protocol" in text:
                 return True
         seen = seen.__cause__ or seen.__context__
     return False

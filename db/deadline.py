@@ -10,6 +10,11 @@
 - SQLite waits at most the same bound for another writer's lock (`timeout`, its busy
   handler), and write transactions start as writes (`BEGIN IMMEDIATE`) so a waiting writer
   really waits instead of failing at its first write (a deferred transaction cannot).
+- A pool (`BoundedPool`) does no network work under its lock, and its liveness check on an
+  idle connection (PostgreSQL: `SELECT 1`) is under the same deadline. playhouse ran that
+  check, and made new connections, holding the pool's lock with no deadline: against a frozen
+  server one thread held the lock until the thaw, and the event loop, giving a request's
+  connection back, waited for it (issue 16: /livez took 15 s, SIGTERM 27 s).
 
 Peewee has no per-statement deadline and psycopg2's own cancel needs a live server; this is
 the smallest piece that bounds both drivers the same way.
@@ -18,6 +23,7 @@ the smallest piece that bounds both drivers the same way.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import itertools
 import logging
 import math
@@ -33,6 +39,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import peewee
 from playhouse import db_url
+from playhouse.pool import MaxConnectionsExceeded, PoolConnection, PooledDatabase
 
 
 class Watchdog:
@@ -60,8 +67,9 @@ class Watchdog:
         self._armed[token] = (time.monotonic() + seconds, interrupt)
         return token
 
-    def disarm(self, token: int) -> None:
-        self._armed.pop(token, None)
+    def disarm(self, token: int) -> bool:
+        """Take the deadline back; False if it had passed (its interrupt was called)."""
+        return self._armed.pop(token, None) is not None
 
     def _start(self) -> None:
         with self._started:
@@ -149,6 +157,113 @@ class Deadlines:
                 WATCHDOG.disarm(token)
 
 
+class BoundedPool:
+    """Mixed into playhouse's pooled databases before them: the pool's lock is held for its
+    bookkeeping only. Checking an idle connection, making a new one and giving one back
+    (which may roll back) happen outside it, each bounded (`statement_seconds`, or the
+    driver's connect timeout); a liveness check that outlives its deadline fails the checkout
+    at once, since the next idle connection is as likely to hang. Overrides playhouse's
+    `_connect` and `_close` (4.x), reading its pool state; tests/test_db_connection.py checks
+    that state is still there."""
+
+    statement_seconds: float | None = None
+    retired_before = 0.0  # connections made before this (time.time()) are closed, not reused
+    _pool_lock: Any
+    _pool_available: Any
+    _connections: list[Any]
+    _in_use: dict[int, Any]
+    _heap_counter: int
+    _max_connections: int | None
+    _stale_timeout: int | None
+
+    def _connect(self) -> Any:
+        pool: Any = self
+        while True:
+            with self._pool_lock:
+                if not self._connections:
+                    break
+                stamp, _, conn = heapq.heappop(self._connections)
+                key = pool.conn_key(conn)
+                self._in_use[key] = PoolConnection(stamp, conn, time.time())  # held while checked
+            if (self._stale_timeout and pool._is_stale(stamp)) or stamp < self.retired_before:
+                self._forget(key)
+                pool._close_raw(conn)
+                continue
+            if self._bounded(pool._is_closed, conn):  # dropped by the server or the driver
+                self._forget(key)
+                pool._close_raw(conn)
+                continue
+            return conn
+        placeholder = object()  # holds a place while the new connection is made
+        with self._pool_lock:
+            if self._max_connections and len(self._in_use) >= self._max_connections:
+                raise MaxConnectionsExceeded("Exceeded maximum connections.")
+            self._in_use[id(placeholder)] = PoolConnection(time.time(), placeholder, time.time())
+        try:
+            conn = super(PooledDatabase, self)._connect()  # type: ignore[misc]  # the driver's connect
+        finally:
+            self._forget(id(placeholder))
+        with self._pool_lock:
+            self._in_use[pool.conn_key(conn)] = PoolConnection(time.time(), conn, time.time())
+        return conn
+
+    def _close(self, conn: Any, close_conn: bool = False) -> None:
+        pool: Any = self
+        key = pool.conn_key(conn)
+        with self._pool_lock:
+            checked_out = self._in_use.pop(key, None)
+        if close_conn:
+            pool._close_raw(conn)
+        elif checked_out is not None:
+            if (
+                (self._stale_timeout and pool._is_stale(checked_out.timestamp))
+                or checked_out.timestamp < self.retired_before
+                or not self._bounded(pool._can_reuse, conn)
+            ):
+                pool._close_raw(conn)
+            else:
+                with self._pool_lock:
+                    self._heap_counter += 1
+                    heapq.heappush(
+                        self._connections, (checked_out.timestamp, self._heap_counter, conn)
+                    )
+        with self._pool_lock:
+            self._pool_available.notify()
+
+    def retire(self) -> None:
+        """Close every connection made so far, idle ones now, those in use when given back:
+        the database they were opened on is not the one to serve any more."""
+        pool: Any = self
+        with self._pool_lock:
+            self.retired_before = time.time()
+            idle, self._connections = self._connections, []
+        for _, _, conn in idle:
+            pool._close_raw(conn)
+
+    def _forget(self, key: int) -> None:
+        with self._pool_lock:
+            self._in_use.pop(key, None)
+            self._pool_available.notify()
+
+    def _bounded(self, check: Callable[[Any], bool], conn: Any) -> bool:
+        """`check(conn)` under the statement deadline; past it the database is unavailable."""
+        seconds = self.statement_seconds
+        if not seconds:
+            return check(conn)
+        token = WATCHDOG.arm(seconds, lambda: interrupt(conn))
+        try:
+            result = check(conn)
+        finally:
+            in_time = WATCHDOG.disarm(token)
+        if not in_time:
+            cast_pool: Any = self
+            cast_pool._close_raw(conn)
+            raise peewee.OperationalError(
+                f"the database did not answer the pool's check within {seconds:g} s"
+            )
+        return result
+
+
 _SQL_LOG = logging.getLogger("peewee")  # where Peewee logs each statement, at DEBUG
 EXCEPTION_WRAPPER = peewee.__exception_wrapper__  # Peewee's own driver-to-Peewee error mapping
 
@@ -161,7 +276,8 @@ def _pairs(pragmas: Any) -> list[tuple[str, Any]]:
 
 @cache
 def _bounded(base: type[peewee.Database]) -> type[peewee.Database]:
-    return type(f"Bounded{base.__name__}", (Deadlines, base), {})
+    pool = (BoundedPool,) if issubclass(base, PooledDatabase) else ()
+    return type(f"Bounded{base.__name__}", (Deadlines, *pool, base), {})
 
 
 def sqlite_file(db: Any) -> str | None:

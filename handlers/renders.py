@@ -15,17 +15,24 @@ from handlers.wire import iso_timestamp
 logger = logging.getLogger("craftkit.handlers")
 
 
-def get_render_engagement(id: str, token_info: dict[str, Any]) -> dict[str, Any]:
+# One tenant's data: a shared cache must never keep it (RFC 9111 §5.2.2.5).
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def get_render_engagement(
+    id: str, token_info: dict[str, Any]
+) -> tuple[dict[str, Any], int, dict[str, str]]:
     """getRenderEngagement: counts and recent events of one render the key may read."""
     with connection():
         engagement = render_engagement(id, token_info["owner"], current().recent_limit)
     counts = {event_type: engagement.counts.get(event_type, 0) for event_type in EVENT_TYPES}
-    return {
+    summary = {
         "counts": counts,
         "linkOpens": engagement.link_opens,
         "total": sum(counts.values()),
         "recent": [shown for event in engagement.recent if (shown := _event(event)) is not None],
     }
+    return summary, 200, NO_STORE
 
 
 def _event(event: StoredEvent) -> dict[str, Any] | None:

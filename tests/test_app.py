@@ -49,7 +49,7 @@ def test_answers_and_errors_are_compact_json_in_the_contracts_key_order(
     render = make_render(tenant["project"])
     record_events([event(render)])
     ok = client.get(url(render), headers=tenant["headers"])
-    bad = client.get(url("nope"), headers=tenant["headers"])
+    bad = client.get(url(render) + "?x=" + "y" * 3000, headers=tenant["headers"])
     for resp in (ok, bad):
         assert resp.content == orjson.dumps(resp.json())  # no spaces, no indent, no newline
     schema = SPEC["components"]["schemas"]["EngagementSummary"]
@@ -57,7 +57,7 @@ def test_answers_and_errors_are_compact_json_in_the_contracts_key_order(
     assert list(ok.json()["recent"][0]) == list(
         schema["properties"]["recent"]["items"]["properties"]
     )
-    assert list(bad.json()["error"]) == ["code", "message", "issues"]
+    assert list(bad.json()["error"]) == ["code", "message"]
 
 
 def test_the_heap_built_at_start_up_is_frozen_while_serving(app):

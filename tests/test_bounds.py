@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from api.protocol import bounds
-from cli.event_lines import MAX_DEPTH, MAX_LINE_BYTES, MAX_METADATA_BYTES, MAX_SOURCE_IP
+from cli.event_lines import (
+    MAX_DEPTH,
+    MAX_LINE_BYTES,
+    MAX_METADATA_BYTES,
+    MAX_SAFE_INTEGER,
+    MAX_SOURCE_IP,
+)
 from tests.support import ROOT
 
 
@@ -34,7 +40,7 @@ def undocumented(text: str) -> list[str]:
         ),
         ("connections + requests in progress", [str(bounds.SERVER_CONCURRENCY)]),
         ("events file line", [str(MAX_LINE_BYTES)]),
-        ("`metadata`", [str(MAX_METADATA_BYTES), f"{MAX_DEPTH} levels"]),
+        ("`metadata`", [str(MAX_METADATA_BYTES), f"{MAX_DEPTH} levels", str(MAX_SAFE_INTEGER)]),
         ("`sourceIp`", [f"{MAX_SOURCE_IP} characters"]),
         ("`createdAt`", ["0001-01-01T00:00:00.000Z", "9999-12-31T23:59:59.999Z"]),
     ]

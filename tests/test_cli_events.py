@@ -222,3 +222,35 @@ def test_json_errors_name_the_column_of_the_line(cli, acme, tmp_path, text, wher
     path.write_text(line(acme["render"]) + "\n" + text + "\n" + line(acme["render"]) + "\n")
     message = failed(cli("events", "record", str(path)))
     assert f"line 2: not valid JSON ({where})" in message
+
+
+def test_a_huge_line_is_refused_before_it_is_buffered(cli, acme, tmp_path):
+    """20 MB with no newline: refused at its first 64 KiB, never read into memory whole."""
+    import tracemalloc
+
+    source = tmp_path / "huge.jsonl"
+    with source.open("wb") as out:
+        chunk = b"x" * (1024 * 1024)
+        for _ in range(20):
+            out.write(chunk)
+    tracemalloc.start()
+    try:
+        result = cli("events", "record", str(source))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "line 1: longer than 65536 bytes" in failed(result)
+    assert peak < 4 * 1024 * 1024, peak  # the line is 20 MB; a bounded read holds ~64 KiB
+    assert event_count() == 0
+
+
+def test_a_long_line_between_good_ones_is_named_and_the_next_line_counted(cli, acme, tmp_path):
+    render = acme["render"]
+    source = tmp_path / "events.jsonl"
+    long_line = line(render, userAgent="x" * 70_000)
+    source.write_text("\n".join([line(render), long_line, line(render), '{"bad"']) + "\n")
+    message = failed(cli("events", "record", str(source)))
+    assert "line 2: longer than 65536 bytes" in message
+    assert "line 4: not valid JSON" in message
+    assert "line 3" not in message
+    assert event_count() == 0

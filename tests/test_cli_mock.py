@@ -36,7 +36,7 @@ def test_craftkit_mock_serves_the_contract_without_a_database(tmp_path: Path) ->
         get = httpx.Client(base_url=server.url).get
         assert get(ENGAGEMENT, headers=BEARER).json() == example("200")
         bad = get("/v1/renders/nope/engagement", headers=BEARER)
-        assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_request"
+        assert bad.status_code == 404 and bad.json()["error"]["code"] == "not_found"  # documented
         missing = get(ENGAGEMENT)
         assert missing.status_code == 401 and missing.json()["error"]["code"] == "unauthorized"
         not_found = get(ENGAGEMENT, headers={**BEARER, "Prefer": "code=404"})
@@ -47,7 +47,7 @@ def test_craftkit_mock_serves_the_contract_without_a_database(tmp_path: Path) ->
     assert f"mock: GET {ENGAGEMENT} -> 200 example" in log
     assert f"mock: GET {ENGAGEMENT} -> 404 example" in log
     assert f"mock: GET {ENGAGEMENT} -> 200 generated (seed 11)" in log
-    assert "mock: GET /v1/renders/nope/engagement -> 400 error envelope" in log
+    assert "mock: GET /v1/renders/nope/engagement -> 404 error envelope" in log
     assert not list(tmp_path.glob("*.db")), "mock mode must not create a database"
 
 
@@ -261,3 +261,39 @@ def test_the_start_up_lines_say_where_the_operations_are_and_a_call_that_works(
         assert words[-1] == f"{base}/museum-hours"
         assert resp.status_code == 200, resp.text
         assert httpx.get(f"{base}/ui").status_code == 200
+
+
+def test_craftkit_mock_runs_behind_the_bounded_protocol(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same protocol as serve: a huge head cut off with the 431 envelope, HTTP/2.0 is 505,
+    a head dripped past CRAFTKIT_HEAD_TIMEOUT is 408, an idle socket is closed (plain uvicorn
+    read a 512 MB header whole and kept idle sockets for ever)."""
+    import socket
+
+    from tests.test_uvicorn_shim import closed_by_server, refusal, until_closed
+
+    monkeypatch.setenv("CRAFTKIT_HEAD_TIMEOUT", "1")
+    monkeypatch.setenv("CRAFTKIT_IDLE_TIMEOUT", "1")
+    with live_mock(cwd=tmp_path) as server:
+        host, port = server.url.removeprefix("http://").split(":")
+
+        def connect() -> socket.socket:
+            return socket.create_connection((host, int(port)), timeout=30)
+
+        with connect() as sock:
+            sock.sendall(b"GET /livez HTTP/1.1\r\nHost: a\r\nX-Huge: " + b"h" * 1024 * 1024)
+            refusal(*until_closed(sock), 431, "headers_too_large")
+        with connect() as sock:
+            sock.sendall(b"GET / HTTP/2.0\r\nHost: a\r\n\r\n")
+            refusal(*until_closed(sock), 505, "http_version_not_supported")
+        with connect() as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n")  # and nothing more
+            refusal(*until_closed(sock), 408, "request_timeout")
+        idle = [connect() for _ in range(20)]
+        try:
+            assert len(closed_by_server(idle)) == 20
+        finally:
+            for sock in idle:
+                sock.close()
+        assert httpx.get(f"{server.url}/openapi.json", timeout=10).status_code == 200

@@ -126,6 +126,12 @@ def test_error_envelopes_over_the_wire(server):
     error = schema_validator("Error")
 
     status, headers, body = curl("-H", auth, f"{base}/v1/renders/not-a-uuid/engagement")
+    assert (status, headers["content-type"]) == (404, "application/json")  # names no render
+    assert json.loads(body)["error"]["code"] == "not_found"
+    error.validate(json.loads(body))
+
+    many = "&".join(f"p{i}=1" for i in range(20))
+    status, headers, body = curl("-H", auth, f"{base}/v1/renders/{render}/engagement?{many}")
     assert (status, headers["content-type"]) == (400, "application/json")
     assert json.loads(body)["error"]["code"] == "invalid_request"
     error.validate(json.loads(body))

@@ -46,6 +46,9 @@ def test_every_setting_is_read_from_its_variable():
         "CRAFTKIT_DB_TIMEOUT": "2.5",
         "CRAFTKIT_WRITE_TIMEOUT": "30",
         "CRAFTKIT_CORS_ORIGINS": "http://localhost:5173, https://app.example.com",
+        "CRAFTKIT_STRICT_QUERY": "yes",
+        "CRAFTKIT_HEAD_TIMEOUT": "3",
+        "CRAFTKIT_IDLE_TIMEOUT": "2",
     }
     assert {env for env, _, _ in settings_table()} == set(env)
     settings = Settings.from_env(env)
@@ -65,6 +68,9 @@ def test_every_setting_is_read_from_its_variable():
         db_timeout=2.5,
         write_timeout=30.0,
         cors_origins="http://localhost:5173, https://app.example.com",
+        strict_query=True,
+        head_timeout=3.0,
+        idle_timeout=2.0,
     )
     assert settings.cors_origin_list == ["http://localhost:5173", "https://app.example.com"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import peewee
 import pytest
 from starlette.testclient import TestClient
 
@@ -18,6 +19,7 @@ from db.connection import (
     current,
     database,
     database_for,
+    request_connection,
 )
 from db.migrations import init_schema
 from db.models import Project
@@ -82,3 +84,54 @@ def test_building_a_database_connects_to_nothing(tmp_path):
     assert db.is_closed()
     with pytest.raises(DatabaseConfigError):
         database_for("mysql://root@127.0.0.1/x")
+
+
+# --- the pool: no waiting under its lock (db/deadline.py, BoundedPool) ------------------------
+
+
+def test_the_pool_internals_it_relies_on_are_there(tmp_path):
+    """Peewee and playhouse state BoundedPool and database_for read and replace (4.x)."""
+    import peewee
+    from playhouse.pool import PoolConnection, PooledDatabase
+
+    db = database_for(f"sqlite:///{tmp_path / 'x.db'}", pool_size=2)
+    for name in ("_pool_lock", "_pool_available", "_connections", "_in_use", "_heap_counter",
+                 "_max_connections", "_stale_timeout"):  # fmt: skip
+        assert hasattr(db, name), f"playhouse's pool has no {name} any more: see db/deadline.py"
+    for name in ("_is_closed", "_can_reuse", "_close_raw", "_is_stale"):
+        assert callable(getattr(PooledDatabase, name, None)), f"PooledDatabase.{name} moved"
+    assert db.conn_key is id, "playhouse keys its pool by something else: see db/deadline.py"
+    assert PoolConnection._fields == ("timestamp", "connection", "checked_out")
+    assert isinstance(db._lock, peewee._NoopLock)
+
+
+def test_a_slow_liveness_check_holds_neither_the_pool_nor_the_database_lock(tmp_path, monkeypatch):
+    """Checking an idle connection (PostgreSQL's SELECT 1 at checkout) ran under the pool's
+    lock: a hung server held every other checkout and every give-back, the event loop's too."""
+    path = tmp_path / "x.db"
+    database_for(f"sqlite:///{path}").connect()  # the file
+    db = database_for(f"sqlite:///{path}", pool_size=4)
+    with request_connection(db):
+        db.connect()  # one idle connection in the pool once given back
+    entered, release = threading.Event(), threading.Event()
+    real = type(db)._is_closed
+
+    def slow_check(self, conn):
+        entered.set()
+        release.wait(30)
+        return real(self, conn)
+
+    monkeypatch.setattr(type(db), "_is_closed", slow_check)
+    try:
+        checker = threading.Thread(target=lambda: db.connect(reuse_if_open=True))
+        checker.start()
+        assert entered.wait(30)
+        got_pool = db._pool_lock.acquire(timeout=2)
+        if got_pool:
+            db._pool_lock.release()
+        got_db = isinstance(db._lock, peewee._NoopLock) or db._lock.acquire(timeout=2)
+        release.set()
+        checker.join(30)
+        assert got_pool and got_db
+    finally:
+        release.set()

@@ -95,6 +95,20 @@ BAD_LINES: list[tuple[str, Any, str]] = [
         "ev_first",
     ),
     ("unknown render", lambda r: _line("00000000-0000-4000-8000-000000000000"), "renderId"),
+    # Integers JSON carries exactly are ±(2^53-1): past them a reader changes the value.
+    ("metadata integer 2^53", lambda r: _raw(r, "metadata", '{"n": 9007199254740992}'), "2^53"),
+    ("metadata integer of 30 digits", lambda r: _raw(r, "metadata", "[" + "1" * 30 + "]"), "2^53"),
+    ("metadata integer of 310 digits", lambda r: _raw(r, "metadata", "1" * 310), "2^53"),
+    (
+        "metadata integer of 5,000 digits",
+        lambda r: _raw(r, "metadata", '{"n": -' + "9" * 5000 + "}"),
+        "metadata: integer",
+    ),
+    (
+        "createdAt with a space for the T",
+        lambda r: _line(r, createdAt="2026-03-01 00:00:00Z"),
+        "'T' expected between date and time",
+    ),
 ]
 
 
@@ -141,6 +155,34 @@ def test_the_table_would_catch_a_good_line(database_url: str, make_render: Any, 
     )
     assert result.exit_code == 0, result.output
     assert _stored() == 3
+
+
+def test_a_5000_digit_integer_names_no_python_setting(
+    database_url: str, make_render: Any, tmp_path: Path
+) -> None:
+    source = tmp_path / "events.jsonl"
+    source.write_bytes(_raw(make_render(), "metadata", "9" * 5000) + b"\n")
+    result = CliRunner().invoke(
+        main, ["--database-url", database_url, "events", "record", str(source)]
+    )
+    assert result.exit_code == 1
+    assert "int_max_str_digits" not in result.output and "9" * 100 not in result.output
+    assert "(5000 digits) is beyond ±(2^53-1)" in result.output
+
+
+def test_the_integer_edges_are_served_as_written(
+    database_url: str, make_render: Any, tenant: dict, client: Any, tmp_path: Path
+) -> None:
+    render = make_render(tenant["project"], "test")
+    source = tmp_path / "events.jsonl"
+    edges = [2**53 - 1, -(2**53 - 1), 0]
+    source.write_text("\n".join(json.dumps(_event(render, metadata={"n": n})) for n in edges))
+    result = CliRunner().invoke(
+        main, ["--database-url", database_url, "events", "record", str(source)]
+    )
+    assert result.exit_code == 0, result.output
+    response = client.get(f"/v1/renders/{render}/engagement", headers=tenant["headers"])
+    assert sorted(event["metadata"]["n"] for event in response.json()["recent"]) == sorted(edges)
 
 
 def test_the_range_edges_are_served_as_written(

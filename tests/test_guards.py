@@ -3,7 +3,9 @@
 The decisions this table records (SECURITY.md, "Bounds" and "Render ids"):
 - a render id is the canonical hyphenated UUID, hex in either case (RFC 4122 §3: case-
   insensitive on input), so an uppercase id reads the same render; braced, unhyphenated or
-  `urn:uuid:` forms are 400;
+  `urn:uuid:` forms name no render: the documented 404, as a missing one;
+- `%2F` is data inside a segment (RFC 3986), so a path that holds one matches nothing: 404;
+- query parameters the contract does not declare are ignored; more than 16 are 400;
 - a path is matched exactly: repeated or trailing slashes are 404, never a redirect;
 - a request body is refused (413): no operation of the contract takes one;
 - one `Authorization` header: two are 401, whatever they hold.
@@ -43,9 +45,11 @@ HOSTILE = [
     ("doubled slash before id", "/v1/renders//{R}/engagement", {}, True, 404, "not_found"),
     ("trailing slash", "/v1/renders/{R}/engagement/", {}, True, 404, "not_found"),
     ("dot-dot encoded slash", "/v1/renders/..%2f..%2fetc/engagement", {}, True, 404, None),
-    ("NUL in id", "/v1/renders/{R}%00/engagement", {}, True, 400, "invalid_request"),
-    ("braced uuid", "/v1/renders/%7B{R}%7D/engagement", {}, True, 400, "invalid_request"),
-    ("urn uuid", "/v1/renders/urn:uuid:{R}/engagement", {}, True, 400, "invalid_request"),
+    ("NUL in id", "/v1/renders/{R}%00/engagement", {}, True, 404, "not_found"),
+    ("braced uuid", "/v1/renders/%7B{R}%7D/engagement", {}, True, 404, "not_found"),
+    ("urn uuid", "/v1/renders/urn:uuid:{R}/engagement", {}, True, 404, "not_found"),
+    ("encoded slash", "/v1/renders/{R}%2Fengagement", {}, True, 404, "not_found"),
+    ("encoded slashes", "/v1%2Frenders%2F{R}%2Fengagement", {}, True, 404, "not_found"),
     ("overlong path", "/v1/renders/" + "a" * 9000 + "/engagement", {}, True, 414, None),
     (
         "6,000 query parameters",
@@ -131,9 +135,9 @@ def test_an_uppercase_uuid_reads_the_same_render(client: Any, own: dict, variant
     )
 
 
-def test_an_unhyphenated_uuid_is_400(client: Any, own: dict) -> None:
+def test_an_unhyphenated_uuid_is_404(client: Any, own: dict) -> None:
     path = f"/v1/renders/{own['render'].replace('-', '')}/engagement"
-    assert_envelope(_get(client, path, headers=own["headers"]), 400, "invalid_request")
+    assert_envelope(_get(client, path, headers=own["headers"]), 404, "not_found")
 
 
 @pytest.mark.parametrize(

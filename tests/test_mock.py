@@ -268,7 +268,7 @@ def test_openapi_30_documents_are_mocked(mock_client: Callable[..., TestClient])
     operation = yaml.safe_load(PETS30.read_text())["paths"]["/pets/{petId}"]["get"]
     schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
     assert pets.get(f"/pets/{RENDER}").json() == schema["example"]
-    assert_envelope(pets.get("/pets/not-a-uuid"), 400, "invalid_request")
+    assert_envelope(pets.get("/pets/not-a-uuid"), 404, "not_found")  # documented; 400 is not
     for seed in range(5):
         body = pets.get(f"/pets/{RENDER}", headers={"Prefer": f"dynamic=true, seed={seed}"}).json()
         assert set(body) == set(schema["required"])
@@ -357,11 +357,11 @@ def test_prism_query_parameters_pass_strict_validation(client: TestClient) -> No
 # --- requests validated as on the real server -------------------------------------------------
 
 
-def test_non_uuid_id_is_a_400(client: TestClient) -> None:
-    error = assert_envelope(
-        client.get("/v1/renders/not-a-uuid/engagement", headers=BEARER), 400, "invalid_request"
+def test_non_uuid_id_is_the_documented_404(client: TestClient) -> None:
+    """The operation documents 404 and no 400: a malformed id names nothing, as on the server."""
+    assert_envelope(
+        client.get("/v1/renders/not-a-uuid/engagement", headers=BEARER), 404, "not_found"
     )
-    assert error["issues"][0]["name"] == "id"
 
 
 def test_unknown_query_parameter_is_a_400(client: TestClient) -> None:
@@ -380,7 +380,10 @@ def test_missing_or_malformed_bearer_is_a_401(
     headers = {"Authorization": authorization} if authorization else {}
     resp = client.get(ENGAGEMENT, headers=headers)
     assert_envelope(resp, 401, "unauthorized")
-    assert resp.headers["www-authenticate"] == "Bearer"
+    # RFC 6750 §3: a token sent but refused is `invalid_token`; none sent, the bare scheme.
+    sent = authorization == "Bearer two words"
+    challenge = 'Bearer error="invalid_token"' if sent else "Bearer"
+    assert resp.headers["www-authenticate"] == challenge
 
 
 @pytest.mark.parametrize("token", ["ck_test_abc", "ck_live_x-Y_z"])
@@ -688,3 +691,15 @@ def test_a_spec_that_cannot_be_loaded_is_a_503_naming_the_problem(
     assert resp.headers["access-control-allow-origin"] == "*"
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1 and errors[0].exc_info is None
+
+
+def test_a_seed_of_5000_digits_is_a_400_with_cors_headers(client: TestClient) -> None:
+    """int() of 5,000 digits raises: it was a plain-text 500 with no CORS headers."""
+    headers = {**BEARER, "Origin": ORIGIN, "Prefer": "dynamic=true, seed=" + "7" * 5000}
+    resp = client.get(ENGAGEMENT, headers=headers)
+    error = assert_envelope(resp, 400, "invalid_request")
+    assert "at most 18 digits" in error["issues"][0]["message"]
+    assert len(resp.content) < 2048
+    assert resp.headers["access-control-allow-origin"] == "*"
+    seeded = client.get(ENGAGEMENT, headers={**headers, "Prefer": "dynamic=true, seed=" + "7" * 18})
+    assert seeded.status_code == 200

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
 import importlib.metadata
 import inspect
 import re
@@ -30,17 +31,21 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 from uvicorn.server import ServerState
 
 from api.config import Settings
-from api.protocol import bounds
+from api.protocol import bounds, server
 from api.protocol.uvicorn_shim import (
+    HEAD_TIMEOUT,
     HEAD_TOO_LARGE,
     INVALID_REQUEST,
+    NO_HOST,
+    NO_VERSION,
     PIECE,
     PROTOCOL,
     TARGET_TOO_LONG,
+    UNKNOWN_METHOD,
     UNPARSED_LIMIT,
+    VERSION_NOT_SUPPORTED,
     BoundedHttpToolsProtocol,
 )
-from cli.serve import server_options
 from tests.support import ROOT, ServedDatabase, assert_small_envelope, craftkit, serve_database
 
 VERSION = importlib.metadata.version("uvicorn")
@@ -65,6 +70,8 @@ def test_the_installed_uvicorn_is_in_the_pinned_range():
 
 
 OVERRIDDEN = {
+    "connection_made": (["self", "transport"], "arming the idle timer at connect"),
+    "connection_lost": (["self", "exc"], "stopping the head timer"),
     "data_received": (["self", "data"], "counting each read"),
     "on_message_begin": (["self"], "knowing that a head began"),
     "on_headers_complete": (["self"], "knowing that a head ended"),
@@ -109,6 +116,10 @@ def assigned_on_self(cls: type) -> set[str]:
         (HttpToolsProtocol, "flow", "reading no more"),
         (HttpToolsProtocol, "pipeline", "requests waiting for their turn"),
         (HttpToolsProtocol, "parser", "whether a request asks for an upgrade"),
+        (HttpToolsProtocol, "config", "the head timeout and whether bodies are taken"),
+        (HttpToolsProtocol, "loop", "the head and idle timers"),
+        (HttpToolsProtocol, "timeout_keep_alive", "the idle timeout"),
+        (HttpToolsProtocol, "timeout_keep_alive_task", "the idle timer, armed at connect"),
     ],
 )
 def test_each_attribute_read_is_still_set_by_uvicorn(cls: type, attribute: str, used_for: str):
@@ -135,10 +146,28 @@ def test_uvicorn_takes_the_protocol_class_by_import_path():
     assert config.http_protocol_class is BoundedHttpToolsProtocol, moved("Config(http=…)", "serve")
 
 
-def test_serve_runs_the_shim():
-    options = server_options(Settings.from_env({}))
-    assert options["http"] == PROTOCOL
-    assert options["ws"] == "none"
+def test_serve_and_mock_run_the_shim_with_the_settings_timeouts():
+    settings = Settings.from_env({"CRAFTKIT_HEAD_TIMEOUT": "7", "CRAFTKIT_IDLE_TIMEOUT": "3"})
+    config = server.bounded_config(
+        asgi_ok,
+        "127.0.0.1",
+        0,
+        head_timeout=settings.head_timeout,
+        idle_timeout=settings.idle_timeout,
+    )
+    assert (config.http, config.ws) == (PROTOCOL, "none")
+    assert (config.head_timeout, config.timeout_keep_alive) == (7.0, 3.0)
+    assert config.limit_concurrency == bounds.SERVER_CONCURRENCY
+    for module in ("cli/serve.py", "cli/mock.py"):
+        assert "server.bounded_config(" in (ROOT / module).read_text(), module
+    assert callable(HttpToolsProtocol.timeout_keep_alive_handler), moved(
+        "HttpToolsProtocol.timeout_keep_alive_handler", "closing an idle connection"
+    )
+
+
+def answer_of(written: bytes | bytearray) -> bytes:
+    """A refusal without the headers that differ each time (`Date`, `X-Request-ID`)."""
+    return re.sub(rb"(?m)^(date|x-request-id): [^\r]*\r\n", b"", bytes(written))
 
 
 # --- the counting, on one protocol instance ------------------------------------------------
@@ -185,11 +214,27 @@ class Transport(asyncio.Transport):
 def protocol() -> Iterator[Any]:
     """Make a connected protocol instance (the shim's, or `cls`) on a private event loop."""
     loop = asyncio.new_event_loop()
-    config = Config(app=asgi_ok, http=PROTOCOL, log_config=None, lifespan="off")
-    config.load()
 
-    def make(cls: type = BoundedHttpToolsProtocol) -> tuple[Any, Transport]:
-        proto = cls(config=config, server_state=ServerState(), app_state={}, _loop=loop)
+    def configured(seconds: float) -> Config:
+        config = server.bounded_config(
+            asgi_ok,
+            "127.0.0.1",
+            0,
+            head_timeout=seconds,
+            idle_timeout=seconds,
+            log_config=None,
+            lifespan="off",
+        )
+        config.load()
+        return config
+
+    config = configured(60)  # timers that never fire within a test, unless it asks
+
+    def make(
+        cls: type = BoundedHttpToolsProtocol, timeouts: float | None = None
+    ) -> tuple[Any, Transport]:
+        chosen = config if timeouts is None else configured(timeouts)
+        proto = cls(config=chosen, server_state=ServerState(), app_state={}, _loop=loop)
         transport = Transport()
         proto.connection_made(transport)
         return proto, transport
@@ -199,7 +244,12 @@ def protocol() -> Iterator[Any]:
         while [t for t in asyncio.all_tasks(loop) if not t.done()]:
             loop.run_until_complete(asyncio.sleep(0))
 
+    def wait(seconds: float) -> None:
+        """Let the event loop run for `seconds` (timers fire)."""
+        loop.run_until_complete(asyncio.sleep(seconds))
+
     make.run = run  # type: ignore[attr-defined]
+    make.wait = wait  # type: ignore[attr-defined]
     yield make
     for task in asyncio.all_tasks(loop):
         task.cancel()
@@ -221,7 +271,7 @@ def test_a_head_is_counted_exactly_and_refused_one_byte_past_the_bound(protocol:
     proto.data_received(b"a" * (LIMIT - 109))
     assert proto.head_bytes == LIMIT and not transport.closed and transport.written == b""
     proto.data_received(b"a")
-    assert transport.written == HEAD_TOO_LARGE and transport.closed
+    assert answer_of(transport.written) == HEAD_TOO_LARGE and transport.closed
 
 
 @pytest.mark.parametrize(
@@ -236,7 +286,7 @@ def test_a_head_is_counted_exactly_and_refused_one_byte_past_the_bound(protocol:
 def test_an_endless_head_gets_414_while_its_target_is_too_long(protocol, head, answer):
     proto, transport = protocol()
     feed(proto, head, 1000)
-    assert transport.written == answer and transport.closed
+    assert answer_of(transport.written) == answer and transport.closed
     assert proto.head_bytes <= LIMIT + 1000  # refused at the first read past the bound
 
 
@@ -263,7 +313,80 @@ def test_plain_httptools_bounds_nothing(protocol: Any) -> None:
 def test_a_parser_error_gets_the_400_envelope(protocol: Any, request_bytes: bytes) -> None:
     proto, transport = protocol()
     proto.data_received(request_bytes)
-    assert transport.written == INVALID_REQUEST and transport.closed
+    assert answer_of(transport.written) == INVALID_REQUEST and transport.closed
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "answer"),
+    [
+        (b"GET / HTTP/1.1\r\nX-A: b\r\n\r\n", NO_HOST),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", NO_HOST),
+        (b"GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n", NO_HOST),
+        (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", VERSION_NOT_SUPPORTED),
+        (b"GET /\r\nHost: a\r\n\r\n", NO_VERSION),
+        (b"FOO / HTTP/1.1\r\nHost: a\r\n\r\n", UNKNOWN_METHOD),
+    ],
+    ids=["no host", "two hosts", "two hosts on 1.0", "HTTP/2.0", "no version", "unknown method"],
+)
+def test_what_rfc_9112_refuses_is_refused(protocol: Any, request_bytes: bytes, answer: bytes):
+    proto, transport = protocol()
+    proto.data_received(request_bytes)
+    assert answer_of(transport.written) == answer and transport.closed
+    assert proto.cycle is None  # the application never saw it
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", b"GET / HTTP/1.0\r\n\r\n"],
+    ids=["one host", "HTTP/1.0 without host"],
+)
+def test_what_rfc_9112_allows_is_answered(protocol: Any, request_bytes: bytes) -> None:
+    proto, transport = protocol()
+    proto.data_received(request_bytes)
+    protocol.run()
+    assert transport.written.startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+def test_a_refusal_carries_a_date_and_a_request_id(protocol: Any) -> None:
+    proto, transport = protocol()
+    proto.data_received(b"\x00garbage\r\n\r\n")
+    response, _ = parse(bytes(transport.written))
+    assert re.fullmatch(r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT",
+                        response.headers["date"])  # fmt: skip
+    assert re.fullmatch(r"[0-9a-f-]{36}", response.headers["x-request-id"])
+
+
+def test_a_head_not_whole_within_the_head_timeout_gets_408(protocol: Any) -> None:
+    proto, transport = protocol(timeouts=0.05)
+    proto.data_received(b"GET / HTTP/1.1\r\nHost: a\r\n")
+    protocol.wait(0.2)
+    assert answer_of(transport.written) == HEAD_TIMEOUT and transport.closed
+
+
+def test_bytes_dripped_between_requests_count_as_a_head(protocol: Any) -> None:
+    proto, transport = protocol(timeouts=0.05)
+    for _ in range(10):
+        proto.data_received(b"\r\n")  # no request begins: llhttp skips empty lines
+        protocol.wait(0.01)
+    protocol.wait(0.1)
+    assert answer_of(transport.written) == HEAD_TIMEOUT and transport.closed
+
+
+def test_a_connection_that_sends_nothing_is_closed_after_the_idle_timeout(protocol: Any):
+    _proto, transport = protocol(timeouts=0.05)
+    protocol.wait(0.2)
+    assert transport.closed and transport.written == b""
+    _proto, transport = protocol(HttpToolsProtocol, timeouts=0.05)
+    protocol.wait(0.2)
+    assert not transport.closed  # uvicorn's own class waits for ever
+
+
+def test_a_whole_head_in_time_is_answered_and_its_timer_stopped(protocol: Any) -> None:
+    proto, transport = protocol(timeouts=0.2)
+    proto.data_received(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    protocol.run()
+    assert proto.head_timer is None
+    assert transport.written.startswith(b"HTTP/1.1 200 OK\r\n") and not transport.closed
 
 
 def test_a_head_is_bounded_however_the_reads_fall(protocol: Any) -> None:
@@ -271,7 +394,7 @@ def test_a_head_is_bounded_however_the_reads_fall(protocol: Any) -> None:
     the application (api/protocol/guards.py bounds its headers further)."""
     proto, transport = protocol()
     proto.data_received(b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 3 * LIMIT + b"\r\n\r\n")
-    assert transport.written == HEAD_TOO_LARGE and transport.closed
+    assert answer_of(transport.written) == HEAD_TOO_LARGE and transport.closed
     proto, transport = protocol()
     proto.data_received(
         b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * (LIMIT - 100) + b"\r\n\r\n"
@@ -286,7 +409,7 @@ def test_a_head_beginning_in_a_large_read_is_counted_at_most_a_piece_short(proto
     proto, transport = protocol()
     start = b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: "
     proto.data_received(start + b"a" * (LIMIT + PIECE))  # one read, the value never ending
-    assert transport.written == HEAD_TOO_LARGE and transport.closed
+    assert answer_of(transport.written) == HEAD_TOO_LARGE and transport.closed
 
 
 def test_pipelined_requests_wait_unparsed_for_their_turn(protocol: Any) -> None:
@@ -648,3 +771,114 @@ def read_answers(sock: socket.socket, count: int) -> list[httpx.Response]:
         buffer += chunk
     assert buffer == b""
     return answers
+
+
+# --- time bounds on a live server: idle sockets and slow heads hold nothing for long ---------
+
+TIMEOUT = "1"  # CRAFTKIT_HEAD_TIMEOUT and CRAFTKIT_IDLE_TIMEOUT of this server, in seconds
+IDLE_SOCKETS = 999  # the issue's case: with uvicorn's limit of 1000, 88 of 99 others got 503
+DRIPPING = 50
+
+
+@pytest.fixture(scope="module")
+def timed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedDatabase]:
+    workdir = tmp_path_factory.mktemp("timeouts")
+    db_url = f"sqlite:///{workdir / 'craftkit.db'}"
+    craftkit(db_url, "demo")
+    env = {"CRAFTKIT_HEAD_TIMEOUT": TIMEOUT, "CRAFTKIT_IDLE_TIMEOUT": TIMEOUT}
+    with serve_database(db_url, workdir, env=env) as server:
+        yield server
+
+
+def closed_by_server(sockets: list[socket.socket], within: float = 60) -> dict[int, bytes]:
+    """Wait until the server has closed every socket (reading what each got); the sockets it
+    leaves open after `within` seconds are missing from the answer."""
+    got: dict[int, bytes] = {}
+    waiting = {sock.fileno(): sock for sock in sockets}
+    received = {fd: b"" for fd in waiting}
+    deadline = time.monotonic() + within
+    while waiting and time.monotonic() < deadline:
+        ready, _, _ = select.select(list(waiting.values())[:1000], [], [], 0.5)
+        for sock in ready:
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                chunk = b""
+            if chunk:
+                received[sock.fileno()] += chunk
+            else:
+                got[sock.fileno()] = received[sock.fileno()]
+                del waiting[sock.fileno()]
+    return got
+
+
+def test_idle_connections_are_closed_and_the_worker_serves_again(timed: ServedDatabase) -> None:
+    sockets = [connect(timed) for _ in range(IDLE_SOCKETS)]
+    try:
+        closed = closed_by_server(sockets)
+        assert len(closed) == IDLE_SOCKETS, f"{IDLE_SOCKETS - len(closed)} idle sockets still open"
+        assert set(closed.values()) == {b""}  # closed without a word, as keep-alive ends
+    finally:
+        for sock in sockets:
+            sock.close()
+    assert httpx.get(f"{timed.url}/livez", timeout=10).status_code == 200
+
+
+def test_heads_dripped_a_byte_at_a_time_get_408_and_the_close(timed: ServedDatabase) -> None:
+    sockets = [connect(timed) for _ in range(DRIPPING)]
+    try:
+        for sock in sockets:
+            sock.sendall(b"GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        head = b"X-Slow: " + b"s" * 200
+        for byte in range(len(head)):  # a byte every 50 ms on each: 10 s in all, past 1 s
+            open_ = [s for s in sockets if not answered(s)]
+            if not open_:
+                break
+            for sock in open_:
+                with contextlib.suppress(OSError):
+                    sock.sendall(head[byte : byte + 1])
+            time.sleep(0.05)
+        closed = closed_by_server(sockets)
+        assert len(closed) == DRIPPING, f"{DRIPPING - len(closed)} dripping sockets still open"
+        for raw in closed.values():
+            refusal(raw, True, 408, "request_timeout")
+    finally:
+        for sock in sockets:
+            sock.close()
+    assert httpx.get(f"{timed.url}/livez", timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "code"),
+    [
+        (b"GET /livez HTTP/1.1\r\n\r\n", 400, "invalid_request"),
+        (b"GET /livez HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "invalid_request"),
+        (b"GET /livez HTTP/2.0\r\nHost: a\r\n\r\n", 505, "http_version_not_supported"),
+        (b"GET /livez\r\nHost: a\r\n\r\n", 400, "invalid_request"),
+        (b"FOO /livez HTTP/1.1\r\nHost: a\r\n\r\n", 501, "not_implemented"),
+    ],
+    ids=["no host", "two hosts", "HTTP/2.0", "no version", "unknown method"],
+)
+def test_a_live_server_refuses_what_rfc_9112_refuses(
+    timed: ServedDatabase, request_bytes: bytes, status: int, code: str
+) -> None:
+    with connect(timed) as sock:
+        sock.sendall(request_bytes)
+        raw, closed = until_closed(sock)
+    refusal(raw, closed, status, code)
+    response, _ = parse(raw)
+    assert "date" in response.headers and "x-request-id" in response.headers
+
+
+def test_supervise_still_runs_a_config_as_uvicorn_run_does():
+    """`supervise` repeats the end of `uvicorn.run` (0.54) for a config built elsewhere."""
+    import uvicorn
+
+    source = inspect.getsource(uvicorn.run)
+    for line in (
+        "ChangeReload(config, target=server.run, sockets=[sock]).run()",
+        "Multiprocess(config, sockets=[sock]).run()",
+        "server.run()",
+        "config.load_app()",
+    ):
+        assert line in source, moved(f"uvicorn.run ({line!r} gone)", "serve and mock")

@@ -41,6 +41,7 @@ from api.mock.replies import InvalidExample, MockOperation, operation_key
 from api.openapi.connexion_shim import route_methods, scope_operation_id
 from api.openapi.servers import base_path, normalise
 from api.openapi.spec import OpenAPI31Specification, load_document, parse_document
+from api.openapi.validation import RequestValidationProblem
 from api.protocol.middleware import ExactPathRouting
 
 logger = logging.getLogger("craftkit.mock")
@@ -435,8 +436,12 @@ def create_mock_app(options: MockOptions, document: str | None = None) -> connex
                 MockResponder, MiddlewarePosition.BEFORE_CONTEXT, {"operations": operations}
             ),
         ],
-        domain_errors={InvalidExample: invalid_example},
+        domain_errors={
+            InvalidExample: invalid_example,
+            RequestValidationProblem: malformed_path(operations),
+        },
         max_body=None,  # any document's bodies: the validators bound what they accept
+        strict_query=True,  # a frontend's typo in a parameter name should show up early
     )
     app.mock_table = table  # for the start-up line (`example_call`)
     return app
@@ -651,6 +656,21 @@ def envelope_fits(
     except ValueError:
         return False
     return next(iter(spec.schemas.get(media["schema"]).iter_errors(value)), None) is None
+
+
+def malformed_path(operations: Mapping[str, MockOperation]) -> errors.Handler:
+    """A path parameter the spec refuses (a malformed id) is the operation's documented 404
+    when it documents a 404 and no 400, as the server does; else the 400."""
+    not_found = errors.path_not_found("Not found.")
+
+    def handle(request: ConnexionRequest, exc: Exception) -> Any:
+        operation = operations.get(scope_operation_id(request.scope) or "")
+        documented = set((operation.definition.get("responses") or {}) if operation else ())
+        if "404" in documented and not documented & {"400", "4XX"}:
+            return not_found(request, exc)
+        return errors.problem(request, exc)
+
+    return handle
 
 
 def invalid_example(_request: ConnexionRequest, exc: Exception) -> Any:

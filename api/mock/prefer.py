@@ -47,10 +47,12 @@ class Preferences:
                 problem = f"dynamic={value!r}: expected true or false"
             self.dynamic = value.lower() == "true"
         elif name == "seed":
-            if re.fullmatch(r"-?\d+", value):
+            # At most 18 digits: any seed fits, and int() of thousands of digits raises.
+            if re.fullmatch(r"-?\d{1,18}", value):
                 self.seed = int(value)
             else:
-                problem = f"seed={value!r}: expected an integer"
+                shown = value if len(value) <= 40 else f"{value[:20]}… ({len(value)} characters)"
+                problem = f"seed={shown!r}: expected an integer of at most 18 digits"
         else:
             return  # return=, respond-async, …: not ours to refuse (RFC 7240 §2)
         self.sources[name] = source

@@ -11,14 +11,15 @@ outside Connexion's error handling, it writes the 503 envelope itself.
 from __future__ import annotations
 
 import asyncio
-import json
 
+import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
 from api.protocol.middleware import send_whole
 
-BODY = json.dumps({"error": {"code": errors.CODES[503], "message": errors.MESSAGES[503]}}).encode()
+# Written as errors.envelope writes every other envelope (compact orjson).
+BODY = orjson.dumps({"error": {"code": errors.CODES[503], "message": errors.MESSAGES[503]}})
 
 
 class RequestDeadline:

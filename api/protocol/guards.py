@@ -9,7 +9,8 @@ Connexion's security and validation:
   (row 6). Unknown paths also never wait for a worker thread, whatever the database does;
 - the request target, headers, query parameters and body are bounded (api/protocol/bounds.py); the
   mock, which serves documents with request bodies and many parameters, passes its own;
-- two `Authorization` headers are 401: servers and proxies disagree on which one counts.
+- two `Authorization` headers are 401: servers and proxies disagree on which one counts;
+- `get_only` routes (the document's) answer other methods 405 with `Allow` on both app kinds.
 """
 
 from __future__ import annotations
@@ -41,9 +42,11 @@ class RequestGuards:
         paths: Iterable[str],
         max_body: int | None = bounds.BODY.limit,
         max_query_parameters: int = bounds.QUERY_PARAMETERS.limit,
+        get_only: Iterable[str] = (),
     ) -> None:
         self.app = app
         self.paths = path_pattern(paths)
+        self.get_only = frozenset(get_only)
         self.max_body = max_body  # None: bodies are the validators' business
         self.max_query_parameters = max_query_parameters
 
@@ -55,11 +58,14 @@ class RequestGuards:
     def check(self, scope: Scope) -> None:
         query: bytes = scope.get("query_string", b"")
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
-        if len(raw_path) + len(query) > bounds.REQUEST_TARGET.limit:
+        # The target as sent: path, then `?` and the query string when there is one.
+        if len(raw_path) + len(query) + (1 if query else 0) > bounds.REQUEST_TARGET.limit:
             raise HTTPException(
                 414, f"The request target is longer than {bounds.REQUEST_TARGET.limit} bytes."
             )
-        if not self.paths.fullmatch(scope["path"]):
+        if not self.paths.fullmatch(scope["path"]) or b"%2f" in raw_path.lower():
+            # `%2F` is data inside a segment (RFC 3986 §2.2), yet routers match the decoded
+            # path, where it splits the segment: no path of ours can match it.
             raise HTTPException(404)  # the error module's "No route matches" envelope
         header_bytes = 0
         authorizations = 0
@@ -76,7 +82,7 @@ class RequestGuards:
             raise HTTPException(
                 431, f"The request headers are larger than {bounds.HEADERS.limit} bytes."
             )
-        if query and query.count(b"&") + 1 > self.max_query_parameters:
+        if query and _parameters(query, self.max_query_parameters) > self.max_query_parameters:
             raise HTTPException(
                 400, f"Too many query parameters (at most {self.max_query_parameters})."
             )
@@ -89,3 +95,12 @@ class RequestGuards:
             )
         if authorizations > bounds.AUTHORIZATION.limit:
             raise HTTPException(401, "Send one Authorization header, not several.")
+        if scope["method"] not in ("GET", "HEAD") and scope["path"] in self.get_only:
+            raise HTTPException(405, headers={"Allow": "GET, HEAD"})
+
+
+def _parameters(query: bytes, most: int) -> int:
+    """Parameters in a query string, exactly when there may be more than `most`: `&&&` holds
+    none (empty pieces are no parameters, to every parser)."""
+    count = query.count(b"&") + 1
+    return count if count <= most else sum(1 for piece in query.split(b"&") if piece)
