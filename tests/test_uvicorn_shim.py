@@ -16,6 +16,7 @@ import importlib.metadata
 import inspect
 import re
 import select
+import selectors
 import socket
 import textwrap
 import time
@@ -521,7 +522,10 @@ def connect(server: ServedDatabase) -> socket.socket:
 
 
 def answered(sock: socket.socket) -> bool:
-    return bool(select.select([sock], [], [], 0)[0])
+    """Whether the server has sent something (or closed); poll() takes any descriptor."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def dribble(
@@ -792,23 +796,30 @@ def timed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedDatabase]:
 
 def closed_by_server(sockets: list[socket.socket], within: float = 60) -> dict[int, bytes]:
     """Wait until the server has closed every socket (reading what each got); the sockets it
-    leaves open after `within` seconds are missing from the answer."""
+    leaves open after `within` seconds are missing from the answer.
+
+    epoll, not select(): a test process that has run many others holds file descriptors past
+    select()'s limit of 1024, and 999 more sockets go beyond it.
+    """
     got: dict[int, bytes] = {}
-    waiting = {sock.fileno(): sock for sock in sockets}
-    received = {fd: b"" for fd in waiting}
+    received = {sock.fileno(): b"" for sock in sockets}
     deadline = time.monotonic() + within
-    while waiting and time.monotonic() < deadline:
-        ready, _, _ = select.select(list(waiting.values())[:1000], [], [], 0.5)
-        for sock in ready:
-            try:
-                chunk = sock.recv(65536)
-            except ConnectionResetError:
-                chunk = b""
-            if chunk:
-                received[sock.fileno()] += chunk
-            else:
-                got[sock.fileno()] = received[sock.fileno()]
-                del waiting[sock.fileno()]
+    with selectors.DefaultSelector() as selector:
+        for sock in sockets:
+            selector.register(sock, selectors.EVENT_READ)
+        while received.keys() - got.keys() and time.monotonic() < deadline:
+            for key, _ in selector.select(timeout=0.5):
+                sock = key.fileobj
+                assert isinstance(sock, socket.socket)
+                try:
+                    chunk = sock.recv(65536)
+                except ConnectionResetError:
+                    chunk = b""
+                if chunk:
+                    received[sock.fileno()] += chunk
+                else:
+                    got[sock.fileno()] = received[sock.fileno()]
+                    selector.unregister(sock)
     return got
 
 
