@@ -65,6 +65,7 @@ INVALID_REQUEST = error_response(400, "invalid_request", "Invalid HTTP request r
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
     head_limit = bounds.SERVER_HEAD_BYTES
+    takes_bodies = False  # serve's contract has no request body (bounds.BODY); the proxy's may
 
     # Per connection: whether the parser is inside a request head, whether that head began in
     # the piece being parsed, and its bytes so far; bytes read but not parsed yet (behind a
@@ -137,7 +138,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self.cycle is None:
             return
         if self.parser.should_upgrade() or (
-            bounds.BODY.limit == 0 and any(_declares_body(n, v) for n, v in self.headers)
+            not self.takes_bodies
+            and bounds.BODY.limit == 0
+            and any(_declares_body(n, v) for n, v in self.headers)
         ):
             # No operation takes a body (api/protocol/guards.py answers 413) and an upgrade is
             # served as plain HTTP: answer this request, then close, reading nothing more (not a
@@ -167,6 +170,26 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             return
         cycle.keep_alive = False  # uvicorn closes the connection once this answer is sent
         self.flow.pause_reading()
+
+
+class ProxyHttpToolsProtocol(BoundedHttpToolsProtocol):
+    """`craftkit proxy`'s protocol: the same bounds on heads, request bodies read (the app
+    bounds them), and the request target as received handed to the app in the scope's
+    extensions (`TARGET_EXTENSION`): uvicorn's scope keeps only the path and query of an
+    absolute-form target (`GET http://elsewhere/x`), which the proxy must refuse, not forward.
+    """
+
+    takes_bodies = True
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        if self.cycle is not None and self.cycle.scope is self.scope:
+            extensions: dict[str, object] = self.scope.setdefault("extensions", {})  # type: ignore[assignment]
+            extensions[TARGET_EXTENSION] = bytes(self.url)
+
+
+TARGET_EXTENSION = "craftkit.request_target"
+PROXY_PROTOCOL = "api.protocol.uvicorn_shim:ProxyHttpToolsProtocol"
 
 
 def _declares_body(name: bytes, value: bytes) -> bool:
