@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from cli import contract, db, demo, events, keys, mock, projects, renders, serve
+from cli import contract, db, demo, events, keys, mock, projects, proxy, renders, serve
 from cli.context import Context
 
 
@@ -41,6 +41,7 @@ main.add_command(events.events)
 main.add_command(demo.demo)
 main.add_command(mock.mock)
 main.add_command(contract.contract_test)
+main.add_command(proxy.proxy)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
