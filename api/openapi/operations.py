@@ -620,10 +620,44 @@ class Operation:
             listed = ", ".join(self.statuses) or "none"
             message = f"status {status} is not documented (documented: {listed})"
             return ResponseCheck(None, [{"in": "response.status", "message": message}])
-        response = self.responses[documented]
+        return ResponseCheck(
+            documented, self._check_against(self.responses[documented], status, headers, body, head)
+        )
+
+    def error_shape(self) -> DocumentedResponse | None:
+        """The first documented client-error response with content (`4xx`, `4XX`, `default`):
+        the shape this operation's errors take."""
+        for key in [*sorted(k for k in self.responses if k.startswith("4")), "default"]:
+            response = self.responses.get(key)
+            if response is not None and response.content:
+                return response
+        return None
+
+    def check_error_shape(self, status: int, headers: Headers, body: bytes | None) -> list[Issue]:
+        """An undocumented 4xx answer (to a request that broke the contract) checked against
+        the operation's documented error shape, if it has one."""
+        shape = self.error_shape()
+        if shape is None:
+            return []
+        issues = self._check_against(shape, status, headers, body, False, headers_too=False)
+        for issue in issues:
+            issue["message"] += f" (checked against the error shape documented for {shape.status})"
+        return issues
+
+    def _check_against(
+        self,
+        response: DocumentedResponse,
+        status: int,
+        headers: Headers,
+        body: bytes | None,
+        head: bool,
+        *,
+        headers_too: bool = True,
+    ) -> list[Issue]:
+        documented = response.status
         header_map = header_values(headers)
         issues: list[Issue] = []
-        for header in response.headers:
+        for header in response.headers if headers_too else ():
             values = header_map.get(header.name.lower())
             if not values:
                 if header.required:
@@ -641,7 +675,7 @@ class Operation:
                     header.validator, value, location="response.header", name=header.name
                 )
         if head or status in (204, 304) or 100 <= status < 200:
-            return ResponseCheck(documented, issues)
+            return issues
         content_type = (header_map.get("content-type") or [""])[0]
         media_type = media_type_of(content_type)
         if not response.content:
@@ -653,7 +687,7 @@ class Operation:
                         "message": f"a body, where status {documented} documents none",
                     }
                 )
-            return ResponseCheck(documented, issues)
+            return issues
         key = pick_media(response.content, media_type)
         if key is None:
             documented_types = ", ".join(response.content)
@@ -664,7 +698,7 @@ class Operation:
                     f"{documented} (documented: {documented_types})",
                 }
             )
-            return ResponseCheck(documented, issues)
+            return issues
         if not body:
             issues.append(
                 {
@@ -673,11 +707,11 @@ class Operation:
                     "message": f"empty body, where status {documented} documents {key}",
                 }
             )
-            return ResponseCheck(documented, issues)
+            return issues
         issues += body_issues(
             media_type, content_type, response.content[key], body, location="response.body"
         )
-        return ResponseCheck(documented, issues)
+        return issues
 
 
 def _decoded(raw: Any) -> Any:

@@ -101,6 +101,29 @@ def header_value(issues: list[Issue]) -> bytes:
     return text.encode("ascii", "backslashreplace").translate(None, b"\r\n\x00")
 
 
+def answer_to_invalid(
+    operation: Operation,
+    request_issues: list[Issue],
+    documented: str | None,
+    response: Response,
+    body: bytes,
+) -> list[Issue]:
+    """A request without the credentials its operation requires, answered with success: the
+    upstream ignored its security requirement."""
+    if not 200 <= response.status < 300:
+        return []
+    missing = [issue for issue in request_issues if issue["in"] == "security"]
+    if not missing:
+        return []
+    return [
+        {
+            "in": "response.status",
+            "message": f"status {response.status} answered a request that lacks the required "
+            f"credentials ({missing[0]['message']})",
+        }
+    ]
+
+
 class ProxyApp:
     """ASGI app: every request checked, forwarded to the upstream, its answer checked."""
 
@@ -223,10 +246,16 @@ class ProxyApp:
                 )
                 documented = checked.documented
                 response_issues = checked.issues
+                response_issues += answer_to_invalid(
+                    operation, request_issues, documented, response, response_body
+                )
                 if request_issues and documented is None and 400 <= response.status < 500:
                     # The request broke the contract and was refused: an undocumented 4xx is
-                    # the right answer to it, not a second violation.
-                    response_issues = []
+                    # the right answer to it, not a second violation; its body must still
+                    # take the operation's documented error shape.
+                    response_issues = operation.check_error_shape(
+                        response.status, response.headers, response_body
+                    )
             else:
                 documented = operation.documented_status(response.status)
                 logger.warning(
