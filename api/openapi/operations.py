@@ -458,6 +458,7 @@ class Operation:
     responses: dict[str, DocumentedResponse]
     statuses: tuple[str, ...] = ()
     path_names: tuple[str, ...] = ()
+    query_names: tuple[frozenset[str], tuple[str, ...]] | None = None  # filled on first use
 
     @property
     def name(self) -> str:
@@ -483,6 +484,11 @@ class Operation:
         cookies = parse_cookies(header_map.get("cookie", []))
         for param in self.parameters:
             issues += self._check_parameter(param, path_values, query, header_map, cookies)
+        for name in query:
+            if not self._documented_query(name):
+                issues.append(
+                    {"in": "query", "name": name, "message": "query parameter not documented"}
+                )
         if len(header_map.get("authorization", [])) > 1:
             issues.append(
                 {
@@ -534,6 +540,28 @@ class Operation:
             return []
         value = raw if param.json_content else coerce(raw, param.schema)
         return schema_issues(param.validator, value, location=where, name=name)
+
+    def _documented_query(self, name: str) -> bool:
+        """Whether the operation documents query parameter `name` (as a parameter, a deepObject
+        or exploded object's member, or an API key of its security)."""
+        if self.query_names is None:
+            names: set[str] = set()
+            prefixes: list[str] = []
+            for param in self.parameters:
+                if param.where != "query":
+                    continue
+                names.add(param.name)
+                if param.style == "deepObject":
+                    prefixes.append(param.name + "[")
+                elif param.kind == "object" and param.explode:
+                    names |= set(((param.schema or {}).get("properties") or {}).keys())
+                    if (param.schema or {}).get("additionalProperties") not in (None, False):
+                        prefixes.append("")  # any name may be one of its members
+            for alternative in self.security:
+                names |= {c.name for c in alternative if c.where == "query"}
+            self.query_names = (frozenset(names), tuple(prefixes))
+        names_found, prefixes_found = self.query_names
+        return name in names_found or any(name.startswith(p) for p in prefixes_found)
 
     @staticmethod
     def _query_value(param: Parameter, query: dict[str, list[str]]) -> Any:
