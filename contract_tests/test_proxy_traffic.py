@@ -78,7 +78,8 @@ def _requests(seeded: Seeded) -> list[tuple[str, str, dict[str, str], bytes]]:
         ("GET", "/v1/renders/not-a-uuid/engagement", owner, b""),
         ("GET", "/healthz", {}, b""),
     ]
-    for _label, path, kwargs, with_key, _status, _code in HOSTILE:
+    for row in HOSTILE:
+        path, kwargs, with_key = str(row[1]), dict(row[2]), bool(row[3])  # type: ignore[call-overload]
         headers = {**(owner if with_key else {}), **kwargs.get("headers", {})}
         path = path.replace("{R}", seeded.owned[0]).replace("{KEY}", seeded.key)
         requests.append((kwargs.get("method", "GET"), path, headers, kwargs.get("content", b"")))

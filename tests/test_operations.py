@@ -89,8 +89,9 @@ def test_bad_percent_encoding_is_an_issue_not_a_crash(contract: Operations) -> N
     match = contract.match("GET", "/v1/renders/%zz/engagement")
     assert match.found
     issues = match.operation.check_request(match.path_values, b"q=%C3%28", BEARER, b"")  # type: ignore[union-attr]
-    assert [i["in"] for i in issues] == ["query", "path"]
+    assert [i["in"] for i in issues] == ["query", "path", "query"]
     assert "invalid percent-encoding" in issues[1]["message"]
+    assert issues[2] == {"in": "query", "name": "q", "message": "query parameter not documented"}
     assert "not UTF-8" in issues[0]["message"]
     with pytest.raises(Undecodable):
         decode("%zz")
