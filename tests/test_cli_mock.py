@@ -134,9 +134,9 @@ def test_an_example_that_breaks_its_schema_is_logged_once_at_start(tmp_path: Pat
     shop = ROOT / "tests" / "data" / "mock_shop.yaml"
     for watch in ((), ("--watch",)):
         with live_mock("--spec", str(shop), *watch, cwd=tmp_path) as server:
-            resp = httpx.get(server.url + "/broken")
+            resp = httpx.get(server.url + "/broken/named", headers={"Prefer": "example=wrong"})
             log = server.output()
-        assert resp.status_code == 500 and "getBroken 200" in resp.json()["error"]["message"]
+        assert resp.status_code == 500 and "getHalfBroken 200" in resp.json()["error"]["message"]
         warning = "mock: spec example does not match its schema: getBroken 200"
         assert log.count(warning) == 1, log
 

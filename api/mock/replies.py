@@ -136,7 +136,7 @@ class MockOperation:
         body: Any = None
         source = "no body"
         if media_type is not None:
-            body, source, more = self._body(content[media_type], prefs)
+            body, source, more = self._body(content[media_type], prefs, str(key), media_type)
             problem = self.example_problem(str(key), media_type, source)
             if problem is not None:
                 raise InvalidExample(problem + ". The mock never sends it: fix the spec.")
@@ -144,7 +144,16 @@ class MockOperation:
         headers = self._headers(response.get("headers") or {}, prefs.seed or 0)
         return MockReply(status, media_type, body, headers, source, applied)
 
-    def _body(self, media: Mapping[str, Any], prefs: Preferences) -> tuple[Any, str, list[str]]:
+    def _body(
+        self, media: Mapping[str, Any], prefs: Preferences, key: str = "", media_type: str = ""
+    ) -> tuple[Any, str, list[str]]:
+        """The body, where it came from, and the preferences applied.
+
+        Unasked, the first example that is valid against its schema (one that is not was
+        logged at start and is skipped: the mock never sends an invalid body), else data
+        generated from the schema; an example asked for by name is that one, valid or not
+        (`reply` answers a 500 naming it if not).
+        """
         examples = media_examples(media)
         named = {e.name: e for e in examples if e.name is not None}
         schema = media.get("schema")
@@ -159,7 +168,13 @@ class MockOperation:
             chosen = named[prefs.example]
             return chosen.value, chosen.source, [f"example={prefs.example}"]
         if not prefs.dynamic and examples:
-            return examples[0].value, examples[0].source, []
+            usable = [
+                e for e in examples if (key, media_type, e.source) not in self.invalid_examples
+            ]
+            if usable:
+                return usable[0].value, usable[0].source, []
+            if not isinstance(schema, dict):
+                return examples[0].value, examples[0].source, []
         if not isinstance(schema, dict):
             return None, "no schema", []
         seed = prefs.seed
