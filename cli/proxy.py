@@ -97,7 +97,7 @@ def proxy(
     """
     import uvicorn
 
-    from api.proxy.app import ProxyApp, ProxyOptions
+    from api.proxy.app import ProxyOptions
     from api.proxy.upstream import Upstream
 
     settings = obj.settings
@@ -108,24 +108,20 @@ def proxy(
     if not report_path.startswith("/"):
         raise click.BadParameter("must start with /", param_hint="--report-path")
     spec = pathlib.Path(spec_path or settings.spec_path).resolve()
-    operations = load(spec)
+    files = ReportFiles(junit_file, json_file)
+    options = ProxyOptions(
+        upstream=target,
+        mode=mode,
+        upstream_timeout=upstream_timeout,
+        report_path=report_path,
+        max_body=max_body,
+    )
+    app = load(spec, options, files.write)
+    operations = app.operations
     if operations.match("GET", report_path).found:
         raise LoadError(
             f"{spec}: the spec has an operation at {report_path}; choose another --report-path"
         )
-    files = ReportFiles(junit_file, json_file)
-    app = ProxyApp(
-        operations,
-        ProxyOptions(
-            upstream=target,
-            mode=mode,
-            upstream_timeout=upstream_timeout,
-            report_path=report_path,
-            max_body=max_body,
-        ),
-        documented_error=documented_error_for(spec),
-        on_report=files.write,
-    )
     configure_logging()
     host = host or settings.host
     port = port or settings.port
@@ -158,38 +154,19 @@ def _stopped(signum: int, _frame: object) -> None:
     raise Stopped(signum)
 
 
-def load(spec: pathlib.Path) -> Any:
-    """The spec's operations, compiled; LoadError (exit 2) with one readable line if not."""
+def load(spec: pathlib.Path, options: Any, on_report: Any) -> Any:
+    """The proxy app for `spec`; LoadError (exit 2) with one readable line if it cannot load."""
     from connexion.exceptions import InvalidSpecification
 
-    from api.openapi.operations import Operations
-    from api.openapi.spec import OpenAPI31Specification
+    from api.proxy.app import create_proxy_app
 
     try:
-        loaded = OpenAPI31Specification.from_path(spec)
+        app, _operations = create_proxy_app(spec, options, on_report=on_report)
     except InvalidSpecification as exc:
         raise LoadError(f"{spec}: {' '.join(str(exc).split())}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise LoadError(f"cannot read {spec}: {exc}") from None
-    return Operations(loaded, base_path=base_path(loaded.spec))
-
-
-def base_path(document: dict[str, Any]) -> str:
-    """The path of the document's first `servers` URL (`/v1`), or "" for the root."""
-    from urllib.parse import urlsplit
-
-    servers = document.get("servers")
-    if not isinstance(servers, list) or not servers or not isinstance(servers[0], dict):
-        return ""
-    url = str(servers[0].get("url", ""))
-    for name, variable in (servers[0].get("variables") or {}).items():
-        url = url.replace("{" + name + "}", str((variable or {}).get("default", "")))
-    return urlsplit(url).path.rstrip("/")
-
-
-def documented_error_for(spec: pathlib.Path) -> Any:
-    """The spec's own error answer for a refused request (enforce mode), where it has one."""
-    return None
+    return app
 
 
 class ReportFiles:

@@ -15,9 +15,9 @@ from typing import Any
 
 import uvicorn
 
-from api.openapi.operations import Operations
 from api.proxy import ProxyApp, ProxyOptions, Upstream
-from cli.proxy import base_path, server_options
+from api.proxy.app import create_proxy_app
+from cli.proxy import server_options
 from tests.support import free_port
 
 
@@ -48,12 +48,8 @@ def proxied(
     spec_path: Path, upstream: str, *, mode: str = "report", timeout: float = 10, **more: Any
 ) -> Iterator[tuple[str, ProxyApp]]:
     """The proxy as `craftkit proxy` runs it (its uvicorn options), in front of `upstream`."""
-    from api.openapi.spec import OpenAPI31Specification
-
-    spec = OpenAPI31Specification.from_path(spec_path)
-    operations = Operations(spec, base_path=base_path(spec.spec))
-    app = ProxyApp(
-        operations,
+    app, _operations = create_proxy_app(
+        spec_path,
         ProxyOptions(Upstream.parse(upstream), mode=mode, upstream_timeout=timeout, **more),
     )
     options = {**server_options(), "log_level": "warning"}

@@ -79,6 +79,7 @@ COMMANDS = {
     "keys revoke": ["KEY_OR_PREFIX"],
     "mock": [
         "--any-token",
+        "--base-path",
         "--cors-origin",
         "--delay",
         "--host",

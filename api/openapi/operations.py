@@ -459,6 +459,7 @@ class Operation:
     statuses: tuple[str, ...] = ()
     path_names: tuple[str, ...] = ()
     query_names: tuple[frozenset[str], tuple[str, ...]] | None = None  # filled on first use
+    definition: Mapping[str, Any] = field(default_factory=dict)  # the resolved operation object
 
     @property
     def name(self) -> str:
@@ -826,6 +827,7 @@ def compile_operation(
         responses=responses,
         statuses=tuple(responses),
         path_names=tuple(PARAM.findall(path)),
+        definition=operation,
     )
 
 

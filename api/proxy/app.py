@@ -25,11 +25,15 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
 
+from api.mock.documented_errors import documented_error
 from api.openapi.operations import Operation, Operations
+from api.openapi.servers import base_path
+from api.openapi.spec import OpenAPI31Specification
 from api.openapi.validation import Issue
 from api.protocol import bounds
 from api.protocol.uvicorn_shim import TARGET_EXTENSION
@@ -122,6 +126,28 @@ def answer_to_invalid(
             f"credentials ({missing[0]['message']})",
         }
     ]
+
+
+def create_proxy_app(
+    spec_path: str | Path, options: ProxyOptions, **more: Any
+) -> tuple[ProxyApp, Operations]:
+    """The proxy for the document at `spec_path` (3.0, 3.1 or 3.2): its operations compiled
+    under the base path of its first server, refused requests in its documented error shape.
+    Raises what api/openapi/spec.py raises for a document it cannot load."""
+    spec = OpenAPI31Specification.from_path(spec_path)
+    operations = Operations(spec, base_path=base_path(spec.spec))
+
+    def documented(
+        operation: Operation, status: int, message: str, issues: list[Issue]
+    ) -> Answer | None:
+        found = documented_error(spec, operation.definition, status, message, issues)
+        if found is None:
+            return None
+        code, media_type, body, headers = found
+        raw = [(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in headers.items()]
+        return code, media_type, body, raw
+
+    return ProxyApp(operations, options, documented_error=documented, **more), operations
 
 
 class ProxyApp:
@@ -472,11 +498,13 @@ class ProxyApp:
         if operation is None:
             status = 405 if issues[0]["in"] == "method" else 404
             answer = envelope(status, message, issues)
-        elif self.documented_error is not None:
-            for status in (400, 422):
+        else:
+            # The spec's 400, else its 422, else its 4XX or default shape, else the envelope.
+            status = (
+                422 if "422" in operation.responses and "400" not in operation.responses else 400
+            )
+            if self.documented_error is not None:
                 answer = self.documented_error(operation, status, message, issues)
-                if answer is not None:
-                    break
         if answer is None:
             answer = envelope(400, message, issues)
         exchange = self._exchange(
@@ -506,4 +534,4 @@ class ProxyApp:
         await self._answer(send, (200, "application/json", body, []))
 
 
-__all__ = ["MODES", "ProxyApp", "ProxyOptions", "drain", "envelope"]
+__all__ = ["MODES", "ProxyApp", "ProxyOptions", "create_proxy_app", "drain", "envelope"]
