@@ -242,13 +242,11 @@ class ProxyApp:
             return
         response: Response | None = None
         try:
-            response = await asyncio.wait_for(
-                self.pool.send(self._head(scope, target, headers, body), body, method.encode()),
-                self.options.upstream_timeout,
-            )
-            response_body, complete = await asyncio.wait_for(
-                self._read_answer(response), self.options.upstream_timeout
-            )
+            # One deadline for the whole answer (asyncio.timeout: no task per request).
+            async with asyncio.timeout(self.options.upstream_timeout):
+                head = self._head(scope, target, headers, body)
+                response = await self.pool.send(head, body, method.encode())
+                response_body, complete = await self._read_answer(response)
         except (TimeoutError, UpstreamTimeout):
             if response is not None:
                 response.connection.close()  # half an answer: the connection is lost
@@ -303,12 +301,8 @@ class ProxyApp:
             await self._answer(send, answer)
             return
         issues = exchange.issues
-        out = [
-            (name, value)
-            for name, value in response.headers
-            if name.lower() not in HOP_BY_HOP
-            and name.lower() not in self._connection_named(response.headers)
-        ]
+        dropped = HOP_BY_HOP | self._connection_named(response.headers)
+        out = [(name, value) for name, value in response.headers if name.lower() not in dropped]
         bodiless = method == "HEAD" or response.status in (204, 304) or response.status < 200
         if complete and not bodiless and not any(n.lower() == b"content-length" for n, _ in out):
             out.append((b"content-length", str(len(response_body)).encode()))
