@@ -130,6 +130,9 @@ def proxy(
         f"{len(operations.all)} operations; record at {report_path})",
         err=True,
     )
+    from api.protocol.uvicorn_shim import ProxyHttpToolsProtocol
+
+    ProxyHttpToolsProtocol.tunnel = app.tunnel()  # WebSocket upgrades, byte for byte
     previous = signal.signal(signal.SIGTERM, _stopped)
     try:
         uvicorn.run(app, host=host, port=port, log_level=settings.log_level, **server_options())

@@ -15,6 +15,7 @@ from typing import Any
 
 import uvicorn
 
+from api.protocol.uvicorn_shim import ProxyHttpToolsProtocol
 from api.proxy import ProxyApp, ProxyOptions, Upstream
 from api.proxy.app import create_proxy_app
 from cli.proxy import server_options
@@ -52,6 +53,7 @@ def proxied(
         spec_path,
         ProxyOptions(Upstream.parse(upstream), mode=mode, upstream_timeout=timeout, **more),
     )
+    ProxyHttpToolsProtocol.tunnel = app.tunnel()
     options = {**server_options(), "log_level": "warning"}
     with served(app, **options) as url:
         yield url, app

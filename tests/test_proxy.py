@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 from xml.etree import ElementTree
 
 import httpx
 import pytest
 
-from tests.proxy_support import answer_bytes, proxied, raw, recording_upstream
+from tests.proxy_support import answer_bytes, proxied, raw, recording_upstream, served
 from tests.support import ROOT, assert_envelope, free_port
 
 SPEC = ROOT / "openapi.yaml"
@@ -311,3 +312,44 @@ def test_secrets_are_masked_in_the_record() -> None:
     junit = app.record.junit()
     assert "ck_test_" not in junit and "s3cret" not in junit
     assert "authorization: (masked)" in junit
+
+
+# --- WebSocket upgrades ------------------------------------------------------------------------
+
+
+async def echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """A WebSocket upstream saying back what it gets, and the path it was asked for."""
+    assert scope["type"] == "websocket"
+    await receive()  # websocket.connect
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.send", "text": scope["raw_path"].decode()})
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        await send({"type": "websocket.send", "text": "echo " + message.get("text", "")})
+
+
+def test_websocket_upgrades_are_tunnelled_and_counted() -> None:
+    from websockets.sync.client import connect
+
+    with served(echo, ws="websockets") as upstream, proxied(SPEC, upstream) as (url, _app):
+        ws_url = url.replace("http://", "ws://") + "/live/%zz/feed"
+        with connect(ws_url, open_timeout=10) as socket:
+            assert socket.recv(timeout=10) == "/live/%zz/feed"
+            socket.send("hello")
+            assert socket.recv(timeout=10) == "echo hello"
+        report = httpx.get(url + "/__craftkit/report").json()
+    assert report["websocket_upgrades"] == 1
+    assert report["violations"] == 0  # not validated: what follows the upgrade is not HTTP
+
+
+def test_a_websocket_upgrade_to_a_down_upstream_is_a_502() -> None:
+    with proxied(SPEC, f"http://127.0.0.1:{free_port()}") as (url, _app):
+        answer = raw(
+            url,
+            b"GET /live HTTP/1.1\r\nhost: h\r\nconnection: upgrade\r\nupgrade: websocket\r\n"
+            b"sec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        )
+    assert answer.startswith(b"HTTP/1.1 502"), answer
+    assert b'"code":"bad_gateway"' in answer

@@ -21,11 +21,19 @@ the answer. So serve runs this subclass (uvicorn's `http=` option takes a class 
 The subclass overrides `data_received`, `on_response_complete`, `on_message_begin`,
 `on_headers_complete`, `send_400_response` and `_unsupported_upgrade_warning`; it reads
 `url`, `headers`, `cycle`, `pipeline`, `parser`, `flow` and `transport` and sets the cycle's
-`keep_alive`. tests/test_uvicorn_shim.py checks each against the installed uvicorn and says
-which moved; pyproject.toml pins the uvicorn range these were tested on.
+`keep_alive`. `ProxyHttpToolsProtocol` (craftkit proxy) also overrides `_should_upgrade` and
+`handle_websocket_upgrade` (a WebSocket upgrade tunnelled to the upstream) and reads `scope`,
+`connections`, `loop`, `client` and `scheme`. tests/test_uvicorn_shim.py checks each against
+the installed uvicorn and says which moved; pyproject.toml pins the uvicorn range these were
+tested on.
 """
 
 from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -40,7 +48,12 @@ PROTOCOL = "api.protocol.uvicorn_shim:BoundedHttpToolsProtocol"  # uvicorn's `ht
 def error_response(status: int, code: str, message: str) -> bytes:
     """A whole HTTP/1.1 answer in the contract's envelope that closes the connection."""
     body = orjson.dumps({"error": {"code": code, "message": message}})
-    reason = {400: b"Bad Request", 414: b"URI Too Long", 431: b"Request Header Fields Too Large"}
+    reason = {
+        400: b"Bad Request",
+        414: b"URI Too Long",
+        431: b"Request Header Fields Too Large",
+        502: b"Bad Gateway",
+    }
     return b"".join(
         [
             b"HTTP/1.1 %d %s\r\n" % (status, reason[status]),
@@ -61,6 +74,7 @@ TARGET_TOO_LONG = error_response(
     414, "uri_too_long", f"The request target is longer than {bounds.REQUEST_TARGET.limit} bytes."
 )
 INVALID_REQUEST = error_response(400, "invalid_request", "Invalid HTTP request received.")
+UPSTREAM_DOWN = error_response(502, "bad_gateway", "The upstream cannot be reached.")
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
@@ -172,20 +186,110 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self.flow.pause_reading()
 
 
+@dataclass
+class Tunnel:
+    """Where `craftkit proxy` tunnels WebSocket upgrades: the upstream, and whom to tell."""
+
+    host: str
+    port: int
+    ssl: ssl.SSLContext | None = None
+    opened: Callable[[], None] | None = None  # counts the upgrade in the proxy's record
+
+
 class ProxyHttpToolsProtocol(BoundedHttpToolsProtocol):
     """`craftkit proxy`'s protocol: the same bounds on heads, request bodies read (the app
     bounds them), and the request target as received handed to the app in the scope's
     extensions (`TARGET_EXTENSION`): uvicorn's scope keeps only the path and query of an
     absolute-form target (`GET http://elsewhere/x`), which the proxy must refuse, not forward.
+
+    A WebSocket upgrade (origin-form target) is tunnelled to `tunnel` byte for byte, head
+    included, as uvicorn hands an upgrade to its WebSocket protocol (overriding
+    `_should_upgrade` and `handle_websocket_upgrade`): not validated, counted. `tunnel` is set by
+    `craftkit proxy` before uvicorn starts (uvicorn instantiates the protocol itself).
     """
 
     takes_bodies = True
+    tunnel: Tunnel | None = None
+    tunnelling = False
 
     def on_headers_complete(self) -> None:
+        if self.tunnel is not None and self.parser.should_upgrade() and self._websocket():
+            self.in_head = False
+            self.done_reading = True  # the tunnel reads from now on
+            self.tunnelling = True
+            return
         super().on_headers_complete()
         if self.cycle is not None and self.cycle.scope is self.scope:
             extensions: dict[str, object] = self.scope.setdefault("extensions", {})  # type: ignore[assignment]
             extensions[TARGET_EXTENSION] = bytes(self.url)
+
+    def _websocket(self) -> bool:
+        upgrade = [v for n, v in self.headers if n == b"upgrade"]
+        return bool(upgrade) and upgrade[0].strip().lower() == b"websocket" and self.url[:1] == b"/"
+
+    def _should_upgrade(self) -> bool:
+        return self.tunnelling
+
+    def handle_websocket_upgrade(self) -> None:
+        """The upgrade request goes upstream as received (plus X-Forwarded-*); from then on,
+        bytes are copied both ways until either side closes."""
+        assert self.tunnel is not None
+        self.connections.discard(self)
+        method = self.parser.get_method()
+        lines = [method + b" " + bytes(self.url) + b" HTTP/1.1"]
+        lines += [name + b": " + value for name, value in self.headers]
+        if self.client:
+            lines.append(b"x-forwarded-for: " + str(self.client[0]).encode())
+        lines.append(b"x-forwarded-proto: " + (self.scheme or "http").encode())
+        head = b"\r\n".join(lines) + b"\r\n\r\n"
+        self.transport.pause_reading()
+        if self.tunnel.opened is not None:
+            self.tunnel.opened()
+        task = self.loop.create_task(_open_tunnel(self.tunnel, self.transport, head))
+        _TUNNELS.add(task)
+        task.add_done_callback(_TUNNELS.discard)
+
+
+_TUNNELS: set[asyncio.Task[None]] = set()
+
+
+class _Pipe(asyncio.Protocol):
+    """One side of a tunnel: what it reads is written to the other side's transport."""
+
+    def __init__(self, other: asyncio.BaseTransport | None = None) -> None:
+        self.other = other
+
+    def data_received(self, data: bytes) -> None:
+        if self.other is not None:
+            self.other.write(data)  # type: ignore[attr-defined]
+
+    def eof_received(self) -> bool | None:
+        if self.other is not None:
+            self.other.close()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.other is not None:
+            self.other.close()
+
+
+async def _open_tunnel(tunnel: Tunnel, client: asyncio.BaseTransport, head: bytes) -> None:
+    loop = asyncio.get_running_loop()
+    try:
+        upstream, _ = await loop.create_connection(
+            lambda: _Pipe(client),
+            tunnel.host,
+            tunnel.port,
+            ssl=tunnel.ssl,
+            server_hostname=tunnel.host if tunnel.ssl else None,
+        )
+    except OSError:
+        client.write(UPSTREAM_DOWN)  # type: ignore[attr-defined]
+        client.close()
+        return
+    client.set_protocol(_Pipe(upstream))
+    upstream.write(head)  # type: ignore[attr-defined]
+    client.resume_reading()  # type: ignore[attr-defined]
 
 
 TARGET_EXTENSION = "craftkit.request_target"

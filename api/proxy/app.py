@@ -36,7 +36,7 @@ from api.openapi.servers import base_path
 from api.openapi.spec import OpenAPI31Specification
 from api.openapi.validation import Issue
 from api.protocol import bounds
-from api.protocol.uvicorn_shim import TARGET_EXTENSION
+from api.protocol.uvicorn_shim import TARGET_EXTENSION, Tunnel
 from api.proxy.record import Exchange, Record, describe
 from api.proxy.upstream import (
     Pool,
@@ -176,6 +176,12 @@ class ProxyApp:
             if credential.where == "header"
         }
 
+    def tunnel(self) -> Tunnel:
+        """Where the protocol tunnels WebSocket upgrades (api/protocol/uvicorn_shim.py), each
+        counted in the record."""
+        upstream = self.options.upstream
+        return Tunnel(upstream.host, upstream.port, self.pool.ssl, self.record.upgraded)
+
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             started = False
@@ -223,7 +229,8 @@ class ProxyApp:
             await self._answer(send, refusal)
             return
         if any(name == b"upgrade" for name, _ in headers):
-            self.record.upgraded()  # not validated: what follows is not HTTP
+            # Not a WebSocket (the protocol tunnels those): served as HTTP, counted.
+            self.record.upgraded()
         match = self.operations.match(method, raw_path)
         operation = match.operation
         body, too_large = await self._read_body(receive)
