@@ -113,6 +113,8 @@ def recording_upstream(answer: Callable[[bytes], bytes | None]) -> Iterator[Reco
                     recording.release.wait(20)
                     return
                 sock.sendall(reply)
+                if b"content-length" not in reply.lower():
+                    return  # a body delimited by the close
 
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from api.openapi.operations import Operations, Undecodable, decode
+from api.openapi.operations import Operations
+from api.openapi.parameters import Undecodable, decode
 from api.openapi.spec import OpenAPI31Specification
 from tests.support import ROOT
 

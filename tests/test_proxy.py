@@ -155,6 +155,17 @@ def test_upstream_slow_is_a_504_envelope_after_the_timeout() -> None:
     assert "0.3 s" in error["message"]
 
 
+def test_a_body_delimited_by_the_close_is_read_whole() -> None:
+    def unframed(_request: bytes) -> bytes:
+        return b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n" + GOOD
+
+    with recording_upstream(unframed) as upstream, proxied(SPEC, upstream.url) as (url, app):
+        response = httpx.get(url + PATH, headers={"Authorization": KEY.decode()})
+    assert response.status_code == 200 and response.content == GOOD
+    assert response.headers["content-length"] == str(len(GOOD))
+    assert app.record.violations == 0
+
+
 def test_an_answer_that_is_not_http_is_a_502() -> None:
     with (
         recording_upstream(lambda _request: b"SSH-2.0-OpenSSH\r\n\r\n") as upstream,

@@ -21,7 +21,9 @@ server can (issue 22): Connexion's middleware stack costs more than the whole pr
   media type documented, the documented headers (required ones present, values against their
   schema) and the body against its schema.
 
-Every problem is an issue as api/openapi/validation.py writes them: `in` (path, query,
+The pieces live beside it: parameters.py (percent-decoding, query strings, headers, cookies,
+parameter styles), security_schemes.py (credentials and their shapes), media.py (media types
+and bodies). Every problem is an issue as api/openapi/validation.py writes them: `in` (path, query,
 header, cookie, security, body; `response.status`, `response.header`, `response.content-type`,
 `response.body` for the answer), `name` where a parameter or header is meant, `pointer` (a JSON
 pointer into a body) and `message`. Schemas are compiled by validation.py's `compile_schema`
@@ -30,23 +32,30 @@ pointer into a body) and `message`. Schemas are compiled by validation.py's `com
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import unquote
 
 import orjson
 
-from api.openapi.validation import Issue, SchemaCache, Validator, coerce_scalar, schema_issues
+from api.openapi.media import Media, body_issues, media_map, media_type_of, pick_media
+from api.openapi.parameters import (
+    Headers,
+    Parameter,
+    Undecodable,
+    coerce,
+    compile_parameter,
+    decode,
+    decoded,
+    header_values,
+    parse_cookies,
+    parse_query,
+)
+from api.openapi.security_schemes import Credential, compile_credential
+from api.openapi.validation import Issue, SchemaCache, Validator, schema_issues
 
-Headers = Sequence[tuple[bytes, bytes]]  # as ASGI gives them: names lower-case, order kept
-HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace", "query")
-BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 PARAM = re.compile(r"\{([^{}]+)\}")
-TOKEN68 = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
 
 
 class ResolvedSpec(Protocol):
@@ -60,361 +69,6 @@ class ResolvedSpec(Protocol):
     def operations(self) -> Iterator[tuple[str, str, dict[str, Any]]]: ...
 
     def get_path_params(self, path: str) -> list[dict[str, Any]]: ...
-
-
-class Undecodable(ValueError):
-    """A percent-encoded value that is not valid percent-encoding or not UTF-8."""
-
-
-def decode(raw: str, *, plus: bool = False) -> str:
-    """Percent-decode strictly: `%zz` and bytes that are not UTF-8 raise `Undecodable`."""
-    if plus:
-        raw = raw.replace("+", " ")
-    if "%" not in raw:
-        return raw
-    if BAD_ESCAPE.search(raw):
-        raise Undecodable(f"invalid percent-encoding in {raw!r}")
-    try:
-        return unquote(raw, errors="strict")
-    except UnicodeDecodeError:
-        raise Undecodable(f"percent-encoded bytes that are not UTF-8 in {raw!r}") from None
-
-
-def media_type_of(content_type: str | None) -> str:
-    """`application/json; charset=utf-8` -> `application/json`."""
-    return (content_type or "").split(";", 1)[0].strip().lower()
-
-
-def is_json(media_type: str) -> bool:
-    return media_type == "application/json" or media_type.endswith("+json")
-
-
-def pick_media(documented: Mapping[str, Any], media_type: str) -> str | None:
-    """The documented content key `media_type` falls under: exact, then `type/*`, then `*/*`."""
-    lowered = {key.split(";", 1)[0].strip().lower(): key for key in documented}
-    if media_type in lowered:
-        return lowered[media_type]
-    wildcard = media_type.split("/", 1)[0] + "/*"
-    if wildcard in lowered:
-        return lowered[wildcard]
-    return lowered.get("*/*")
-
-
-def _types(schema: Mapping[str, Any]) -> list[str]:
-    declared = schema.get("type")
-    if isinstance(declared, list):
-        return [str(t) for t in declared]
-    if declared:
-        return [str(declared)]
-    for key in ("allOf", "oneOf", "anyOf"):  # a `$ref`-ed type behind a combinator
-        for part in schema.get(key) or ():
-            if isinstance(part, Mapping) and part.get("type"):
-                return _types(part)
-    return []
-
-
-def coerce(raw: Any, schema: Mapping[str, Any]) -> Any:
-    """A parsed parameter (string, list of strings, map of strings) as the JSON value the
-    schema asks for; what does not parse stays a string and the schema check reports it."""
-    if isinstance(raw, list):
-        items = schema.get("items")
-        items = items if isinstance(items, Mapping) else {}
-        return [coerce_scalar(value, items) for value in raw]
-    if isinstance(raw, dict):
-        properties = schema.get("properties") or {}
-        return {
-            key: coerce_scalar(value, properties.get(key) or {})
-            if isinstance(value, str)
-            else value
-            for key, value in raw.items()
-        }
-    return coerce_scalar(raw, schema)
-
-
-# --- parameters -----------------------------------------------------------------------------
-
-
-@dataclass
-class Parameter:
-    name: str
-    where: str  # path, query, header, cookie
-    required: bool
-    style: str
-    explode: bool
-    kind: str  # "array", "object" or "scalar": how the raw text is split
-    schema: Mapping[str, Any] | None
-    validator: Validator | None
-    json_content: bool = False  # a `content: application/json` parameter
-
-    def parse(self, raw: str) -> Any:
-        """The text of one path/header/cookie value, or a non-exploded query value, split as
-        its style says (values still undecoded where the caller decodes them)."""
-        if self.json_content:
-            return orjson.loads(raw)
-        if self.where == "path":
-            if self.style == "label" and raw.startswith("."):
-                raw = raw[1:]
-                separator = "." if self.explode else ","
-            elif self.style == "matrix" and raw.startswith(";"):
-                raw = raw[1:]
-                prefix = f"{self.name}="
-                if self.kind == "array" and self.explode:
-                    return [part.removeprefix(prefix) for part in raw.split(";")]
-                raw = raw.removeprefix(prefix)
-                separator = ";" if self.explode else ","
-            else:
-                separator = ","
-        else:
-            separator = {"spaceDelimited": " ", "pipeDelimited": "|"}.get(self.style, ",")
-        if self.kind == "array":
-            return raw.split(separator) if raw else []
-        if self.kind == "object":
-            parts = raw.split(separator) if raw else []
-            if self.explode and all("=" in part for part in parts):
-                return dict(part.split("=", 1) for part in parts)
-            return dict(zip(parts[::2], parts[1::2], strict=False))
-        return raw
-
-
-def _parameter(param: Mapping[str, Any], cache: SchemaCache) -> Parameter:
-    where = str(param.get("in"))
-    schema = param.get("schema")
-    json_content = False
-    if not isinstance(schema, Mapping):
-        content = param.get("content") or {}
-        media = next(iter(content.items()), None)
-        schema = None
-        if media is not None and isinstance(media[1], Mapping):
-            schema = media[1].get("schema") if isinstance(media[1].get("schema"), Mapping) else None
-            json_content = is_json(media_type_of(media[0]))
-    default_style = {"query": "form", "cookie": "form"}.get(where, "simple")
-    style = str(param.get("style") or default_style)
-    types = _types(schema) if schema is not None else []
-    kind = "array" if "array" in types else "object" if "object" in types else "scalar"
-    return Parameter(
-        name=str(param.get("name")),
-        where=where,
-        required=bool(param.get("required")) or where == "path",
-        style=style,
-        explode=bool(param.get("explode", style == "form")),
-        kind=kind,
-        schema=schema,
-        validator=cache.get(schema) if schema is not None else None,
-        json_content=json_content,
-    )
-
-
-def parse_query(query_string: bytes) -> tuple[list[tuple[str, str]], list[Issue]]:
-    """(name, value) pairs of a query string, decoded (`+` is a space); pairs that cannot be
-    decoded are issues, kept undecoded."""
-    pairs: list[tuple[str, str]] = []
-    issues: list[Issue] = []
-    if not query_string:
-        return pairs, issues
-    text = query_string.decode("latin-1")
-    for part in text.split("&"):
-        if not part:
-            continue
-        name, _, value = part.partition("=")
-        try:
-            name = decode(name, plus=True)
-        except Undecodable as exc:
-            issues.append({"in": "query", "name": name, "message": str(exc)})
-        try:
-            value = decode(value, plus=True)
-        except Undecodable as exc:
-            issues.append({"in": "query", "name": name, "message": str(exc)})
-        pairs.append((name, value))
-    return pairs, issues
-
-
-def header_values(headers: Headers) -> dict[str, list[str]]:
-    """Header values by lower-case name, in the order sent (latin-1, as HTTP/1.1 carries them)."""
-    found: dict[str, list[str]] = {}
-    for name, value in headers:
-        found.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
-    return found
-
-
-def parse_cookies(values: list[str]) -> dict[str, str]:
-    cookies: dict[str, str] = {}
-    for value in values:
-        for part in value.split(";"):
-            name, sep, text = part.strip().partition("=")
-            if sep:
-                cookies.setdefault(name, text)
-    return cookies
-
-
-# --- security -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Credential:
-    """One security scheme of a requirement: where its credential goes and its shape."""
-
-    scheme: str  # the scheme's name in components.securitySchemes
-    kind: str  # apiKey, http, oauth2, openIdConnect, mutualTLS
-    where: str  # header, query, cookie ("header" for http/oauth2/openIdConnect)
-    name: str  # the header, query or cookie name
-    auth_scheme: str | None  # `bearer`, `basic`, … for http (and bearer for oauth2/openIdConnect)
-
-    def describe(self) -> str:
-        if self.kind == "mutualTLS":
-            return f"a client certificate ({self.scheme})"
-        if self.auth_scheme:
-            return f"{self.auth_scheme.capitalize()} credentials in {self.name} ({self.scheme})"
-        return f"{self.where} {self.name!r} ({self.scheme})"
-
-    def problem(
-        self, headers: dict[str, list[str]], query: dict[str, list[str]], cookies: dict[str, str]
-    ) -> str | None:
-        """Why this credential is missing or malformed, or None when it is there."""
-        if self.kind == "mutualTLS":
-            return None  # the TLS layer's business, invisible here
-        if self.where == "query":
-            values = query.get(self.name, [])
-        elif self.where == "cookie":
-            values = [cookies[self.name]] if self.name in cookies else []
-        else:
-            values = headers.get(self.name.lower(), [])
-        if not values or not values[0]:
-            return f"missing: {self.describe()}"
-        if not self.auth_scheme:
-            return None
-        scheme, _, token = values[0].strip().partition(" ")
-        if scheme.lower() != self.auth_scheme.lower():
-            return f"{self.name} does not use the {self.auth_scheme.capitalize()} scheme"
-        token = token.strip()
-        if not token:
-            return f"{self.name} has no {self.auth_scheme.capitalize()} credentials"
-        if self.auth_scheme.lower() == "basic":
-            try:
-                decoded = base64.b64decode(token, validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError):
-                return f"{self.name}: Basic credentials are not base64 of UTF-8 text"
-            if ":" not in decoded:
-                return f"{self.name}: Basic credentials have no ':' between user and password"
-        elif self.auth_scheme.lower() == "bearer" and not TOKEN68.match(token):
-            return f"{self.name}: the Bearer token has characters a token cannot have"
-        return None
-
-
-def _credential(name: str, scheme: Mapping[str, Any]) -> Credential:
-    kind = str(scheme.get("type"))
-    if kind == "apiKey":
-        return Credential(name, kind, str(scheme.get("in")), str(scheme.get("name")), None)
-    if kind == "http":
-        return Credential(name, kind, "header", "Authorization", str(scheme.get("scheme", "")))
-    if kind in ("oauth2", "openIdConnect"):
-        return Credential(name, kind, "header", "Authorization", "bearer")
-    return Credential(name, kind, "header", "", None)
-
-
-# --- bodies ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Media:
-    """One documented media type: its schema's validator (None: any content of that type)."""
-
-    key: str
-    schema: Mapping[str, Any] | None
-    validator: Validator | None
-
-
-def _media_map(content: Mapping[str, Any], cache: SchemaCache) -> dict[str, Media]:
-    found = {}
-    for key, media in (content or {}).items():
-        schema = media.get("schema") if isinstance(media, Mapping) else None
-        schema = schema if isinstance(schema, Mapping) else None
-        found[key] = Media(key, schema, cache.get(schema) if schema is not None else None)
-    return found
-
-
-def parse_form(body: bytes, schema: Mapping[str, Any] | None) -> tuple[dict[str, Any], list[Issue]]:
-    """An urlencoded body as an object, arrays where the schema's property is one."""
-    pairs, issues = parse_query(body)
-    for issue in issues:
-        issue["in"] = "body"
-    properties = (schema or {}).get("properties") or {}
-    form: dict[str, Any] = {}
-    for name, value in pairs:
-        prop = properties.get(name) or {}
-        if "array" in _types(prop):
-            form.setdefault(name, []).append(value)
-        else:
-            form[name] = value
-    return coerce(form, schema or {}), issues
-
-
-def multipart_names(body: bytes, content_type: str) -> list[str]:
-    """The part names of a multipart/form-data body; ValueError when it does not parse."""
-    boundary = None
-    for parameter in content_type.split(";")[1:]:
-        key, _, value = parameter.strip().partition("=")
-        if key.lower() == "boundary":
-            boundary = value.strip('"')
-    if not boundary:
-        raise ValueError("multipart body without a boundary parameter")
-    delimiter = b"--" + boundary.encode("latin-1")
-    if delimiter + b"--" not in body:
-        raise ValueError("multipart body without its closing delimiter")
-    names = []
-    for part in body.split(delimiter)[1:]:
-        if part.startswith(b"--"):
-            break
-        head = part.split(b"\r\n\r\n", 1)[0].decode("latin-1")
-        found = re.search(r'content-disposition:[^\r\n]*\bname="([^"]*)"', head, re.IGNORECASE)
-        if found is None:
-            raise ValueError("a multipart part without a Content-Disposition name")
-        names.append(found.group(1))
-    return names
-
-
-def body_issues(
-    media_type: str,
-    content_type: str,
-    media: Media,
-    body: bytes,
-    *,
-    location: str,
-) -> list[Issue]:
-    """What is wrong with `body` as `media`: unparseable, or against its schema."""
-    if is_json(media_type) or (media.key.endswith("json") and media_type.endswith("json")):
-        try:
-            value = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            return [{"in": location, "pointer": "/", "message": f"not valid JSON: {exc}"}]
-        if media.validator is None:
-            return []
-        return _pointed(schema_issues(media.validator, value, location=location))
-    if media_type == "application/x-www-form-urlencoded":
-        form, issues = parse_form(body, media.schema)
-        for issue in issues:
-            issue["in"] = location
-        if media.validator is not None:
-            issues += _pointed(schema_issues(media.validator, form, location=location))
-        return issues
-    if media_type.startswith("multipart/"):
-        try:
-            names = multipart_names(body, content_type)
-        except ValueError as exc:
-            return [{"in": location, "pointer": "/", "message": str(exc)}]
-        required = (media.schema or {}).get("required") or []
-        return [
-            {"in": location, "pointer": f"/{name}", "message": f"required part {name!r} missing"}
-            for name in required
-            if name not in names
-        ]
-    return []  # other media types: documented, not parsed
-
-
-def _pointed(issues: list[Issue]) -> list[Issue]:
-    """Body issues always carry a pointer, `/` for the whole body."""
-    for issue in issues:
-        issue.setdefault("pointer", "/")
-    return issues
 
 
 # --- responses ------------------------------------------------------------------------------
@@ -518,7 +172,7 @@ class Operation:
                 text = path_values.get(name)
                 if text is not None:
                     raw = param.parse(text)
-                    raw = _decoded(raw)
+                    raw = decoded(raw)
             elif where == "query":
                 raw = self._query_value(param, query)
             elif where == "header":
@@ -526,7 +180,7 @@ class Operation:
                 if values:
                     raw = param.parse(", ".join(values))
             elif where == "cookie" and name in cookies:
-                raw = _decoded(param.parse(cookies[name]))
+                raw = decoded(param.parse(cookies[name]))
         except Undecodable as exc:
             return [{"in": where, "name": name, "message": str(exc)}]
         except orjson.JSONDecodeError as exc:
@@ -743,14 +397,6 @@ class Operation:
         return issues
 
 
-def _decoded(raw: Any) -> Any:
-    if isinstance(raw, list):
-        return [decode(value) for value in raw]
-    if isinstance(raw, dict):
-        return {decode(key): decode(value) for key, value in raw.items()}
-    return decode(raw) if isinstance(raw, str) else raw
-
-
 def _merged_parameters(
     path_params: list[dict[str, Any]], operation: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
@@ -769,14 +415,14 @@ def compile_operation(
     schemes = (document.get("components") or {}).get("securitySchemes") or {}
     requirements = operation.get("security", document.get("security")) or []
     security = [
-        [_credential(name, schemes[name]) for name in requirement if name in schemes]
+        [compile_credential(name, schemes[name]) for name in requirement if name in schemes]
         for requirement in requirements
         if isinstance(requirement, Mapping)
     ]
     if any(not alternative for alternative in security):
         security = []  # `{}` among the alternatives: credentials are optional
     parameters = [
-        _parameter(p, cache)
+        compile_parameter(p, cache)
         for p in _merged_parameters(spec.get_path_params(path), operation)
         if p.get("in") in ("path", "query", "header", "cookie")
     ]
@@ -792,7 +438,7 @@ def compile_operation(
     body_content = None
     body_required = False
     if isinstance(request_body, Mapping):
-        body_content = _media_map(request_body.get("content") or {}, cache)
+        body_content = media_map(request_body.get("content") or {}, cache)
         body_required = bool(request_body.get("required"))
     responses: dict[str, DocumentedResponse] = {}
     for status, response in (operation.get("responses") or {}).items():
@@ -814,7 +460,7 @@ def compile_operation(
             )
         key = str(status)
         responses[key] = DocumentedResponse(
-            key, _media_map(response.get("content") or {}, cache), headers
+            key, media_map(response.get("content") or {}, cache), headers
         )
     return Operation(
         path=path,

@@ -101,8 +101,16 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        if not self.complete:
-            self._fail(exc or UpstreamUnavailable("the upstream closed the connection"))
+        if self.complete:
+            return
+        framed = any(
+            n.lower() in (b"content-length", b"transfer-encoding") for n, _ in self.headers
+        )
+        if exc is None and self.head_done is not None and self.head_done.done() and not framed:
+            self.complete = True  # a body delimited by the close (HTTP/1.0 style): all of it
+            self.more.set()
+            return
+        self._fail(exc or UpstreamUnavailable("the upstream closed the connection"))
 
     def data_received(self, data: bytes) -> None:
         self.received_any = True
