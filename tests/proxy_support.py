@@ -65,6 +65,7 @@ class Recording:
 
     answer: Callable[[bytes], bytes | None]
     received: list[bytes] = field(default_factory=list)
+    connections: int = 0
     url: str = ""
     release: threading.Event = field(default_factory=threading.Event)
 
@@ -87,6 +88,7 @@ def recording_upstream(answer: Callable[[bytes], bytes | None]) -> Iterator[Reco
         def handle(self) -> None:
             sock: socket.socket = self.request
             sock.settimeout(10)
+            recording.connections += 1
             data = b""
             while True:
                 while b"\r\n\r\n" not in data:

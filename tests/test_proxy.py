@@ -24,8 +24,9 @@ GOOD = json.dumps(
 KEY = b"Bearer ck_test_" + b"a" * 32
 
 
-def good(_request: bytes) -> bytes:
-    return answer_bytes(200, GOOD)
+def good(request: bytes) -> bytes:
+    answer = answer_bytes(200, GOOD)
+    return answer[: -len(GOOD)] if request.startswith(b"HEAD ") else answer
 
 
 def head_of(request: bytes) -> list[bytes]:
@@ -102,6 +103,20 @@ def test_the_answer_comes_back_unchanged_with_no_violations() -> None:
     assert response.headers["x-upstream"] == "yes"
     assert "contract-violations" not in response.headers
     assert app.record.violations == 0
+
+
+def test_upstream_connections_are_kept_alive_and_reused() -> None:
+    with (
+        recording_upstream(good) as upstream,
+        proxied(SPEC, upstream.url) as (url, _app),
+        httpx.Client() as client,
+    ):
+        for method in ("GET", "HEAD", "GET", "GET", "HEAD", "GET"):
+            response = client.request(method, url + PATH, headers={"Authorization": KEY.decode()})
+            assert response.status_code == 200
+            assert response.content == (GOOD if method == "GET" else b"")
+    assert len(upstream.received) == 6
+    assert upstream.connections == 1
 
 
 @pytest.mark.parametrize(

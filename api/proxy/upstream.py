@@ -92,6 +92,7 @@ class _Connection(asyncio.Protocol):
     closed: bool = False
     status: int = 0
     for_head: bool = False
+    keep_alive: bool = False
 
     def __hash__(self) -> int:
         return id(self)
@@ -146,12 +147,16 @@ class _Connection(asyncio.Protocol):
         self.status = self.parser.get_status_code()
         if 100 <= self.status < 200 and self.status != 101:
             return  # an interim answer (100 Continue): the real one follows
+        # Only meaningful inside the parser's callbacks: it is reset once the message ends.
+        self.keep_alive = bool(self.parser.should_keep_alive())
         if not self.head_done.done():
             self.head_done.set_result(None)
         if self.for_head:  # a HEAD answer has no body, whatever Content-Length says
             self.on_message_complete()
 
     def on_body(self, body: bytes) -> None:
+        if self.for_head or self.complete:
+            return  # bytes after a HEAD answer are not its body
         self.pieces.append(body)
         self.more.set()
 
@@ -173,7 +178,7 @@ class _Connection(asyncio.Protocol):
         if len(body) >= 65536:
             self.transport.write(body)
         await self.head_done
-        keep_alive = bool(self.parser.should_keep_alive()) and not self.for_head
+        keep_alive = self.keep_alive  # each exchange has a new parser: HEAD included
         return Response(self.status, b"", list(self.headers), self, keep_alive)
 
     async def body(self) -> AsyncIterator[bytes]:
