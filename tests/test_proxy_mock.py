@@ -83,9 +83,14 @@ def valid_request(operation: Operation, base: str) -> tuple[str, str, dict[str, 
         request_body = operation.definition.get("requestBody") or {}
         for media_type, media in (request_body.get("content") or {}).items():
             examples = [example.value for example in media_examples(media)]
-            properties = (media.get("schema") or {}).get("properties") or {}
-            if not examples and properties:  # an object of its properties' examples
-                examples = [{k: v["example"] for k, v in properties.items() if "example" in v}]
+            schema = media.get("schema") or {}
+            built = {
+                k: v["example"]
+                for k, v in (schema.get("properties") or {}).items()
+                if "example" in v
+            }
+            if not examples and built and set(schema.get("required") or ()) <= set(built):
+                examples = [built]  # an object of its properties' examples
             if examples and "json" in media_type:
                 body = json.dumps(examples[0], default=str).encode()
                 headers["Content-Type"] = media_type
