@@ -6,8 +6,10 @@ import asyncio
 import json
 import logging
 import os
+import pathlib
 import re
 import shlex
+import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -28,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
 from api.assembly import Middleware, assemble
+from api.mock import spec_cache
 from api.mock.credentials import mock_security_map, pattern_shape, read_keys
 from api.mock.documented_errors import documented_error, response_for
 from api.mock.generate import Generator
@@ -37,7 +40,7 @@ from api.mock.prefer import PRISM_PARAMS, Preferences, parse_prefer
 from api.mock.replies import InvalidExample, MockOperation, operation_key
 from api.openapi.connexion_shim import route_methods, scope_operation_id
 from api.openapi.servers import base_path, normalise
-from api.openapi.spec import OpenAPI31Specification
+from api.openapi.spec import OpenAPI31Specification, load_document, parse_document
 from api.protocol.middleware import ExactPathRouting
 
 logger = logging.getLogger("craftkit.mock")
@@ -61,6 +64,7 @@ class MockOptions:
     token_pattern: str | None = None  # default: the shape the security scheme describes
     any_token: bool = False
     base_path: str | None = None  # None: the first `servers` URL's path; "/": the root
+    last_good: str | None = None  # `--watch`: a copy of the last spec that loaded
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))
@@ -334,6 +338,31 @@ class MockSpecification(OpenAPI31Specification):
     def base_path(self, _base_path: str) -> None:
         raise AttributeError("the mock's base path is set with MockOptions.base_path")
 
+    @classmethod
+    def from_path(cls, path: str | pathlib.Path) -> OpenAPI31Specification:
+        """The spec at `path`, parsed and validated, or as it was the last time these same
+        bytes were (api/mock/spec_cache.py)."""
+        data = pathlib.Path(path).read_bytes()
+        base_uri = f"{pathlib.Path(path).resolve().parent}/"
+        cached = spec_cache.load(data)
+        if cached is not None:
+            return ValidatedBefore(cached, base_uri=base_uri)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidSpecification(f"not UTF-8 text: {exc}") from None
+        spec = cls(parse_document(text), base_uri=base_uri)
+        spec_cache.store(data, spec.raw)
+        return spec
+
+
+class ValidatedBefore(MockSpecification):
+    """A document from the spec cache: these bytes passed `check_document` before."""
+
+    @classmethod
+    def check_document(cls, spec: dict[str, Any]) -> None:
+        return None
+
 
 def served_base_path(spec: OpenAPI31Specification, options: MockOptions) -> str:
     """`--base-path` (`/` for the root), else the path of the spec's first `servers` URL."""
@@ -342,9 +371,17 @@ def served_base_path(spec: OpenAPI31Specification, options: MockOptions) -> str:
     return base_path(spec.raw)
 
 
-def create_mock_app(options: MockOptions) -> connexion.AsyncApp:
-    """The mock server for `options.spec_path`: no database, no handlers, the same assembly."""
-    spec = MockSpecification.from_path(options.spec_path)
+def create_mock_app(options: MockOptions, document: str | None = None) -> connexion.AsyncApp:
+    """The mock server for `options.spec_path`: no database, no handlers, the same assembly.
+
+    `document`: another file holding the spec's text (`--watch`'s last good copy), read with
+    references resolved next to `options.spec_path` and served as /openapi.yaml.
+    """
+    if document is None:
+        spec = MockSpecification.from_path(options.spec_path)
+    else:
+        folder = pathlib.Path(options.spec_path).resolve().parent
+        spec = MockSpecification(load_document(document), base_uri=f"{folder}/")
     generator = Generator(spec.schemas)
     operations = {
         operation_key(definition.get("operationId"), method, path): MockOperation(
@@ -379,7 +416,7 @@ def create_mock_app(options: MockOptions) -> connexion.AsyncApp:
     }
     app = assemble(
         spec,
-        options.spec_path,
+        document or options.spec_path,
         app_class=connexion.AsyncApp,
         resolver=MockResolver(),
         security_map=mock_security_map(
@@ -678,17 +715,30 @@ def configure_logging() -> logging.Logger:
 def app_from_env() -> ASGIApp:
     """uvicorn's factory for `craftkit mock --watch`, which rebuilds the app on every change.
 
-    A spec edited into an invalid document is logged once, in one line, and every call is
-    answered with a 503 until the next change reloads the worker.
+    A spec edited into one that does not load is logged once, in one line, and the last one
+    that loaded (`options.last_good`, copied on every good load) keeps being served until the
+    next change; without one, every call is answered with a 503 naming the problem.
     """
     configure_logging()
     options = MockOptions.from_env()
     try:
-        return create_mock_app(options)
+        app = create_mock_app(options)
+        if options.last_good:
+            shutil.copyfile(options.spec_path, options.last_good)
+        return app
     except SPEC_PROBLEMS as exc:
         problem = spec_problem(exc, options.spec_path)
-        logger.error("cannot load the spec, answering 503 until it is fixed: %s", problem)
     except Exception as exc:  # a bug of ours, most likely: keep the traceback, still answer
         problem = spec_problem(exc, options.spec_path)
         logger.exception("cannot build the mock, answering 503: %s", problem)
+        return unavailable_app(options, problem)
+    if options.last_good and pathlib.Path(options.last_good).is_file():
+        try:
+            app = create_mock_app(options, document=options.last_good)
+        except Exception as exc:  # the copy's references may have changed under it
+            logger.error("cannot load the last good spec either: %s", exc)
+        else:
+            logger.error("cannot load the spec, still serving the last good one: %s", problem)
+            return app
+    logger.error("cannot load the spec, answering 503 until it is fixed: %s", problem)
     return unavailable_app(options, problem)

@@ -74,6 +74,9 @@ def pick_media_type(content: Mapping[str, Any]) -> str | None:
     return str(next(iter(content)))
 
 
+NO_RESPONSES: dict[str, Any] = {"204": {"description": "The operation documents no response."}}
+
+
 def operation_key(operation_id: str | None, method: str, path: str) -> str:
     return operation_id or f"{method.upper()} {path}"
 
@@ -127,7 +130,8 @@ class MockOperation:
         if prefs.problems:
             message = "; ".join(p["message"] for p in prefs.problems)
             raise RequestValidationProblem(f"Invalid preference: {message}.", prefs.problems)
-        responses = self.definition.get("responses") or {"200": {"description": "OK"}}
+        # No documented response (3.1 allows it): nothing to say, so no content.
+        responses = self.definition.get("responses") or NO_RESPONSES
         status, key = documented_status(responses, prefs.code, prefs.source("code"))
         response = responses[key]
         applied = [f"code={status}"] if prefs.code is not None else []
