@@ -13,6 +13,7 @@ import pytest
 
 from tests.proxy_support import answer_bytes, proxied, raw, recording_upstream, served
 from tests.support import ROOT, assert_envelope, free_port
+from tests.test_guards import HOSTILE
 
 SPEC = ROOT / "openapi.yaml"
 RENDER = "5f0c6a52-4d0e-4b8a-9a57-1d3c2e7b9f10"
@@ -379,3 +380,37 @@ def test_a_websocket_upgrade_to_a_down_upstream_is_a_502() -> None:
         )
     assert answer.startswith(b"HTTP/1.1 502"), answer
     assert b'"code":"bad_gateway"' in answer
+
+
+# --- the server's hostile-request table, through the proxy -------------------------------------
+
+
+@pytest.mark.parametrize("row", HOSTILE, ids=[row[0] for row in HOSTILE])
+def test_each_hostile_request_is_forwarded_byte_for_byte_or_refused(row: tuple) -> None:
+    _label, path, kwargs, with_key, _status, _code = row
+    target = path.replace("{R}", RENDER).replace("{KEY}", "ck_test_k").encode()
+    method = kwargs.get("method", "GET").encode()
+    body = kwargs.get("content", b"")
+    headers = [b"host: h"]
+    if with_key:
+        headers.append(b"authorization: " + KEY)
+    headers += [f"{k.lower()}: {v}".encode() for k, v in kwargs.get("headers", {}).items()]
+    if body:
+        headers.append(b"content-length: %d" % len(body))
+    request = method + b" " + target + b" HTTP/1.1\r\n" + b"\r\n".join(headers)
+    with recording_upstream(good) as upstream, proxied(SPEC, upstream.url) as (url, _app):
+        answer = raw(url, request + b"\r\nconnection: close\r\n\r\n" + body)
+    status = int(answer.split(b" ", 2)[1])
+    if upstream.received:
+        [received] = upstream.received
+        lines = head_of(received)
+        assert lines[0] == method + b" " + target + b" HTTP/1.1"
+        assert lines[1 : 1 + len(headers)] == headers
+        assert received.endswith(b"\r\n\r\n" + body)
+        assert status == 200  # the upstream's answer, whatever the proxy thought of it
+    else:  # refused by the bounds the proxy shares with serve, in the envelope
+        assert status in (414, 431), answer[:300]
+        assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["code"] in (
+            "uri_too_long",
+            "headers_too_large",
+        )
