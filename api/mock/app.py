@@ -603,6 +603,10 @@ class SpecErrors:
             shaped = documented_error(self.spec, operation, status, message or "", issues)
             if shaped is not None:
                 break
+        if shaped is None and not (entry is not None and status == 405):
+            await send(start)  # the envelope as it came, every header kept
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+            return
         if shaped is None:
             response = Response(body, status_code=status, headers=kept, media_type=None)
             response.headers["content-type"] = headers.get("content-type", "application/json")
