@@ -151,6 +151,21 @@ def test_a_body_over_the_bound_is_refused_not_forwarded() -> None:
     assert upstream.received == []
 
 
+def test_an_answer_over_the_bound_streams_through_unchecked(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with (
+        recording_upstream(broken) as upstream,
+        proxied(SPEC, upstream.url, max_body=10) as (url, app),
+    ):
+        response = httpx.get(url + PATH, headers={"Authorization": KEY.decode()})
+    assert response.status_code == 200
+    assert response.content == GOOD.replace(b'"viewed":1', b'"viewed":"1"')  # all of it
+    assert "contract-violations" not in response.headers
+    assert app.record.violations == 0 and app.record.requests == 1
+    assert "larger than 10 bytes, not checked" in caplog.text
+
+
 # --- upstream trouble ------------------------------------------------------------------------
 
 

@@ -215,6 +215,10 @@ def test_violations_or_low_coverage_exit_1(tmp_path: Path) -> None:
         (["--upstream", "ftp://x"], "is not an http:// or https:// URL"),
         (["--upstream", "http://h:1/base"], "has a path or query"),
         (["--upstream", "http://h:1", "--spec", "pyproject.toml"], "pyproject.toml"),
+        (
+            ["--upstream", "http://h:1", "--report-path", "/v1/renders/x/engagement"],
+            "choose another --report-path",
+        ),
     ],
 )
 def test_bad_options_and_specs_exit_2_in_one_line(args: list[str], says: str) -> None:
