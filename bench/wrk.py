@@ -97,8 +97,10 @@ def run(
     seconds: int,
     headers: dict[str, str],
     timeout: int | None = None,
+    allow_errors: bool = False,
 ) -> Result:
-    """Load `url` for `seconds`; WrkError if any request failed or was not answered 2xx/3xx."""
+    """Load `url` for `seconds`; WrkError if any request failed or was not answered 2xx/3xx
+    (unless `allow_errors`: then they are counted in the result)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(DONE_HOOK)
         script = Path(handle.name)
@@ -120,6 +122,6 @@ def run(
     if done.returncode != 0:
         raise WrkError(f"wrk exited with {done.returncode}: {done.stderr.strip()}")
     result = parse(done.stdout)
-    if result.errors:
+    if result.errors and not allow_errors:
         raise WrkError(f"{result.errors} of {result.requests} requests failed:\n{done.stdout}")
     return result
