@@ -57,8 +57,9 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## bench: craftkit beside stock Connexion under wrk, and in-process latencies -> bench/results.md,
-##        then data at scale (summary latency against 10..1e6 events, ingestion of 1e6 events,
+## bench: craftkit beside stock Connexion under wrk, in-process latencies, and craftkit proxy
+##        beside Prism's proxy (Prism from npm into ~/.cache/craftkit-prism on first use;
+##        BENCH_ARGS=--no-prism skips it) -> bench/results.md, then data at scale (summary latency against 10..1e6 events, ingestion of 1e6 events,
 ##        the partitioned layout) -> bench/results-scale.md; PostgreSQL joins with
 ##        CRAFTKIT_BENCH_POSTGRES_URL=postgresql://…
 bench: $(VENV)/.installed-bench wrk

@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from bench import engagement, machine, report, throughput
+from bench import engagement, machine, proxy, report, throughput
 
-SECTIONS: tuple[ModuleType, ...] = (throughput, engagement)
+SECTIONS: tuple[ModuleType, ...] = (throughput, engagement, proxy)
 RESULTS = Path(__file__).with_name("results.md")
 
 

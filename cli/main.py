@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from cli import contract, db, demo, events, keys, mock, projects, renders, serve, spec
+from cli import contract, db, demo, events, keys, mock, projects, proxy, renders, serve, spec
 from cli.context import Context
 
 DATABASE_URL_HELP = "Database URL (default: $DATABASE_URL, else sqlite:///craftkit.db)."
@@ -40,6 +40,7 @@ main.add_command(demo.demo)
 main.add_command(mock.mock)
 main.add_command(contract.contract_test)
 main.add_command(spec.spec)
+main.add_command(proxy.proxy)
 
 
 def _database_url_after(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:

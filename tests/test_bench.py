@@ -226,3 +226,55 @@ def test_a_profile_is_summed_by_component():
     assert rows["uvicorn and the HTTP parser"] == (0.0, 90.0)
     assert rows[OTHER] == (10.0, 0.0)
     assert summarise("") == []
+
+
+def test_the_proxy_targets_say_met_or_by_how_much_missed():
+    from bench import proxy
+
+    servers = {
+        "u": measured("u", [4000, 4100, 4200], p50=0.0001),
+        "p": measured("p", [2000, 2100, 2200], p50=0.0004),
+        "q": measured("q", [500, 600, 700], p50=0.002),
+    }
+    text = "\n".join(proxy.targets(servers))
+    assert "| (p) p50 added with one connection, ms | 0.300 | ≤ 0.5 | met |" in text
+    assert "| (p) req/s ÷ (q) req/s | 3.50 | ≥ 3 | met |" in text
+    servers["p"] = measured("p", [1000, 1000, 1000], p50=0.0011)
+    text = "\n".join(proxy.targets(servers))
+    assert "| 1.000 | ≤ 0.5 | **missed**: 2.00x the target |" in text
+    assert "| 1.67 | ≥ 3 | **missed**: 0.56x the target |" in text
+
+
+def test_the_proxy_section_shows_commands_without_this_machines_paths():
+    import argparse
+
+    from bench import proxy
+
+    servers = [
+        measured("u", [4000], p50=0.0001),
+        measured("p", [2000], p50=0.0004),
+        measured("q", [500], p50=0.002),
+    ]
+    servers[0].url = "http://127.0.0.1:4321"
+    servers[1].argv = [
+        "/x/.venv/bin/craftkit",
+        "proxy",
+        "--spec",
+        str(proxy.SPEC),
+        "--upstream",
+        servers[0].url,
+    ]
+    servers[2].argv = [
+        "/home/me/.cache/craftkit-prism/node_modules/.bin/prism",
+        "proxy",
+        str(proxy.SPEC),
+        servers[0].url,
+    ]
+    args = argparse.Namespace(proxy_rounds=1, proxy_duration=8, proxy_single=3, proxy_warmup=2)
+    text = "\n".join(proxy.section(args, servers).lines)
+    assert (
+        "craftkit proxy --spec openapi.yaml --upstream http://127.0.0.1:$UPSTREAM --port $PORT"
+        in text
+    )
+    assert "prism proxy openapi.yaml http://127.0.0.1:$UPSTREAM --port $PORT" in text
+    assert "/home/me" not in text and str(ROOT) not in text

@@ -98,6 +98,19 @@ COMMANDS = {
     "serve": ["--app", "--database-url", "--host", "--no-init", "--port", "--reload", "--workers"],
     "spec": [],
     "spec diff": ["--fail-on", "--format", "--output", "BASE", "REVISION"],
+    "proxy": [
+        "--host",
+        "--junit",
+        "--max-body",
+        "--min-coverage",
+        "--mode",
+        "--port",
+        "--report-json",
+        "--report-path",
+        "--spec",
+        "--upstream",
+        "--upstream-timeout",
+    ],
 }
 
 

@@ -46,6 +46,7 @@ from api.protocol.uvicorn_shim import (
     UNPARSED_LIMIT,
     VERSION_NOT_SUPPORTED,
     BoundedHttpToolsProtocol,
+    ProxyHttpToolsProtocol,
 )
 from tests.support import ROOT, ServedDatabase, assert_small_envelope, craftkit, serve_database
 
@@ -92,6 +93,23 @@ def test_each_overridden_method_is_still_uvicorns(name: str) -> None:
     assert ours == expected
 
 
+# Overridden by the proxy's protocol (ProxyHttpToolsProtocol), to tunnel WebSocket upgrades.
+PROXY_OVERRIDDEN = {
+    "_should_upgrade": (["self"], "tunnelling a WebSocket upgrade instead of serving it"),
+    "handle_websocket_upgrade": (["self"], "handing the connection to the tunnel"),
+}
+
+
+@pytest.mark.parametrize("name", PROXY_OVERRIDDEN)
+def test_each_method_the_proxy_overrides_is_still_uvicorns(name: str) -> None:
+    expected, used_for = PROXY_OVERRIDDEN[name]
+    assert name in vars(HttpToolsProtocol), moved(f"HttpToolsProtocol.{name} (gone)", used_for)
+    found = list(inspect.signature(getattr(HttpToolsProtocol, name)).parameters)
+    assert found == expected, moved(f"HttpToolsProtocol.{name}{tuple(found)}", used_for)
+    ours = list(inspect.signature(getattr(ProxyHttpToolsProtocol, name)).parameters)
+    assert ours == expected
+
+
 def assigned_on_self(cls: type) -> set[str]:
     """The attributes `cls`'s own methods assign on `self` (`self.x = …`, `self.x += …`)."""
     tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
@@ -121,6 +139,10 @@ def assigned_on_self(cls: type) -> set[str]:
         (HttpToolsProtocol, "loop", "the head and idle timers"),
         (HttpToolsProtocol, "timeout_keep_alive", "the idle timeout"),
         (HttpToolsProtocol, "timeout_keep_alive_task", "the idle timer, armed at connect"),
+        (HttpToolsProtocol, "connections", "the proxy's tunnel leaving uvicorn's connections"),
+        (HttpToolsProtocol, "client", "the proxy's tunnel's X-Forwarded-For"),
+        (HttpToolsProtocol, "scheme", "the proxy's tunnel's X-Forwarded-Proto"),
+        (HttpToolsProtocol, "scope", "the proxy's request target in the scope's extensions"),
     ],
 )
 def test_each_attribute_read_is_still_set_by_uvicorn(cls: type, attribute: str, used_for: str):

@@ -42,15 +42,17 @@ def bounded_config(
     head_timeout: float,
     idle_timeout: float,
     takes_bodies: bool = False,
+    http: str = PROTOCOL,
     **options: Any,
 ) -> BoundedConfig:
     """uvicorn's config for `app` (an ASGI app, or an import string with `factory=True`)
-    behind the bounded protocol; `options` are uvicorn's own (workers, log_level, reload…)."""
+    behind the bounded protocol (`http`: it, or a subclass of it such as the proxy's);
+    `options` are uvicorn's own (workers, log_level, reload…)."""
     return BoundedConfig(
         app,
         host=host,
         port=port,
-        http=PROTOCOL,
+        http=http,
         ws="none",  # no WebSocket: an Upgrade request is answered as plain HTTP
         limit_concurrency=bounds.SERVER_CONCURRENCY,
         timeout_keep_alive=idle_timeout,  # type: ignore[arg-type]  # a float works as well

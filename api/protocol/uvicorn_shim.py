@@ -37,14 +37,21 @@ says which moved; pyproject.toml pins the uvicorn range these were tested on.
 
 `supervise(config)` is `uvicorn.run` for a config built elsewhere (api/protocol/server.py):
 `uvicorn.run` builds its own, and its reloader and worker supervisors are internals.
+
+`ProxyHttpToolsProtocol` (craftkit proxy) also overrides `_should_upgrade` and
+`handle_websocket_upgrade` (a WebSocket upgrade tunnelled to the upstream) and reads `scope`,
+`connections`, `loop`, `client` and `scheme`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import ssl
 import sys
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
 
@@ -71,6 +78,7 @@ def error_response(status: int, code: str, message: str) -> bytes:
         414: b"URI Too Long",
         431: b"Request Header Fields Too Large",
         501: b"Not Implemented",
+        502: b"Bad Gateway",
         505: b"HTTP Version Not Supported",
     }
     return b"".join(
@@ -104,6 +112,7 @@ UNKNOWN_METHOD = error_response(501, "not_implemented", "Unknown request method.
 HEAD_TIMEOUT = error_response(
     408, "request_timeout", "The request head did not arrive in time; send it whole."
 )
+UPSTREAM_DOWN = error_response(502, "bad_gateway", "The upstream cannot be reached.")
 HEAD_TIMEOUT_SECONDS = 10.0  # when the config names none (api/protocol/server.py does)
 
 
@@ -292,6 +301,115 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             return
         cycle.keep_alive = False  # uvicorn closes the connection once this answer is sent
         self.flow.pause_reading()
+
+
+@dataclass
+class Tunnel:
+    """Where `craftkit proxy` tunnels WebSocket upgrades: the upstream, and whom to tell."""
+
+    host: str
+    port: int
+    ssl: ssl.SSLContext | None = None
+    opened: Callable[[], None] | None = None  # counts the upgrade in the proxy's record
+
+
+class ProxyHttpToolsProtocol(BoundedHttpToolsProtocol):
+    """`craftkit proxy`'s protocol: the same bounds on heads, request bodies read (the app
+    bounds them), and the request target as received handed to the app in the scope's
+    extensions (`TARGET_EXTENSION`): uvicorn's scope keeps only the path and query of an
+    absolute-form target (`GET http://elsewhere/x`), which the proxy must refuse, not forward.
+
+    A WebSocket upgrade (origin-form target) is tunnelled to `tunnel` byte for byte, head
+    included, as uvicorn hands an upgrade to its WebSocket protocol (overriding
+    `_should_upgrade` and `handle_websocket_upgrade`): not validated, counted. `tunnel` is set by
+    `craftkit proxy` before uvicorn starts (uvicorn instantiates the protocol itself).
+    """
+
+    tunnel: Tunnel | None = None
+    tunnelling = False
+
+    def on_headers_complete(self) -> None:
+        if self.tunnel is not None and self.parser.should_upgrade() and self._websocket():
+            self.in_head = False
+            self.done_reading = True  # the tunnel reads from now on
+            self.tunnelling = True
+            return
+        super().on_headers_complete()
+        if self.cycle is not None and self.cycle.scope is self.scope:
+            extensions: dict[str, object] = self.scope.setdefault("extensions", {})  # type: ignore[assignment]
+            extensions[TARGET_EXTENSION] = bytes(self.url)
+
+    def _websocket(self) -> bool:
+        upgrade = [v for n, v in self.headers if n == b"upgrade"]
+        return bool(upgrade) and upgrade[0].strip().lower() == b"websocket" and self.url[:1] == b"/"
+
+    def _should_upgrade(self) -> bool:
+        return self.tunnelling
+
+    def handle_websocket_upgrade(self) -> None:
+        """The upgrade request goes upstream as received (plus X-Forwarded-*); from then on,
+        bytes are copied both ways until either side closes."""
+        assert self.tunnel is not None
+        self.connections.discard(self)
+        method = self.parser.get_method()
+        lines = [method + b" " + bytes(self.url) + b" HTTP/1.1"]
+        lines += [name + b": " + value for name, value in self.headers]
+        if self.client:
+            lines.append(b"x-forwarded-for: " + str(self.client[0]).encode())
+        lines.append(b"x-forwarded-proto: " + (self.scheme or "http").encode())
+        head = b"\r\n".join(lines) + b"\r\n\r\n"
+        self.transport.pause_reading()
+        if self.tunnel.opened is not None:
+            self.tunnel.opened()
+        task = self.loop.create_task(_open_tunnel(self.tunnel, self.transport, head))
+        _TUNNELS.add(task)
+        task.add_done_callback(_TUNNELS.discard)
+
+
+_TUNNELS: set[asyncio.Task[None]] = set()
+
+
+class _Pipe(asyncio.Protocol):
+    """One side of a tunnel: what it reads is written to the other side's transport."""
+
+    def __init__(self, other: asyncio.BaseTransport | None = None) -> None:
+        self.other = other
+
+    def data_received(self, data: bytes) -> None:
+        if self.other is not None:
+            self.other.write(data)  # type: ignore[attr-defined]
+
+    def eof_received(self) -> bool | None:
+        if self.other is not None:
+            self.other.close()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.other is not None:
+            self.other.close()
+
+
+async def _open_tunnel(tunnel: Tunnel, client: asyncio.BaseTransport, head: bytes) -> None:
+    loop = asyncio.get_running_loop()
+    try:
+        upstream, _ = await loop.create_connection(
+            lambda: _Pipe(client),
+            tunnel.host,
+            tunnel.port,
+            ssl=tunnel.ssl,
+            server_hostname=tunnel.host if tunnel.ssl else None,
+        )
+    except OSError:
+        client.write(UPSTREAM_DOWN)  # type: ignore[attr-defined]
+        client.close()
+        return
+    client.set_protocol(_Pipe(upstream))
+    upstream.write(head)  # type: ignore[attr-defined]
+    client.resume_reading()  # type: ignore[attr-defined]
+
+
+TARGET_EXTENSION = "craftkit.request_target"
+PROXY_PROTOCOL = "api.protocol.uvicorn_shim:ProxyHttpToolsProtocol"
 
 
 def _declares_body(name: bytes, value: bytes) -> bool:
