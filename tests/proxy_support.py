@@ -57,7 +57,13 @@ def served(
 
 @contextmanager
 def proxied(
-    spec_path: Path, upstream: str, *, mode: str = "report", timeout: float = 10, **more: Any
+    spec_path: Path,
+    upstream: str,
+    *,
+    mode: str = "report",
+    timeout: float = 10,
+    idle_timeout: float = 5,
+    **more: Any,
 ) -> Iterator[tuple[str, ProxyApp]]:
     """The proxy as `craftkit proxy` runs it (its uvicorn options), in front of `upstream`."""
     app, _operations = create_proxy_app(
@@ -68,7 +74,7 @@ def proxied(
 
     def config_for(app: Any, port: int) -> uvicorn.Config:
         return proxy_config(
-            app, "127.0.0.1", port, head_timeout=10, idle_timeout=5, log_level="warning"
+            app, "127.0.0.1", port, head_timeout=10, idle_timeout=idle_timeout, log_level="warning"
         )
 
     with served(app, config_for) as url:

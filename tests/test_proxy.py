@@ -4,6 +4,7 @@ refusals in the envelope, report and enforce modes, 502/504, the record and its 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from typing import Any
 from xml.etree import ElementTree
@@ -384,6 +385,22 @@ def test_websocket_upgrades_are_tunnelled_and_counted() -> None:
         report = httpx.get(url + "/__craftkit/report").json()
     assert report["websocket_upgrades"] == 1
     assert report["violations"] == 0  # not validated: what follows the upgrade is not HTTP
+
+
+def test_a_websocket_tunnel_outlives_the_idle_and_head_timeouts() -> None:
+    """The tunnel is no HTTP request: the protocol's idle timer (armed at connect) and head
+    timer must not close it."""
+    from websockets.sync.client import connect
+
+    with (
+        served(echo, ws="websockets") as upstream,
+        proxied(SPEC, upstream, idle_timeout=0.5) as (url, _app),
+        connect(url.replace("http://", "ws://") + "/live/feed", open_timeout=10) as socket,
+    ):
+        assert socket.recv(timeout=10) == "/live/feed"
+        time.sleep(1.5)  # three idle timeouts with nothing sent either way
+        socket.send("still there")
+        assert socket.recv(timeout=10) == "echo still there"
 
 
 def test_a_websocket_upgrade_to_a_down_upstream_is_a_502() -> None:

@@ -227,7 +227,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         except httptools.HttpParserError:
             self.refuse(self.refusal or INVALID_REQUEST)
         except httptools.HttpParserUpgrade:
-            self._unsupported_upgrade_warning()  # ws="none": served as plain HTTP
+            if self._should_upgrade():  # the proxy's WebSocket tunnel
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()  # ws="none": served as plain HTTP
 
     def on_response_complete(self) -> None:
         """uvicorn starts the next waiting request or resumes reading; the bytes kept behind
@@ -350,6 +353,11 @@ class ProxyHttpToolsProtocol(BoundedHttpToolsProtocol):
         """The upgrade request goes upstream as received (plus X-Forwarded-*); from then on,
         bytes are copied both ways until either side closes."""
         assert self.tunnel is not None
+        # The tunnel is no request: neither the head timeout nor the idle one applies to it.
+        self._stop_head_timer()
+        if self.timeout_keep_alive_task is not None:
+            self.timeout_keep_alive_task.cancel()
+            self.timeout_keep_alive_task = None
         self.connections.discard(self)
         method = self.parser.get_method()
         lines = [method + b" " + bytes(self.url) + b" HTTP/1.1"]
