@@ -63,6 +63,7 @@ def proxied(
     mode: str = "report",
     timeout: float = 10,
     idle_timeout: float = 5,
+    head_timeout: float = 10,
     **more: Any,
 ) -> Iterator[tuple[str, ProxyApp]]:
     """The proxy as `craftkit proxy` runs it (its uvicorn options), in front of `upstream`."""
@@ -74,7 +75,12 @@ def proxied(
 
     def config_for(app: Any, port: int) -> uvicorn.Config:
         return proxy_config(
-            app, "127.0.0.1", port, head_timeout=10, idle_timeout=idle_timeout, log_level="warning"
+            app,
+            "127.0.0.1",
+            port,
+            head_timeout=head_timeout,
+            idle_timeout=idle_timeout,
+            log_level="warning",
         )
 
     with served(app, config_for) as url:

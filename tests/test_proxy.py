@@ -394,7 +394,7 @@ def test_a_websocket_tunnel_outlives_the_idle_and_head_timeouts() -> None:
 
     with (
         served(echo, ws="websockets") as upstream,
-        proxied(SPEC, upstream, idle_timeout=0.5) as (url, _app),
+        proxied(SPEC, upstream, idle_timeout=0.5, head_timeout=0.5) as (url, _app),
         connect(url.replace("http://", "ws://") + "/live/feed", open_timeout=10) as socket,
     ):
         assert socket.recv(timeout=10) == "/live/feed"
