@@ -6,27 +6,27 @@ from pathlib import Path
 
 import pytest
 
-from api.openapi.spec import OpenAPI31Specification
 from contract_tests import engine as contract
-from tests.support import ROOT
+from contract_tests.documents import Document
 
 OPERATION = "GET /v1/renders/{id}/engagement"
-DOCUMENTED = contract.documented_responses(OpenAPI31Specification.from_path(ROOT / "openapi.yaml"))
+DOCUMENTED = contract.documented_responses(Document(contract.our_contract()))
 NOT_FOUND = {"error": {"code": "not_found", "message": "Render not found."}}
 
 
 @pytest.mark.parametrize("foreign_key", [None, "ck_test_" + "F" * 32])
-def test_the_config_is_the_toml_plus_the_runs_keys(tmp_path: Path, foreign_key: str | None) -> None:
-    credentials = contract.Credentials("ck_test_" + "K" * 32, foreign_key)
-    config = contract.load_config(credentials, tmp_path, max_examples=7, seed=3)
+def test_the_config_is_the_toml_plus_the_owners_key_per_scheme(foreign_key: str | None) -> None:
+    credentials = contract.Credentials.from_keys("ck_test_" + "K" * 32, foreign_key)
+    config = contract.load_config(credentials, contract.our_contract(), max_examples=7, seed=3)
     project = config.projects.get_default()
     assert config.seed == 3
     assert project.generation.max_examples == 7
-    assert project.auth.wfc is not None and project.auth.wfc.user == "owner"
-    assert project.auth.wfc.peers == (["owner", "foreign"] if foreign_key else None)
-    users = contract.wfc_document(credentials)["auth"]
-    assert [u["name"] for u in users] == (["owner", "foreign"] if foreign_key else ["owner"])
-    assert oct(Path(project.auth.wfc.path).stat().st_mode & 0o777) == "0o600"
+    # The contract's one scheme, bearerApiKey, gets the owner's key; the foreign key is only
+    # ever sent by the engine itself (steering, the cross-tenant replay).
+    schemes = project.auth.openapi.schemes
+    assert list(schemes) == ["bearerApiKey"]
+    assert getattr(schemes["bearerApiKey"], "bearer", None) == "ck_test_" + "K" * 32
+    assert project.auth.wfc is None
     assert contract.junit_path(config) == Path("reports/contract-junit.xml")
 
 

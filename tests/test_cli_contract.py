@@ -13,7 +13,7 @@ def test_contract_test_without_the_contract_extra_says_how_to_install_it(tmp_pat
         ["contract-test", "--url", "http://x", "--key", "k"],
         tmp_path,
     )
-    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.returncode == 2, done.stdout + done.stderr
     assert "schemathesis is missing: install the contract extra" in done.stderr
     assert "pip install 'craftkit-engagement[contract]'" in done.stderr
     assert "Traceback" not in done.stderr
