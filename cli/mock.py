@@ -16,7 +16,14 @@ from cli.context import Context, pass_ctx
     "--spec",
     "spec_path",
     type=click.Path(exists=True, dir_okay=False),
-    help="OpenAPI 3.1 or 3.0 document (default: $CRAFTKIT_SPEC, else this repo's openapi.yaml).",
+    help="OpenAPI 3.2, 3.1 or 3.0 document (default: $CRAFTKIT_SPEC, else this repo's "
+    "openapi.yaml).",
+)
+@click.option(
+    "--base-path",
+    metavar="PATH",
+    help="Serve the operations under PATH ('/' for the root) instead of the path of the "
+    "spec's first servers URL.",
 )
 @click.option("--host", help="Address to bind (default: $CRAFTKIT_HOST or 127.0.0.1).")
 @click.option("--port", type=int, help="Port (default: $CRAFTKIT_PORT or 8080).")
@@ -52,6 +59,7 @@ from cli.context import Context, pass_ctx
 def mock(
     obj: Context,
     spec_path: str | None,
+    base_path: str | None,
     host: str | None,
     port: int | None,
     keys_file: str | None,
@@ -93,6 +101,7 @@ def mock(
         delay_ms=delay_ms,
         token_pattern=token_pattern,
         any_token=any_token,
+        base_path=base_path,
     )
     if token_pattern and any_token:
         raise click.UsageError("--token-pattern and --any-token contradict each other")
@@ -120,6 +129,8 @@ def mock(
         + (", watching the spec" if watch else "")
         + ")"
     )
+    for line in start_up_lines(app, f"http://{host}:{port}"):
+        click.echo(line)
     uvicorn.run(
         "api.mock:app_from_env" if watch else app,
         factory=watch,
@@ -129,6 +140,17 @@ def mock(
         access_log=False,  # the mock logs its own line per call, with the example it chose
         **(watch_options(spec, options.keys_file) if watch else {}),
     )
+
+
+def start_up_lines(app: Any, origin: str) -> list[str]:
+    """Where the operations live (the base path), and one call to try."""
+    from api.mock.app import example_call
+
+    base, curl = example_call(app, origin)
+    lines = [f"Operations under {origin}{base}/  (Swagger UI: {origin}{base}/ui)"]
+    if curl:
+        lines.append(f"Try: {curl}")
+    return lines
 
 
 def watch_options(spec: pathlib.Path, keys_file: str | None) -> dict[str, Any]:

@@ -512,7 +512,7 @@ def test_preflight_lists_only_the_paths_methods(mock_client: Callable[..., TestC
     """Starlette lists every method it knows; Prism, and now the mock, the path's own."""
     ask = {"Origin": ORIGIN, "Access-Control-Request-Method": "GET"}
     engagement = mock_client().options(ENGAGEMENT, headers=ask)
-    assert engagement.headers["access-control-allow-methods"] == "GET, HEAD"
+    assert engagement.headers["access-control-allow-methods"] == "GET, HEAD, OPTIONS"
     shop = mock_client(SHOP)
     methods = {
         path: {m.upper() for m in item if m in ("get", "put", "post", "delete", "patch")}
@@ -523,12 +523,12 @@ def test_preflight_lists_only_the_paths_methods(mock_client: Callable[..., TestC
     ]
     answer = shop.options(posted, headers={**ask, "Access-Control-Request-Method": "POST"})
     listed = set(answer.headers["access-control-allow-methods"].split(", "))
-    assert listed - {"HEAD"} == methods[posted]
+    assert listed - {"HEAD", "OPTIONS"} == methods[posted]
 
 
 @pytest.mark.parametrize(
     ("path", "method", "declared"),
-    [(ENGAGEMENT, "DELETE", "GET, HEAD"), ("/v1/nothing", "GET", "none: no operation")],
+    [(ENGAGEMENT, "DELETE", "GET, HEAD, OPTIONS"), ("/v1/nothing", "GET", "none: no operation")],
 )
 def test_a_preflight_for_an_undeclared_method_is_refused(
     client: TestClient, path: str, method: str, declared: str

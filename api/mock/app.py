@@ -7,11 +7,12 @@ import json
 import logging
 import os
 import re
+import shlex
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 import connexion
 from connexion.exceptions import InvalidSpecification
@@ -28,11 +29,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import errors
 from api.assembly import Middleware, assemble
 from api.mock.credentials import mock_security_map, pattern_shape, read_keys
+from api.mock.documented_errors import documented_error, response_for
 from api.mock.generate import Generator
 from api.mock.hooks import HOOKS
+from api.mock.paths import BasePath, PathTable
 from api.mock.prefer import PRISM_PARAMS, Preferences, parse_prefer
 from api.mock.replies import InvalidExample, MockOperation, operation_key
 from api.openapi.connexion_shim import scope_operation_id
+from api.openapi.servers import base_path, normalise
 from api.openapi.spec import OpenAPI31Specification
 from api.protocol.middleware import ExactPathRouting
 
@@ -56,6 +60,7 @@ class MockOptions:
     delay_ms: int = 0
     token_pattern: str | None = None  # default: the shape the security scheme describes
     any_token: bool = False
+    base_path: str | None = None  # None: the first `servers` URL's path; "/": the root
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))
@@ -136,66 +141,54 @@ def is_preflight(scope: Scope) -> bool:
     )
 
 
-def path_methods(spec: OpenAPI31Specification) -> list[tuple[re.Pattern[str], tuple[str, ...]]]:
-    """For each path of the spec, a pattern matching it and the methods it declares."""
-    methods: dict[str, list[str]] = {}
-    for path, method, _definition in spec.operations():
-        methods.setdefault(path, []).append(method.upper())
-    table = []
-    for path, declared in methods.items():
-        pattern = "".join(
-            "[^/]+" if part.startswith("{") else re.escape(part)
-            for part in re.split(r"(\{[^}]+\})", path)
-        )
-        if "GET" in declared and "HEAD" not in declared:
-            declared.append("HEAD")  # answered as GET (HeadAsGet)
-        # Concrete paths first, as routing tries them (`/pets/mine` before `/pets/{id}`).
-        table.append((path.count("{"), re.compile(pattern), tuple(declared)))
-    return [(pattern, declared) for _, pattern, declared in sorted(table, key=lambda r: r[0])]
-
-
 class MockCORS(CORSMiddleware):
-    """Starlette's CORS, saying in a preflight only the methods the path declares, as Prism does.
+    """Starlette's CORS, saying in a preflight only what the path declares, as Prism does:
+    its methods (with HEAD and OPTIONS) and the request headers its operations use (their
+    header parameters and security schemes, besides Accept, Content-Type and Prefer).
 
     A refused preflight is answered with the envelope, saying what failed (Starlette answers a
-    plain-text `400 Disallowed CORS origin`). `paths` comes from `path_methods(spec)`; without
-    it, the methods given are listed for every path.
+    plain-text `400 Disallowed CORS origin`). `paths` is the spec's `PathTable` (paths under
+    the base path and, where served, at the root); without it, the methods and headers given
+    are allowed for every path.
     """
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        paths: list[tuple[re.Pattern[str], tuple[str, ...]]] | None = None,
-        **options: Any,
-    ) -> None:
+    def __init__(self, app: ASGIApp, paths: PathTable | None = None, **options: Any) -> None:
         super().__init__(app, **options)
         self.paths = paths
 
     def methods_at(self, path: str) -> tuple[str, ...] | None:
         if self.paths is None:
             return None
-        for pattern, methods in self.paths:
-            if pattern.fullmatch(path):
-                return methods
-        return ()
+        entry = self.paths.entry(path)
+        return entry.preflight_methods if entry is not None else ()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and is_preflight(scope):
             methods = self.methods_at(scope["path"])
-            response = self.preflight_response(Headers(scope=scope), methods)
+            headers = self.paths.allowed_headers(scope["path"]) if self.paths else None
+            response = self.preflight_response(Headers(scope=scope), methods, headers)
             await response(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
 
     def preflight_response(
-        self, request_headers: Headers, methods: tuple[str, ...] | None = None
+        self,
+        request_headers: Headers,
+        methods: tuple[str, ...] | None = None,
+        headers: tuple[str, ...] | None = None,
     ) -> Response:
         response = super().preflight_response(request_headers)
         method = request_headers["access-control-request-method"]
         wrong_method = methods is not None and method not in methods
-        if methods is not None and response.status_code < 400:
-            response.headers["access-control-allow-methods"] = ", ".join(methods)
-        if response.status_code < 400 and not wrong_method:
+        requested = request_headers.get("access-control-request-headers")
+        asked = [h.strip().lower() for h in (requested or "").split(",") if h.strip()]
+        wrong_headers = [] if headers is None else [h for h in asked if h not in headers]
+        if response.status_code < 400:
+            if methods is not None:
+                response.headers["access-control-allow-methods"] = ", ".join(methods)
+            if headers is not None:
+                response.headers["access-control-allow-headers"] = ", ".join(headers)
+        if response.status_code < 400 and not wrong_method and not wrong_headers:
             return response
         issues = []
         origin = request_headers["origin"]
@@ -212,13 +205,15 @@ class MockCORS(CORSMiddleware):
                     f"method {method!r} is not declared for this path (declared: {declared})",
                 )
             )
-        requested = request_headers.get("access-control-request-headers")
         if requested is not None and not self.allow_all_headers:
             refused = [h.strip() for h in requested.lower().split(",")]
-            refused = [h for h in refused if h not in self.allow_headers]
-            if refused:
-                names = ", ".join(refused)
-                issues.append(("Access-Control-Request-Headers", f"headers not allowed: {names}"))
+            wrong_headers += [h for h in refused if h not in self.allow_headers]
+        if wrong_headers:
+            names = ", ".join(dict.fromkeys(wrong_headers))
+            allowed = f" (allowed: {', '.join(headers)})" if headers is not None else ""
+            issues.append(
+                ("Access-Control-Request-Headers", f"headers not allowed: {names}{allowed}")
+            )
         private = "access-control-request-private-network"
         if private in request_headers and not self.allow_private_network:
             issues.append(("Access-Control-Request-Private-Network", "private network is refused"))
@@ -324,9 +319,29 @@ def declared_headers(spec: OpenAPI31Specification) -> list[str]:
     return sorted(names)
 
 
+class MockSpecification(OpenAPI31Specification):
+    """The spec, routed at the root: `BasePath` strips the base path before routing, so that
+    the same operations answer under it and at the root (Connexion mounts them under it)."""
+
+    @property
+    def base_path(self) -> str:
+        return ""
+
+    @base_path.setter
+    def base_path(self, _base_path: str) -> None:
+        raise AttributeError("the mock's base path is set with MockOptions.base_path")
+
+
+def served_base_path(spec: OpenAPI31Specification, options: MockOptions) -> str:
+    """`--base-path` (`/` for the root), else the path of the spec's first `servers` URL."""
+    if options.base_path is not None:
+        return normalise(options.base_path)
+    return base_path(spec.raw)
+
+
 def create_mock_app(options: MockOptions) -> connexion.AsyncApp:
     """The mock server for `options.spec_path`: no database, no handlers, the same assembly."""
-    spec = OpenAPI31Specification.from_path(options.spec_path)
+    spec = MockSpecification.from_path(options.spec_path)
     generator = Generator(spec.schemas)
     operations = {
         operation_key(definition.get("operationId"), method, path): MockOperation(
@@ -344,12 +359,22 @@ def create_mock_app(options: MockOptions) -> connexion.AsyncApp:
                 source,
                 problem,
             )
+    for problem in unserved_features(spec):
+        logger.warning("%s", problem)
+    table = PathTable(spec.spec, spec.operations(), served_base_path(spec, options))
     keys = read_keys(options.keys_file) if options.keys_file else None
     # At BEFORE_EXCEPTION, the first is outermost: every call is logged, preflights included;
     # CORS headers go on every answer, the error envelope included, and preflights are
-    # answered before anything else. MockResponder sits in Connexion's handler slot.
+    # answered before anything else; then the base path is stripped, and errors are put in
+    # the spec's own shape. MockResponder sits in Connexion's handler slot.
     before = MiddlewarePosition.BEFORE_EXCEPTION
-    return assemble(
+    cors_options = {
+        "allow_origins": list(options.cors_origins),
+        "allow_methods": ["*"],
+        "allow_headers": ["*"],
+        "expose_headers": [*EXPOSED_HEADERS, *declared_headers(spec)],
+    }
+    app = assemble(
         spec,
         options.spec_path,
         app_class=connexion.AsyncApp,
@@ -363,17 +388,9 @@ def create_mock_app(options: MockOptions) -> connexion.AsyncApp:
         routing=StringPathRouting,
         middleware=[
             Middleware(MockRequest, before, {"delay_ms": options.delay_ms}),
-            Middleware(
-                MockCORS,
-                before,
-                {
-                    "allow_origins": list(options.cors_origins),
-                    "allow_methods": ["*"],
-                    "allow_headers": ["*"],
-                    "expose_headers": [*EXPOSED_HEADERS, *declared_headers(spec)],
-                    "paths": path_methods(spec),
-                },
-            ),
+            Middleware(MockCORS, before, {**cors_options, "paths": table}),
+            Middleware(BasePath, before, {"table": table, "not_found": outside_base_path}),
+            Middleware(SpecErrors, before, {"table": table, "spec": spec}),
             Middleware(
                 MockResponder, MiddlewarePosition.BEFORE_CONTEXT, {"operations": operations}
             ),
@@ -381,6 +398,164 @@ def create_mock_app(options: MockOptions) -> connexion.AsyncApp:
         domain_errors={InvalidExample: invalid_example},
         max_body=None,  # any document's bodies: the validators bound what they accept
     )
+    app.mock_table = table  # for the start-up line (`example_call`)
+    return app
+
+
+def sample_value(param: Mapping[str, Any]) -> str:
+    """A plausible path parameter value for the start-up curl line."""
+    found = param.get("schema")
+    schema: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    for value in (param.get("example"), schema.get("example"), schema.get("default")):
+        if value is not None:
+            return quote(str(value), safe="")
+    if schema.get("enum"):
+        return quote(str(schema["enum"][0]), safe="")
+    if schema.get("format") == "uuid":
+        return "5f0c6a52-4d0e-4b8a-9a57-1d3c2e7b9f10"
+    return "1"
+
+
+def example_call(app: Any, origin: str) -> tuple[str, str | None]:
+    """(base path, one curl command line) for the start-up line of `craftkit mock`.
+
+    A GET without path parameters if there is one, with the credentials its security asks
+    for, of the shape the scheme describes.
+    """
+    table: PathTable | None = getattr(app, "mock_table", None)
+    if table is None or not table.entries:
+        return (table.base if table else ""), None
+    gets = [e for e in table.entries if "GET" in e.operations]
+    entry = next((e for e in gets if "{" not in e.template), gets[0] if gets else table.entries[0])
+    method = "GET" if "GET" in entry.operations else next(iter(entry.operations))
+    operation = entry.operations[method]
+    path = entry.template
+    for param in [*entry.parameters, *(operation.get("parameters") or [])]:
+        if isinstance(param, Mapping) and param.get("in") == "path":
+            path = path.replace("{" + str(param.get("name")) + "}", sample_value(param))
+    path = re.sub(r"\{[^}]+\}", "1", path)
+    parts = ["curl", "-i"] + ([] if method == "GET" else ["-X", method])
+    options, query = table.credentials(operation)
+    parts += options
+    parts.append(shlex.quote(f"{origin}{table.base}{path}{query}"))
+    return table.base, " ".join(parts)
+
+
+async def outside_base_path(scope: Scope, receive: Receive, send: Send) -> None:
+    """A path outside the base path, where the root is not served (see api/mock/paths.py)."""
+    await envelope_response(404, f"No route matches {scope['path']}.")(scope, receive, send)
+
+
+def unserved_features(spec: OpenAPI31Specification) -> list[str]:
+    """What the mock cannot serve of this document, one line each (3.2 features, say)."""
+    return []
+
+
+class SpecErrors:
+    """The mock's 4xx answers in the shape the operation documents for them (issue 17).
+
+    Validation, security, routing and preference errors come out of Connexion's exception
+    middleware as the envelope; where the matched operation documents that status (exactly,
+    as `4XX`, or as `default`) with content, the answer becomes that documented response
+    (api/mock/documented_errors.py), the message in its text field. The envelope stays where
+    nothing is documented, or where the documented JSON schema takes the envelope itself (this
+    project's contract). A 405's `Allow` lists the methods the path declares. Answers of
+    `MockResponder` (a `Prefer: code=404` example) are the spec's own and pass untouched.
+    """
+
+    def __init__(self, app: ASGIApp, table: PathTable, spec: OpenAPI31Specification) -> None:
+        self.app = app
+        self.table = table
+        self.spec = spec
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        info = _info(scope)
+        held: dict[str, Any] = {}
+        chunks: list[bytes] = []
+
+        async def shaped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                if 400 <= message["status"] < 500 and not info.get("source"):
+                    held["start"] = message
+                    return
+            elif "start" in held and message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    await self.answer(scope, held["start"], b"".join(chunks), send)
+                return
+            await send(message)
+
+        await self.app(scope, receive, shaped)
+
+    async def answer(self, scope: Scope, start: Message, body: bytes, send: Send) -> None:
+        status = int(start["status"])
+        headers = Headers(raw=start["headers"])
+        entry = self.table.match(scope["path"])
+        method = "GET" if scope["method"] == "HEAD" else scope["method"]
+        message, issues = envelope_parts(body)
+        kept = {k: v for k, v in headers.items() if k.lower() in errors.KEPT_HEADERS}
+        if entry is not None and status == 405:
+            allowed = ", ".join(entry.declared)
+            kept["allow"] = allowed
+            message = f"Method {scope['method']} is not allowed here; allowed: {allowed}."
+            body = errors.envelope(405, message).body
+        candidates = [entry.operations[method]] if entry and method in entry.operations else []
+        if entry is not None and status == 405:
+            candidates = list(entry.operations.values())
+        shaped = None
+        for operation in candidates:
+            if envelope_fits(self.spec, operation, status, body):
+                break
+            shaped = documented_error(self.spec, operation, status, message or "", issues)
+            if shaped is not None:
+                break
+        if shaped is None:
+            response = Response(body, status_code=status, headers=kept, media_type=None)
+            response.headers["content-type"] = headers.get("content-type", "application/json")
+        else:
+            _status, media_type, shaped_body, documented = shaped
+            _info(scope)["source"] = "documented error"
+            response = Response(
+                shaped_body,
+                status_code=status,
+                headers={**documented, **kept},
+                media_type=media_type,
+            )
+        await response(scope, _no_receive, send)
+
+
+async def _no_receive() -> Message:  # pragma: no cover - a Response never reads
+    return {"type": "http.disconnect"}
+
+
+def envelope_parts(body: bytes) -> tuple[str | None, list[dict[str, Any]] | None]:
+    """(message, issues) of an error envelope, or (None, None) if `body` is not one."""
+    try:
+        error = json.loads(body)["error"]
+        return str(error["message"]), error.get("issues")
+    except (ValueError, KeyError, TypeError):
+        return None, None
+
+
+def envelope_fits(
+    spec: OpenAPI31Specification, operation: Mapping[str, Any], status: int, body: bytes
+) -> bool:
+    """Whether the operation documents `status` as application/json with a schema that takes
+    the envelope as it is (this project's own contract does): then it is sent unchanged."""
+    response = response_for(operation.get("responses") or {}, status)
+    if not isinstance(response, Mapping):
+        return False
+    media = (response.get("content") or {}).get("application/json")
+    if not isinstance(media, Mapping) or not isinstance(media.get("schema"), Mapping):
+        return False
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return False
+    return next(iter(spec.schemas.get(media["schema"]).iter_errors(value)), None) is None
 
 
 def invalid_example(_request: ConnexionRequest, exc: Exception) -> Any:

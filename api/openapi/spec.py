@@ -1,11 +1,13 @@
-"""OpenAPI 3.1 on stock Connexion 3.3: how a document is loaded, checked and registered.
+"""OpenAPI 3.1 (and 3.0, 3.2) on stock Connexion 3.3: how a document is loaded and checked.
 
 Connexion 3.3 checks documents against the 3.0 meta-schema (so it refuses `openapi: 3.1.0`) and
 validates with JSON Schema Draft 4. This module changes how a document is loaded and registered:
 
 - `OpenAPI31Specification`, a spec class that validates the document with
-  openapi-spec-validator (3.1, or 3.0 for older documents) and loads YAML without Connexion's
-  Jinja pass, so the document is used exactly as written; it owns the compiled-schema cache.
+  openapi-spec-validator (3.0, 3.1 or 3.2, as the document says) and loads YAML without
+  Connexion's Jinja pass, so the document is used exactly as written (dates as the strings
+  written); it owns the compiled-schema cache. 3.2 documents are read with 3.1's JSON Schema
+  2020-12 semantics; `operations()` walks their `query` and `additionalOperations` too.
 - `add_api()` registers it on an app with our validators (api/openapi/validation.py), bypassing
   Connexion's `add_api`, which would re-parse it as 3.0; on an AsyncApp, each operation's
   view is decorated once, not on every request as Connexion 3.3 does (`decorate_views_once`).
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import pathlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import cached_property
 from typing import Any
 
@@ -28,6 +30,7 @@ from connexion.exceptions import (
 )
 from openapi_spec_validator import validate as validate_document
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+from referencing.exceptions import Unresolvable
 
 from api.openapi.connexion_shim import Specification, decorate_views_once, register_api
 from api.openapi.validation import SchemaCache, validator_map
@@ -35,6 +38,45 @@ from api.openapi.validation import SchemaCache, validator_map
 logger = logging.getLogger("craftkit.openapi")
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+# OpenAPI 3.2: the QUERY method is a fixed field; any other method sits in `additionalOperations`.
+HTTP_METHODS_32 = (*HTTP_METHODS, "query")
+SUPPORTED = ("3.0.", "3.1.", "3.2.")
+
+
+class DocumentLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """YAML's safe loader (libyaml's when built: a 1.5 MB spec in 0.5 s, not 3 s), with
+    timestamps kept as the strings written.
+
+    `example: 2026-06-15` is a date object for YAML 1.1 but a string for JSON Schema (and in
+    the document's JSON twin): as a date it matched no `type: string` and broke JSON output.
+    """
+
+
+DocumentLoader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
+
+
+def json_pointer(parts: Iterable[Any]) -> str:
+    """RFC 6901: `#/paths/~1pets/get`, as `$ref`s write it."""
+    return "#" + "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
+
+
+def _at(document: Any, parts: Iterable[Any]) -> Any:
+    for part in parts:
+        document = document[part]
+    return document
+
+
+def ref_sites(node: Any, target: str, at: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    """Where in `node` a `$ref` to `target` (`/components/…` or `#/components/…`) sits."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and target and (ref == target or ref.endswith("#" + target)):
+            yield at
+        for key, value in node.items():
+            yield from ref_sites(value, target, (*at, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from ref_sites(value, target, (*at, index))
 
 
 # --- the document ---------------------------------------------------------------------------
@@ -44,7 +86,7 @@ def load_document(path: str | pathlib.Path) -> dict[str, Any]:
     """Parse a YAML or JSON document as written (no templating, unlike Connexion's loader)."""
     text = pathlib.Path(path).read_text(encoding="utf-8")
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=DocumentLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -61,23 +103,39 @@ class OpenAPI31Specification(Specification):
     @classmethod
     def check_document(cls, spec: dict[str, Any]) -> None:
         version = str(spec.get("openapi", ""))
-        if not (version.startswith("3.1.") or version.startswith("3.0.")):
+        if not version.startswith(SUPPORTED):
             raise InvalidSpecification(
-                f"openapi: {version or '(missing)'} is not supported; expected 3.1.x or 3.0.x"
+                f"openapi: {version or '(missing)'} is not supported; "
+                "expected 3.2.x, 3.1.x or 3.0.x"
             )
         try:
-            validate_document(spec)
+            validate_document(spec)  # the 3.0, 3.1 or 3.2 validator, by the `openapi` field
         except OpenAPIValidationError as exc:
             # The validator's messages end with a dump of the whole instance: keep the sentence.
             what = exc.message.split("\n", 1)[0]
-            where = " > ".join(str(part) for part in exc.absolute_path)
+            where = json_pointer(exc.absolute_path)
             raise InvalidSpecification(
-                f"Invalid OpenAPI {version} document: {what}" + (f" (at {where})" if where else "")
+                f"Invalid OpenAPI {version} document at {where}: {what}"
             ) from exc
+        except Unresolvable as exc:
+            # A dangling `$ref`: its message dumps the whole document; say where the ref sits.
+            target = str(getattr(exc, "ref", "") or "")
+            site = next(ref_sites(spec, target), None)
+            where, written = "", target
+            if site is not None:
+                where, written = f" at {json_pointer(site)}", _at(spec, site)["$ref"]
+            raise InvalidSpecification(
+                f"Invalid OpenAPI {version} document{where}: $ref {written!r} points to nothing"
+            ) from None
 
     @property
     def is_31(self) -> bool:
-        return str(self.raw.get("openapi", "")).startswith("3.1.")
+        """JSON Schema 2020-12 semantics: 3.1 and 3.2 documents (3.0 has its own dialect)."""
+        return str(self.raw.get("openapi", "")).startswith(("3.1.", "3.2."))
+
+    @property
+    def is_32(self) -> bool:
+        return str(self.raw.get("openapi", "")).startswith("3.2.")
 
     @cached_property
     def schemas(self) -> SchemaCache:
@@ -90,11 +148,21 @@ class OpenAPI31Specification(Specification):
         return cls(document, base_uri=f"{pathlib.Path(path).resolve().parent}/")
 
     def operations(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
-        """(path, method, resolved operation) for every operation in the document."""
-        for path, item in self.spec.get("paths", {}).items():
-            for method in HTTP_METHODS:
+        """(path, method, resolved operation) for every operation in the document.
+
+        Methods are lower case; in a 3.2 document they include `query` and those of
+        `additionalOperations` (`COPY` is yielded as `copy`).
+        """
+        for path, item in (self.spec.get("paths") or {}).items():
+            if not isinstance(item, dict):
+                continue
+            for method in HTTP_METHODS_32 if self.is_32 else HTTP_METHODS:
                 if isinstance(item.get(method), dict):
                     yield path, method, item[method]
+            if self.is_32:
+                for method, operation in (item.get("additionalOperations") or {}).items():
+                    if isinstance(operation, dict):
+                        yield path, str(method).lower(), operation
 
 
 def add_api(app: Any, spec: OpenAPI31Specification, **options: Any) -> None:
