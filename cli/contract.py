@@ -140,6 +140,14 @@ def with_options(options: list[Any]) -> Any:
     "`craftkit renders list --project P` shows them.",
 )
 @click.option(
+    "--operation",
+    "operations",
+    multiple=True,
+    metavar="'METHOD /path'",
+    help="Test only this operation, as the spec writes its path ('GET /pets/{petId}'); "
+    "repeatable (default: every operation).",
+)
+@click.option(
     "--junit",
     type=click.Path(dir_okay=False, path_type=pathlib.Path),
     help="Where to write the JUnit XML report (default: [reports.junit] path of the config).",
@@ -171,6 +179,7 @@ def contract_test(
     url: str,
     path_params: tuple[str, ...],
     render_ids: tuple[str, ...],
+    operations: tuple[str, ...],
     junit: pathlib.Path | None,
     report: str,
     max_examples: int | None,
@@ -230,7 +239,7 @@ def contract_test(
         seed=seed,
     ) as config:
         junit = junit or contract.junit_path(config)
-        schema = load_schema(schemathesis, contract, source, config)
+        schema = load_schema(schemathesis, contract, source, config, operations)
         click.echo(f"Testing {base_url} against {source}", err=True)
         result = contract.run_contract(
             schema,
@@ -337,10 +346,19 @@ def notes(
         click.echo("note: no --foreign-… identity: cross-tenant reads are not probed", err=True)
 
 
-def load_schema(schemathesis: Any, contract: Any, source: str, config: Any) -> Any:
-    """Schemathesis' schema of the document; exit 2 with one line if it cannot be tested."""
+def label(operation: str) -> str:
+    """'get  /pets/{petId}' as Schemathesis labels it: 'GET /pets/{petId}'."""
+    method, _, path = operation.strip().partition(" ")
+    return f"{method.upper()} {path.strip()}"
+
+
+def load_schema(
+    schemathesis: Any, contract: Any, source: str, config: Any, operations: tuple[str, ...]
+) -> Any:
+    """Schemathesis' schema of the document (only `operations`, if given); exit 2 with one
+    line if it cannot be tested."""
     from contract_tests.documents import is_url
-    from contract_tests.schemathesis_shim import LoaderError, operation_errors
+    from contract_tests.schemathesis_shim import LoaderError, operation_errors, operation_labels
 
     try:
         if is_url(source):
@@ -350,6 +368,12 @@ def load_schema(schemathesis: Any, contract: Any, source: str, config: Any) -> A
     except (LoaderError, OSError) as exc:
         message = str(getattr(exc, "message", None) or exc).strip().splitlines()
         stop(f"{source}: {message[0] if message else type(exc).__name__}")
+    if operations:
+        wanted = [label(operation) for operation in operations]
+        missing = sorted(set(wanted) - operation_labels(schema))
+        if missing:
+            stop(f"--operation {missing[0]!r}: no such operation in {source}")
+        schema = schema.include(name=wanted)
     problems = operation_errors(schema)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""

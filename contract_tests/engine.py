@@ -41,6 +41,7 @@ from contract_tests.schemathesis_shim import (
     from_schema,
     generated_negative,
     generated_positive,
+    operation_labels,
     phase_and_mode,
     send_probe,
 )
@@ -150,6 +151,7 @@ class ContractResult:
     exchanges: list[Exchange] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what did not run, and why (not a failure)
     checks: tuple[str, ...] = ()
     seed: int | None = None
     elapsed: float = 0.0
@@ -350,7 +352,7 @@ def documented_status_or_invalid_request(ctx: Any, response: Any, case: Any) -> 
 
 
 def _refused_fairly(run: RunContext, response: Any, case: Any) -> bool:
-    """A secured operation refusing a request that carries no valid credentials of the run.
+    """A secured operation refusing a request that does not carry the owner's credentials.
 
     `ignored_auth` demands exactly that 401/403, so it is not undocumented behaviour even where
     the spec lists neither status; a refusal of the owner's own credentials still fails here.
@@ -361,7 +363,7 @@ def _refused_fairly(run: RunContext, response: Any, case: Any) -> bool:
     sent = identities.identify(
         request.headers, request.url, run.credentials.identities, run.schemes
     )
-    return sent not in (OWNER, FOREIGN)
+    return sent != OWNER  # the foreign identity may be refused; the owner may not
 
 
 def _is_invalid_request(response: Any) -> bool:
@@ -450,7 +452,8 @@ def run_contract(
     doc = Document(document if document is not None else schema.raw_schema)
     run = RunContext(credentials, doc, identities.security_schemes(doc.raw))
     result = ContractResult(checks=BUILTIN_CHECKS + CUSTOM_CHECKS, seed=schema.config.seed)
-    result.documented = documented_responses(doc)
+    tested = operation_labels(schema)  # `--operation` may have narrowed the run
+    result.documented = {k: v for k, v in documented_responses(doc).items() if k in tested}
     pools = {**({"id": list(render_ids)} if render_ids else {}), **(path_params or {})}
     steer(schema, path_pools(pools, doc), run)
     setattr(schema, CONTEXT_ATTR, run)
@@ -559,7 +562,11 @@ def _collect(event: Any, result: ContractResult, run: RunContext) -> None:
                     )
                 )
     elif isinstance(event, events.NonFatalError):
-        result.errors.append(f"{event.label}: {event.info.format()}")
+        text = event.info.format()
+        if "excluded by filters" in text:  # `--operation` left out every linked operation
+            result.notes.append(f"{event.label}: skipped, the linked operations are not tested")
+        else:
+            result.errors.append(f"{event.label}: {text}")
     elif isinstance(event, events.FatalError):
         result.errors.append(f"fatal: {event.exception!r}")
 
@@ -734,6 +741,8 @@ def summary(result: ContractResult) -> str:
     gaps = coverage_gaps(result)
     lines.append("Gaps: " + ("none" if not gaps else ""))
     lines += [f"  {gap}" for gap in gaps]
+    if result.notes:
+        lines += ["", "Notes:", *(f"  {note}" for note in result.notes)]
     if result.errors:
         lines += ["", f"Errors ({len(result.errors)}):", *(f"  {e}" for e in result.errors)]
     lines.append("")

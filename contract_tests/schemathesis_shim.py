@@ -33,6 +33,7 @@ __all__ = [
     "from_schema",
     "generated_positive",
     "operation_errors",
+    "operation_labels",
     "phase_and_mode",
     "send_probe",
 ]
@@ -72,3 +73,10 @@ def operation_errors(schema: Any) -> list[str]:
             message = str(getattr(exc, "message", None) or exc).strip().splitlines()
             problems.append(label + (message[0] if message else type(exc).__name__))
     return problems
+
+
+def operation_labels(schema: Any) -> set[str]:
+    """Labels ("GET /pets/{petId}") of the operations a (possibly filtered) schema tests."""
+    return {
+        result.ok().label for result in schema.get_all_operations() if type(result).__name__ == "Ok"
+    }
