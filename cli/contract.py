@@ -229,7 +229,6 @@ def contract_test(
     unreachable = contract.unreachable(base_url)
     if unreachable:
         stop(unreachable)
-    notes(credentials, document, steering, ours)
     with contract.prepared_config(
         credentials,
         document,
@@ -240,6 +239,7 @@ def contract_test(
     ) as config:
         junit = junit or contract.junit_path(config)
         schema = load_schema(schemathesis, contract, source, config, operations)
+        notes(credentials, document, steering, ours)
         click.echo(f"Testing {base_url} against {source}", err=True)
         result = contract.run_contract(
             schema,

@@ -582,12 +582,12 @@ def unreachable(base_url: str) -> str | None:
     """Why nothing answers at `base_url` (a usage error, not a failure of the contract)."""
     import requests
 
+    if not base_url.startswith(("http://", "https://")):
+        return f"--url {base_url}: not a URL (expected http://host:port/base-path)"
     try:
         requests.get(base_url, timeout=10)
     except requests.exceptions.InvalidURL as exc:
         return f"--url {base_url}: not a valid URL ({exc})"
-    except requests.exceptions.MissingSchema:
-        return f"--url {base_url}: not a URL (expected http://host:port/base-path)"
     except requests.RequestException as exc:
         reason = type(exc).__name__
         return f"--url {base_url}: nothing answers there ({reason})"
