@@ -159,7 +159,12 @@ def with_options(options: list[Any]) -> Any:
     show_default=True,
     help="Report format on stdout: text, or Markdown (tables, for a pull-request comment).",
 )
-@click.option("--max-examples", type=int, help="Override generation.max-examples.")
+@click.option(
+    "--max-examples",
+    type=int,
+    envvar="CRAFTKIT_CONTRACT_MAX_EXAMPLES",
+    help="Override generation.max-examples (or $CRAFTKIT_CONTRACT_MAX_EXAMPLES).",
+)
 @click.option(
     "--seed", type=int, help="Override the config's seed (same seed and data, same cases)."
 )

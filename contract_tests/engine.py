@@ -684,6 +684,16 @@ def coverage_gaps(result: ContractResult) -> list[str]:
             for n, example in enumerate(examples, 1):
                 if _example_state(result, operation, status, example) == "never seen":
                     gaps.append(f"{operation}: example {n} of {status} never produced")
+    # An operation that took none of the owner's valid requests was never tested past its door.
+    refused: dict[str, set[bool]] = {}
+    for e in result.exchanges:
+        if e.key == OWNER and e.mode == "positive":
+            refused.setdefault(e.operation, set()).add(e.status in (401, 403))
+    for operation, outcomes in sorted(refused.items()):
+        documented = result.documented.get(operation, {})
+        success = not documented or any(k[0] == "2" or k == "default" for k in documented)
+        if outcomes == {True} and success:  # (an operation documenting only a 401 is kept to)
+            gaps.append(f"{operation}: every valid request with the given credentials was refused")
     return gaps
 
 
