@@ -228,3 +228,21 @@ def test_the_mock_passes_every_check_with_its_default_options(tmp_path: Path) ->
     assert "No failures." in run.stdout
     gaps = run.stdout.split("Gaps:")[1].split("\n\n")[0]
     assert "401 never" not in gaps and "200 never" not in gaps and "404 never produced" in gaps
+
+
+def test_path_param_id_is_what_render_id_means(
+    demo: dict[str, str], live_server: str, tmp_path: Path
+) -> None:
+    """`--path-param id=…` steers to a stored render as `--render-id` does: 200s are checked."""
+    run = craftkit(
+        demo["url"], "contract-test", "--url", live_server, "--key", demo["key"],
+        "--path-param", f"id={DEMO_RENDER_ID}", "--max-examples", "20",
+        "--junit", str(tmp_path / "junit.xml"), "--report", "markdown",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.startswith("### Contract test ✅ passed")
+    row = next(line for line in run.stdout.splitlines() if line.startswith("| `GET /v1/"))
+    heads = next(line for line in run.stdout.splitlines() if line.startswith("| Operation"))
+    cells = dict(zip(heads.split("|")[2:-1], row.split("|")[2:-1], strict=True))
+    assert int(cells[" 200 "].strip() or 0) > 0, run.stdout
+    assert "no --render-id" not in run.stderr
