@@ -88,7 +88,7 @@ def test_the_summary_lists_failures_with_a_curl_line() -> None:
 
 
 def test_default_and_ranges_cover_the_statuses_not_listed_one_by_one() -> None:
-    documented = {"200": [], "4XX": [], "default": []}
+    documented: dict[str, list[object]] = {"200": [], "4XX": [], "default": []}
     assert contract.covers(documented, "200", 200)
     assert contract.covers(documented, "4XX", 404) and not contract.covers(documented, "4XX", 500)
     assert contract.covers(documented, "default", 500)
