@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run test lint contract contract-deep bench wrk soak clean
+.PHONY: run test lint contract contract-deep bench wrk soak mock-compare clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
@@ -67,6 +67,14 @@ wrk:
 ## soak: 64 connections, 30 s of mixed traffic on a private PostgreSQL while 100k events ingest
 soak: $(VENV)/.installed-test
 	$(BIN)/python -m bench.soak --seconds 30 $(SOAK_ARGS)
+
+## mock-compare: the corpus checks against craftkit's mock and Prism (npm, into ~/.cache) -> docs/mock.md
+PRISM_DIR ?= $(HOME)/.cache/craftkit-prism
+mock-compare: $(VENV)/.installed-test
+	@command -v npm >/dev/null 2>&1 || { echo "npm is needed to install Prism (apt-get install npm)"; exit 2; }
+	@test -x $(PRISM_DIR)/node_modules/.bin/prism || { mkdir -p $(PRISM_DIR) && \
+	  npm install --prefix $(PRISM_DIR) --no-audit --no-fund @stoplight/prism-cli; }
+	$(BIN)/python -m bench.mock_compare --prism $(PRISM_DIR)/node_modules/.bin/prism $(COMPARE_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache reports

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pathlib
+import shutil
+import tempfile
 from typing import Any
 
 import click
 
 from cli.context import Context, pass_ctx
+
+
+class SpecError(click.ClickException):
+    """A spec (or --keys file) that cannot be loaded: a usage error, exit 2, one line."""
+
+    exit_code = 2
 
 
 @click.command("mock")
@@ -118,9 +127,14 @@ def mock(
     try:
         app = create_mock_app(options)  # fail now, with a readable message, if the spec is bad
     except SPEC_PROBLEMS as exc:
-        raise click.ClickException(spec_problem(exc, str(spec))) from exc
+        raise SpecError(spec_problem(exc, str(spec))) from None
     finally:
         logger.disabled = False
+    last_good = tempfile.TemporaryDirectory(prefix="craftkit-mock-") if watch else None
+    if last_good is not None:
+        copy = pathlib.Path(last_good.name) / spec.name
+        shutil.copyfile(spec, copy)  # served while an edit does not load
+        options = dataclasses.replace(options, last_good=str(copy))
     os.environ[OPTIONS_ENV] = options.to_env()  # for uvicorn's factory, also after a reload
     host = host or settings.host
     port = port or settings.port
@@ -131,15 +145,19 @@ def mock(
     )
     for line in start_up_lines(app, f"http://{host}:{port}"):
         click.echo(line)
-    uvicorn.run(
-        "api.mock:app_from_env" if watch else app,
-        factory=watch,
-        host=host,
-        port=port,
-        log_level=settings.log_level,
-        access_log=False,  # the mock logs its own line per call, with the example it chose
-        **(watch_options(spec, options.keys_file) if watch else {}),
-    )
+    try:
+        uvicorn.run(
+            "api.mock:app_from_env" if watch else app,
+            factory=watch,
+            host=host,
+            port=port,
+            log_level=settings.log_level,
+            access_log=False,  # the mock logs its own line per call, with the example it chose
+            **(watch_options(spec, options.keys_file) if watch else {}),
+        )
+    finally:
+        if last_good is not None:
+            last_good.cleanup()
 
 
 def start_up_lines(app: Any, origin: str) -> list[str]:

@@ -100,43 +100,100 @@ def test_watch_reloads_when_the_spec_changes(tmp_path: Path) -> None:
         ("openapi: 3.1.0\ninfo: [unclosed\n", "not valid YAML"),
     ],
 )
-def test_watch_answers_503_while_the_spec_is_broken(
+def test_watch_keeps_serving_the_last_good_spec_while_it_is_broken(
     tmp_path: Path, broken: str, problem: str
 ) -> None:
-    """The reload of a broken spec used to kill the worker, and requests hung."""
+    """The reload of a broken spec used to kill the worker (requests hung), then answered 503:
+    now the last spec that loaded is served, and the problem logged once, in one line."""
     spec = tmp_path / "openapi.yaml"
     shutil.copy(CONTRACT, spec)
+    original = example("200")
     with live_mock("--spec", str(spec), "--watch", cwd=tmp_path) as server:
         spec.write_text(broken)
-        resp = wait_for(server, lambda r: r.status_code == 503)
-        assert resp.headers["content-type"] == "application/json"
-        error = resp.json()["error"]
-        assert error["code"] == "service_unavailable"
-        assert problem in error["message"] and "\n" not in error["message"]
-        assert httpx.get(server.url + "/openapi.yaml").status_code == 503  # every call
-        shutil.copy(CONTRACT, spec)
-        wait_for(server, lambda r: r.status_code == 200 and r.json() == example("200"))
+        deadline = time.monotonic() + 30
+        while problem not in server.output() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        resp = wait_for(server, lambda r: r.status_code == 200)
+        assert resp.json() == original
+        assert httpx.get(server.url + "/openapi.yaml").content == CONTRACT.read_bytes()
+        document = yaml.safe_load(CONTRACT.read_text())
+        changed = document["paths"]["/v1/renders/{id}/engagement"]["get"]["responses"]["200"]
+        changed["content"]["application/json"]["example"]["total"] = original["total"] + 1
+        spec.write_text(yaml.safe_dump(document, sort_keys=False))
+        wait_for(server, lambda r: r.json().get("total") == original["total"] + 1)
         log = server.output()
     assert log.count(problem) == 1, log  # logged once, in the log line of the reload
+    assert "still serving the last good one" in log
     assert "Traceback" not in log, log
-    assert f"mock: GET {ENGAGEMENT} -> 503 error envelope" in log
 
 
-def test_a_bad_spec_is_refused_with_a_readable_message(tmp_path: Path) -> None:
+def test_without_a_good_spec_every_call_is_a_503(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No last good copy (it was removed): the 503 envelope naming the problem."""
+    from starlette.testclient import TestClient
+
+    from api.mock import OPTIONS_ENV, MockOptions, app_from_env
+
+    spec = tmp_path / "openapi.yaml"
+    spec.write_text("openapi: 3.1.0\ninfo: [unclosed\n")
+    options = MockOptions(spec_path=str(spec), last_good=str(tmp_path / "gone.yaml"))
+    monkeypatch.setenv(OPTIONS_ENV, options.to_env())
+    resp = TestClient(app_from_env()).get(ENGAGEMENT)
+    assert resp.status_code == 503 and "not valid YAML" in resp.json()["error"]["message"]
+
+
+DANGLING = """openapi: 3.0.3
+info: {title: x, version: '1'}
+paths:
+  /pets:
+    get:
+      responses:
+        '200':
+          description: ok
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/Pet'}
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "openapi: 3.1.0\ninfo: {title: x}\npaths: {}\n",
+            'Invalid OpenAPI 3.1.0 document at #/info: "version" is a required property',
+        ),
+        (
+            DANGLING,
+            "Invalid OpenAPI 3.0.3 document at #/paths/~1pets/get/responses/200/content/"
+            "application~1json/schema: $ref '#/components/schemas/Pet' points to nothing",
+        ),
+        ("openapi: 3.1.0\ninfo: [unclosed\n", "not valid YAML or JSON: "),
+        ("openapi: 4.0.0\n", "openapi: 4.0.0 is not supported"),
+    ],
+)
+def test_a_bad_spec_is_refused_with_one_readable_line(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    """File, JSON pointer and problem; exit 2 as for any usage error; never a traceback."""
     bad = tmp_path / "bad.yaml"
-    bad.write_text("openapi: 3.1.0\ninfo: {title: x}\npaths: {}\n")
+    bad.write_text(text)
     result = CliRunner().invoke(main, ["mock", "--spec", str(bad)])
-    assert result.exit_code == 1
-    assert "Invalid OpenAPI 3.1.0 document" in result.output
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"Error: {bad}: ")
+    assert expected in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    assert "Traceback" not in result.output and "{'openapi'" not in result.output
 
 
 def test_an_example_that_breaks_its_schema_is_logged_once_at_start(tmp_path: Path) -> None:
     shop = ROOT / "tests" / "data" / "mock_shop.yaml"
     for watch in ((), ("--watch",)):
         with live_mock("--spec", str(shop), *watch, cwd=tmp_path) as server:
-            resp = httpx.get(server.url + "/broken")
+            resp = httpx.get(server.url + "/broken/named", headers={"Prefer": "example=wrong"})
             log = server.output()
-        assert resp.status_code == 500 and "getBroken 200" in resp.json()["error"]["message"]
+        assert resp.status_code == 500 and "getHalfBroken 200" in resp.json()["error"]["message"]
         warning = "mock: spec example does not match its schema: getBroken 200"
         assert log.count(warning) == 1, log
 

@@ -393,3 +393,27 @@ def test_other_handlers_take_their_info_function_from_code(handler: type, scheme
     assert asked == [scheme] and verify is not None, moved(
         f"{handler.__name__}.{hook}", "the mock's security map (with_info_func)"
     )
+
+
+def test_body_validators_keep_required_and_wrap_receive():
+    """OptionalBody reads `_required` and wraps `wrap_receive` of Connexion's validators."""
+    from connexion.validators import FormDataValidator, MultiPartFormDataValidator
+    from connexion.validators.abstract import AbstractRequestBodyValidator
+
+    assert inspect.iscoroutinefunction(AbstractRequestBodyValidator.wrap_receive)
+    assert list(inspect.signature(AbstractRequestBodyValidator.wrap_receive).parameters) == [
+        "self",
+        "receive",
+        "scope",
+    ]
+    for base in (FormDataValidator, MultiPartFormDataValidator, JSONRequestBodyValidator):
+        validator = base(
+            schema={"type": "object"},
+            required=True,
+            encoding="utf-8",
+            strict_validation=True,
+            uri_parser=None,
+        )
+        assert validator._required is True
+    for ours in (shim.FormBodyValidator, shim.MultipartBodyValidator, shim.RequestBodyValidator):
+        assert ours.__mro__[1] is shim.OptionalBody

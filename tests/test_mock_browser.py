@@ -7,6 +7,7 @@ unless CRAFTKIT_REQUIRE_BROWSER=1 (CI sets it), where a missing browser is a fai
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Iterator
@@ -160,3 +161,77 @@ def test_missing_chromium_skips_or_fails_when_required(
     assert "no-chromium" in message and "apt-get install chromium" in message
     if outcome == "fail":
         assert "Chromium is required" in message
+
+
+MUSEUM_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Museum</title></head>
+<body data-state="loading">
+<ul id="hours"></ul>
+<p>Created: <span id="created"></span></p>
+<p>Without credentials: <span id="error"></span></p>
+<script>
+const api = "MOCK/_mock/docs/openapi/museum-api";
+const auth = {"Authorization": "Basic " + btoa("frontend:secret")};
+async function show() {
+  const hours = await (await fetch(api + "/museum-hours", {headers: auth})).json();
+  for (const day of hours) {
+    const item = document.createElement("li");
+    item.textContent = day.date + " " + day.timeOpen + "-" + day.timeClose;
+    document.getElementById("hours").append(item);
+  }
+  const created = await fetch(api + "/special-events", {
+    method: "POST",
+    headers: {...auth, "Content-Type": "application/json"},
+    body: JSON.stringify(EVENT),
+  });
+  const event = await created.json();
+  document.getElementById("created").textContent = created.status + " " + event.name;
+  const denied = await fetch(api + "/special-events/e1", {method: "DELETE"});
+  document.getElementById("error").textContent =
+    denied.status + " " + denied.headers.get("Content-Type") + " " + (await denied.json()).title;
+}
+show().then(
+  () => { document.body.dataset.state = "done"; },
+  (err) => { document.body.dataset.state = "failed: " + err; },
+);
+</script>
+</body></html>
+"""
+
+
+def test_a_page_calls_a_spec_served_under_its_base_path(
+    tmp_path: Path, page_origin: tuple[str, Path]
+) -> None:
+    """Redocly's Museum (servers …/_mock/docs/openapi/museum-api, HTTP basic, problem+json):
+    preflights for GET with Authorization, POST with a JSON body and DELETE all pass under the
+    base path, and the page reads the documented problem+json 401."""
+    require_chromium()
+    museum = ROOT / "tests" / "data" / "specs" / "redocly-museum.yaml"
+    examples = OpenAPI31Specification.from_path(museum).spec["components"]["examples"]
+    hours = examples["GetMuseumHoursResponseExample"]["value"]
+    event = examples["CreateSpecialEventRequestExample"]["value"]
+    created = examples["CreateSpecialEventResponseExample"]["value"]
+    origin, site = page_origin
+    with live_mock("--spec", str(museum), cwd=tmp_path) as mock:
+        page = MUSEUM_PAGE.replace("MOCK", mock.url).replace("EVENT", json.dumps(event))
+        (site / "index.html").write_text(page)
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                tab = browser.new_page()
+                tab.goto(f"{origin}/index.html")
+                tab.wait_for_function("document.body.dataset.state !== 'loading'", timeout=20000)
+                state = tab.evaluate("document.body.dataset.state")
+                shown_hours = [item.inner_text() for item in tab.locator("#hours li").all()]
+                shown_created = tab.inner_text("#created")
+                shown_error = tab.inner_text("#error")
+            finally:
+                browser.close()
+        log = mock.output()
+    assert state == "done", (state, log)
+    assert shown_hours == [f"{d['date']} {d['timeOpen']}-{d['timeClose']}" for d in hours]
+    assert shown_created == f"201 {created['name']}"
+    assert shown_error.startswith("401 application/problem+json ")
+    assert "OPTIONS /_mock/docs/openapi/museum-api/special-events -> 200 CORS preflight" in log

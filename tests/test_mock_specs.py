@@ -209,3 +209,154 @@ def test_a_prefer_code_example_is_not_reshaped(mock: Callable[..., TestClient]) 
     assert resp.status_code == 404
     assert resp.headers["content-type"] == "application/problem+json"
     assert json.loads(resp.content)  # generated from the schema: Error has no example
+
+
+# --- requests by the spec's rules -------------------------------------------------------------
+
+FORM_DATA = SPECS / "readme-3.0-form-data.yaml"  # optional form body requiring client_id, …
+UPLOADS = SPECS / "readme-3.0-file-uploads.yaml"  # optional multipart bodies
+SECURITY = SPECS / "readme-3.0-security.yaml"  # one operation per security scheme kind
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def test_an_absent_optional_body_is_valid(mock: Callable[..., TestClient]) -> None:
+    """uspto's search takes an optional form body whose schema requires `criteria`."""
+    client = mock(USPTO)
+    path = "/ds-api/oa_citations/v1/records"
+    assert client.post(path).status_code == 200
+    assert client.post(path, content=b"criteria=*:*", headers=FORM).status_code == 200
+    bad = client.post(path, content=b"start=0", headers=FORM)
+    assert bad.status_code == 400 and "criteria" in bad.text  # a body that is sent is checked
+    assert mock(FORM_DATA).post("/anything").status_code == 200
+    assert mock(UPLOADS).post("/anything/multipart-formdata").status_code == 200
+
+
+def test_a_required_body_is_still_required(mock: Callable[..., TestClient]) -> None:
+    client = mock(EXPANDED)
+    missing = client.post("/v2/pets", headers={"Content-Type": "application/json"})
+    assert missing.status_code == 400
+    assert missing.json() == {"code": 400, "message": "RequestBody is required"}  # `default`
+    assert client.post("/v2/pets", json={"name": "Rex"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("content", "status"),
+    [
+        (b"client_id=a&client_secret=b&scope=3", 200),
+        (b"client_id=a&client_secret=b", 200),
+        (b"client_id=a", 400),  # client_secret is required
+        (b"client_id=a&client_secret=b&scope=three", 400),  # scope is an integer
+    ],
+)
+def test_form_bodies_are_validated_by_their_schema(
+    mock: Callable[..., TestClient], content: bytes, status: int
+) -> None:
+    resp = mock(FORM_DATA).post("/anything", content=content, headers=FORM)
+    assert resp.status_code == status, resp.text
+
+
+@pytest.mark.parametrize(
+    ("fields", "status"),
+    [({"orderId": "7", "userId": "3"}, 200), ({"orderId": "seven"}, 400)],
+)
+def test_multipart_bodies_are_validated_by_their_schema(
+    mock: Callable[..., TestClient], fields: dict[str, str], status: int
+) -> None:
+    resp = mock(UPLOADS).post(
+        "/anything/multipart-formdata",
+        data=fields,
+        files={"documentFile": ("a.pdf", b"%PDF-1.4", "application/pdf")},
+    )
+    assert resp.status_code == status, resp.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "good", "bad"),
+    [
+        ("GET", "/anything/apiKey?apiKey=k1", {}, {}),  # in query
+        ("POST", "/anything/apiKey", {"Cookie": "api_key=k1"}, {"Cookie": "other=k1"}),
+        ("PUT", "/anything/apiKey", {"X-API-KEY": "k1"}, {"X-Other": "k1"}),
+        (
+            "POST",
+            "/anything/basic",
+            {"Authorization": "Basic " + base64.b64encode(b"ann:pw").decode()},
+            {"Authorization": "Bearer pw"},  # a bearer token where basic is asked
+        ),
+        (
+            "POST",
+            "/anything/bearer",
+            {"Authorization": "Bearer t1"},
+            {"Authorization": "Basic dDE="},
+        ),
+        ("POST", "/anything/oauth2", {"Authorization": "Bearer t1"}, {"X-API-KEY": "t1"}),
+        ("POST", "/anything/openIdConnect", {"Authorization": "Bearer t1"}, {}),
+    ],
+)
+def test_every_security_scheme_kind_is_checked_by_its_own_rule(
+    mock: Callable[..., TestClient],
+    method: str,
+    path: str,
+    good: dict[str, str],
+    bad: dict[str, str],
+) -> None:
+    client = mock(SECURITY)
+    assert client.request(method, path, headers=good).status_code == 200
+    refused = client.request(method, path.split("?")[0], headers=bad)
+    assert refused.status_code == 401, refused.text
+
+
+def test_malformed_basic_credentials_are_a_401(mock: Callable[..., TestClient]) -> None:
+    client = mock(SECURITY)
+    resp = client.post("/anything/basic", headers={"Authorization": "Basic %%%not-base64"})
+    assert resp.status_code == 401
+
+
+def test_an_operation_with_no_documented_response_answers_204(
+    mock: Callable[..., TestClient],
+) -> None:
+    document = yaml.safe_load((SPECS / "oai-3.2-tags-example.yaml").read_text())
+    assert "responses" not in document["paths"]["/flights"]["get"]
+    resp = mock(SPECS / "oai-3.2-tags-example.yaml").get("/flights")
+    assert resp.status_code == 204 and resp.content == b""
+
+
+def test_32_query_and_additional_operations_are_served(mock: Callable[..., TestClient]) -> None:
+    query = mock(SPECS / "oai-3.2-query-example.yaml")
+    search = {"origin": "ATL", "destination": "LHR", "departureDate": "2026-06-15"}
+    resp = query.request("QUERY", "/flights/search", json=search)
+    assert resp.status_code == 200 and "flights" in resp.json()
+    missing = query.request("QUERY", "/flights/search", json={"origin": "ATL"})
+    assert missing.status_code == 400
+    assert query.get("/flights/search").headers["allow"] == "QUERY"
+    items = mock(SPECS / "oai-3.2-path-item-object-example.yaml")
+    for method in ("GET", "QUERY", "COPY"):
+        assert items.request(method, "/pets/1,2").status_code == 200, method
+    preflight = items.options(
+        "/pets/1", headers={"Origin": ORIGIN, "Access-Control-Request-Method": "COPY"}
+    )
+    assert preflight.status_code == 200
+    assert set(preflight.headers["access-control-allow-methods"].split(", ")) == {
+        "GET",
+        "HEAD",
+        "QUERY",
+        "COPY",
+        "OPTIONS",
+    }
+
+
+def test_a_32_method_the_server_cannot_parse_is_named(
+    mock: Callable[..., TestClient], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    document = yaml.safe_load((SPECS / "oai-3.2-path-item-object-example.yaml").read_text())
+    item = document["paths"]["/pets/{id}"]
+    item["additionalOperations"]["FROB"] = item["additionalOperations"]["COPY"] | {
+        "operationId": "frobPets"
+    }
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(document))
+    client = mock(spec)
+    assert client.request("COPY", "/pets/1").status_code == 200
+    assert any(
+        "additionalOperations FROB /pets/{id} is not served" in r.getMessage()
+        for r in caplog.records
+    )

@@ -6,8 +6,10 @@ import asyncio
 import json
 import logging
 import os
+import pathlib
 import re
 import shlex
+import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -35,9 +37,9 @@ from api.mock.hooks import HOOKS
 from api.mock.paths import BasePath, PathTable
 from api.mock.prefer import PRISM_PARAMS, Preferences, parse_prefer
 from api.mock.replies import InvalidExample, MockOperation, operation_key
-from api.openapi.connexion_shim import scope_operation_id
+from api.openapi.connexion_shim import route_methods, scope_operation_id
 from api.openapi.servers import base_path, normalise
-from api.openapi.spec import OpenAPI31Specification
+from api.openapi.spec import OpenAPI31Specification, load_document
 from api.protocol.middleware import ExactPathRouting
 
 logger = logging.getLogger("craftkit.mock")
@@ -61,6 +63,7 @@ class MockOptions:
     token_pattern: str | None = None  # default: the shape the security scheme describes
     any_token: bool = False
     base_path: str | None = None  # None: the first `servers` URL's path; "/": the root
+    last_good: str | None = None  # `--watch`: a copy of the last spec that loaded
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))
@@ -155,6 +158,9 @@ class MockCORS(CORSMiddleware):
     def __init__(self, app: ASGIApp, paths: PathTable | None = None, **options: Any) -> None:
         super().__init__(app, **options)
         self.paths = paths
+        if paths is not None:  # QUERY, COPY…: methods Starlette's "*" does not list
+            extra = {m for entry in paths.entries for m in entry.preflight_methods}
+            self.allow_methods = [*self.allow_methods, *sorted(extra - set(self.allow_methods))]
 
     def methods_at(self, path: str) -> tuple[str, ...] | None:
         if self.paths is None:
@@ -339,9 +345,17 @@ def served_base_path(spec: OpenAPI31Specification, options: MockOptions) -> str:
     return base_path(spec.raw)
 
 
-def create_mock_app(options: MockOptions) -> connexion.AsyncApp:
-    """The mock server for `options.spec_path`: no database, no handlers, the same assembly."""
-    spec = MockSpecification.from_path(options.spec_path)
+def create_mock_app(options: MockOptions, document: str | None = None) -> connexion.AsyncApp:
+    """The mock server for `options.spec_path`: no database, no handlers, the same assembly.
+
+    `document`: another file holding the spec's text (`--watch`'s last good copy), read with
+    references resolved next to `options.spec_path` and served as /openapi.yaml.
+    """
+    if document is None:
+        spec = MockSpecification.from_path(options.spec_path)
+    else:
+        folder = pathlib.Path(options.spec_path).resolve().parent
+        spec = MockSpecification(load_document(document), base_uri=f"{folder}/")
     generator = Generator(spec.schemas)
     operations = {
         operation_key(definition.get("operationId"), method, path): MockOperation(
@@ -359,7 +373,7 @@ def create_mock_app(options: MockOptions) -> connexion.AsyncApp:
                 source,
                 problem,
             )
-    for problem in unserved_features(spec):
+    for problem in serve_32_operations(spec):
         logger.warning("%s", problem)
     table = PathTable(spec.spec, spec.operations(), served_base_path(spec, options))
     keys = read_keys(options.keys_file) if options.keys_file else None
@@ -376,7 +390,7 @@ def create_mock_app(options: MockOptions) -> connexion.AsyncApp:
     }
     app = assemble(
         spec,
-        options.spec_path,
+        document or options.spec_path,
         app_class=connexion.AsyncApp,
         resolver=MockResolver(),
         security_map=mock_security_map(
@@ -446,9 +460,60 @@ async def outside_base_path(scope: Scope, receive: Receive, send: Send) -> None:
     await envelope_response(404, f"No route matches {scope['path']}.")(scope, receive, send)
 
 
-def unserved_features(spec: OpenAPI31Specification) -> list[str]:
-    """What the mock cannot serve of this document, one line each (3.2 features, say)."""
-    return []
+def serve_32_operations(spec: OpenAPI31Specification) -> list[str]:
+    """Route a 3.2 document's `query` operations and `additionalOperations`; return one line
+    per feature that cannot be served, naming it.
+
+    Connexion knows neither: `query` becomes a method it routes (`route_methods`), and each
+    additional operation is also set on its resolved path item under its lower-case method
+    (the document served at /openapi.json is the raw one, unchanged). uvicorn's HTTP parser
+    (httptools) refuses methods it does not know, so those operations are left out and named.
+    """
+    if not spec.is_32:
+        return []
+    problems = []
+    methods = {"query"}
+    for path, item in (spec.spec.get("paths") or {}).items():
+        if not isinstance(item, dict):
+            continue
+        for method, operation in (item.get("additionalOperations") or {}).items():
+            name = str(method)
+            if not parseable_method(name):
+                problems.append(
+                    f"OpenAPI 3.2 additionalOperations {name} {path} is not served: the HTTP "
+                    f"server's parser refuses the method {name!r}"
+                )
+                continue
+            if name.lower() in item:
+                problems.append(
+                    f"OpenAPI 3.2 additionalOperations {name} {path} is not served: "
+                    f"it repeats the path's {name.lower()!r} operation"
+                )
+                continue
+            item[name.lower()] = operation
+            methods.add(name.lower())
+    route_methods(methods)
+    if "$self" in spec.raw:
+        problems.append(
+            f"OpenAPI 3.2 $self ({spec.raw['$self']}) is not used: references are resolved "
+            "relative to the spec file"
+        )
+    return problems
+
+
+def parseable_method(method: str) -> bool:
+    """Whether uvicorn's httptools parser takes requests with this method."""
+    try:
+        import httptools
+    except ImportError:  # pragma: no cover - h11 takes any token
+        return re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", method) is not None
+
+    parser = httptools.HttpRequestParser(object())
+    try:
+        parser.feed_data(method.encode("ascii") + b" / HTTP/1.1\r\nHost: x\r\n\r\n")
+    except (httptools.HttpParserError, UnicodeEncodeError):
+        return False
+    return True
 
 
 class SpecErrors:
@@ -624,17 +689,30 @@ def configure_logging() -> logging.Logger:
 def app_from_env() -> ASGIApp:
     """uvicorn's factory for `craftkit mock --watch`, which rebuilds the app on every change.
 
-    A spec edited into an invalid document is logged once, in one line, and every call is
-    answered with a 503 until the next change reloads the worker.
+    A spec edited into one that does not load is logged once, in one line, and the last one
+    that loaded (`options.last_good`, copied on every good load) keeps being served until the
+    next change; without one, every call is answered with a 503 naming the problem.
     """
     configure_logging()
     options = MockOptions.from_env()
     try:
-        return create_mock_app(options)
+        app = create_mock_app(options)
+        if options.last_good:
+            shutil.copyfile(options.spec_path, options.last_good)
+        return app
     except SPEC_PROBLEMS as exc:
         problem = spec_problem(exc, options.spec_path)
-        logger.error("cannot load the spec, answering 503 until it is fixed: %s", problem)
     except Exception as exc:  # a bug of ours, most likely: keep the traceback, still answer
         problem = spec_problem(exc, options.spec_path)
         logger.exception("cannot build the mock, answering 503: %s", problem)
+        return unavailable_app(options, problem)
+    if options.last_good and pathlib.Path(options.last_good).is_file():
+        try:
+            app = create_mock_app(options, document=options.last_good)
+        except Exception as exc:  # the copy's references may have changed under it
+            logger.error("cannot load the last good spec either: %s", exc)
+        else:
+            logger.error("cannot load the spec, still serving the last good one: %s", problem)
+            return app
+    logger.error("cannot load the spec, answering 503 until it is fixed: %s", problem)
     return unavailable_app(options, problem)

@@ -71,6 +71,18 @@ def pattern_shape(pattern: str) -> TokenShape:
     return TokenShape(compiled, f"a token matching {pattern}")
 
 
+class MutualTLSHandler:
+    """`type: mutualTLS`: the client certificate is checked by TLS, before HTTP; the mock
+    serves plain HTTP and cannot see one, so the requirement is met (Connexion knows no such
+    type and refused every request with a 401 naming a bearer token)."""
+
+    def get_fn(self, _scheme: dict[str, Any], _required_scopes: Any) -> Any:
+        async def verify(_request: Any) -> dict[str, Any]:
+            return {"sub": "mutual-tls"}
+
+        return verify
+
+
 def mock_security_map(
     valid_keys: frozenset[str] | None,
     *,
@@ -125,6 +137,7 @@ def mock_security_map(
 
     oauth = with_info_func(OAuthSecurityHandler, lambda _scheme: oauth_info)
     return {
+        "mutualTLS": MutualTLSHandler,
         "bearer": MockBearerHandler,
         "apiKey": with_info_func(ApiKeySecurityHandler, api_key_info_for),
         "basic": with_info_func(BasicSecurityHandler, lambda _scheme: basic_info),

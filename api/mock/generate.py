@@ -124,6 +124,8 @@ def for_jsf(schema: Any, rng: random.Random, depth: int = 0, hint: Any = None) -
                 k: for_jsf(v, rng, depth + 1, _at(hint, k) if key == "properties" else None)
                 for k, v in copy[key].items()
             }
+    if isinstance(copy.get("allOf"), list) and all(isinstance(p, dict) for p in copy["allOf"]):
+        copy = merged_all_of(copy)
     if copy.get("type") == "string" and copy.get("format") in CLOCK_FORMATS and "enum" not in copy:
         copy["enum"] = [_moment(rng, copy["format"]) for _ in range(12)]
     extra = copy.get("additionalProperties")
@@ -135,6 +137,25 @@ def for_jsf(schema: Any, rng: random.Random, depth: int = 0, hint: Any = None) -
             names = rng.sample(MAP_KEYS, rng.randint(1, 4))
             copy["properties"] = {name: extra for name in names}
     return copy
+
+
+def merged_all_of(schema: dict[str, Any]) -> dict[str, Any]:
+    """`allOf` parts folded into one schema: jsf draws each part on its own, so a `Pet` that is
+    `allOf: [NewPet, {required: [id]}]` never had its `id` (petstore-expanded's 500).
+    Properties and `required` are united; other keywords are kept from the first that says
+    them. The draw is validated against the original schema all the same."""
+    merged = {key: value for key, value in schema.items() if key != "allOf"}
+    for part in schema["allOf"]:
+        if isinstance(part.get("allOf"), list):
+            part = merged_all_of(part)
+        for key, value in part.items():
+            if key == "properties" and isinstance(value, dict):
+                merged["properties"] = {**value, **(merged.get("properties") or {})}
+            elif key == "required" and isinstance(value, list):
+                merged["required"] = sorted({*merged.get("required", []), *value})
+            else:
+                merged.setdefault(key, value)
+    return merged
 
 
 def _moment(rng: random.Random, fmt: str) -> str:

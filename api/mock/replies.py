@@ -74,6 +74,9 @@ def pick_media_type(content: Mapping[str, Any]) -> str | None:
     return str(next(iter(content)))
 
 
+NO_RESPONSES: dict[str, Any] = {"204": {"description": "The operation documents no response."}}
+
+
 def operation_key(operation_id: str | None, method: str, path: str) -> str:
     return operation_id or f"{method.upper()} {path}"
 
@@ -127,7 +130,8 @@ class MockOperation:
         if prefs.problems:
             message = "; ".join(p["message"] for p in prefs.problems)
             raise RequestValidationProblem(f"Invalid preference: {message}.", prefs.problems)
-        responses = self.definition.get("responses") or {"200": {"description": "OK"}}
+        # No documented response (3.1 allows it): nothing to say, so no content.
+        responses = self.definition.get("responses") or NO_RESPONSES
         status, key = documented_status(responses, prefs.code, prefs.source("code"))
         response = responses[key]
         applied = [f"code={status}"] if prefs.code is not None else []
@@ -136,7 +140,7 @@ class MockOperation:
         body: Any = None
         source = "no body"
         if media_type is not None:
-            body, source, more = self._body(content[media_type], prefs)
+            body, source, more = self._body(content[media_type], prefs, str(key), media_type)
             problem = self.example_problem(str(key), media_type, source)
             if problem is not None:
                 raise InvalidExample(problem + ". The mock never sends it: fix the spec.")
@@ -144,7 +148,16 @@ class MockOperation:
         headers = self._headers(response.get("headers") or {}, prefs.seed or 0)
         return MockReply(status, media_type, body, headers, source, applied)
 
-    def _body(self, media: Mapping[str, Any], prefs: Preferences) -> tuple[Any, str, list[str]]:
+    def _body(
+        self, media: Mapping[str, Any], prefs: Preferences, key: str = "", media_type: str = ""
+    ) -> tuple[Any, str, list[str]]:
+        """The body, where it came from, and the preferences applied.
+
+        Unasked, the first example that is valid against its schema (one that is not was
+        logged at start and is skipped: the mock never sends an invalid body), else data
+        generated from the schema; an example asked for by name is that one, valid or not
+        (`reply` answers a 500 naming it if not).
+        """
         examples = media_examples(media)
         named = {e.name: e for e in examples if e.name is not None}
         schema = media.get("schema")
@@ -159,7 +172,13 @@ class MockOperation:
             chosen = named[prefs.example]
             return chosen.value, chosen.source, [f"example={prefs.example}"]
         if not prefs.dynamic and examples:
-            return examples[0].value, examples[0].source, []
+            usable = [
+                e for e in examples if (key, media_type, e.source) not in self.invalid_examples
+            ]
+            if usable:
+                return usable[0].value, usable[0].source, []
+            if not isinstance(schema, dict):
+                return examples[0].value, examples[0].source, []
         if not isinstance(schema, dict):
             return None, "no schema", []
         seed = prefs.seed

@@ -35,6 +35,7 @@ from connexion.decorators.parameter import (
     _get_val_from_param,
     unwrap_decorators,
 )
+from connexion.http_facts import METHODS as CONNEXION_METHODS
 from connexion.lifecycle import ConnexionRequest
 from connexion.middleware.abstract import ROUTING_CONTEXT
 from connexion.middleware.main import API, ConnexionMiddleware
@@ -42,9 +43,15 @@ from connexion.middleware.routing import RoutingMiddleware
 from connexion.security import NO_VALUE, BearerSecurityHandler, OAuthSecurityHandler
 from connexion.spec import OpenAPISpecification
 from connexion.utils import inspect_function_arguments
-from connexion.validators import JSONRequestBodyValidator, JSONResponseBodyValidator
+from connexion.validators import (
+    FormDataValidator,
+    JSONRequestBodyValidator,
+    JSONResponseBodyValidator,
+    MultiPartFormDataValidator,
+)
+from starlette.datastructures import Headers
 from starlette.routing import Mount, Router
-from starlette.types import ASGIApp, Scope
+from starlette.types import ASGIApp, Receive, Scope
 
 # The `scope["extensions"]` key where ConnexionRequest keeps the security handler's result.
 SECURITY_CONTEXT = "connexion_context"
@@ -72,6 +79,17 @@ class Specification(OpenAPISpecification):
     def _validate_spec(cls, spec: dict[str, Any]) -> None:
         # Connexion's constructor calls this to check against its 3.0-only meta-schema.
         cls.check_document(spec)
+
+
+def route_methods(methods: Iterable[str]) -> None:
+    """Let Connexion route path item keys named `methods` too (OpenAPI 3.2's `query`, and
+    the methods of `additionalOperations` once set on the resolved path item).
+
+    Connexion routes only the keys in `connexion.http_facts.METHODS`, a module-level set that
+    each of its middlewares imported by name: it is extended in place, once per process;
+    documents before 3.2 have no such keys, so nothing changes for them.
+    """
+    CONNEXION_METHODS.update(method.lower() for method in methods)
 
 
 def register_api(app: Any, spec: Specification, **options: Any) -> None:
@@ -346,8 +364,38 @@ def by_media_type(validators: Mapping[str, Any]) -> Mapping[str, Any]:
     return MediaTypeDict(validators)
 
 
-class RequestBodyValidator(JSONRequestBodyValidator):
-    """Connexion's JSON request-body validator, the parsed body handed to `check`."""
+class OptionalBody:
+    """For Connexion's request-body validators: a body that is absent where the operation's
+    `requestBody` is not `required` (OpenAPI's default) is valid, and not validated.
+
+    Connexion validates a missing body as `None` (a JSON body then fails "must not be empty";
+    a form body's parser raises KeyError on the missing Content-Type: a 500), and takes a
+    chunked body with no Content-Length for a missing one. `_required` and `wrap_receive` are
+    its internals.
+    """
+
+    _required: bool
+
+    async def wrap_receive(self, receive: Receive, *, scope: Scope) -> tuple[Receive, Scope]:
+        headers = Headers(scope=scope)
+        length = headers.get("content-length", "0").strip()
+        absent = length in ("", "0") and "transfer-encoding" not in headers
+        if absent and not self._required:
+            return receive, scope
+        return await super().wrap_receive(receive, scope=scope)  # type: ignore[misc,no-any-return]
+
+
+class FormBodyValidator(OptionalBody, FormDataValidator):
+    """Connexion's application/x-www-form-urlencoded validator, an absent optional body valid."""
+
+
+class MultipartBodyValidator(OptionalBody, MultiPartFormDataValidator):
+    """Connexion's multipart/form-data validator, an absent optional body valid."""
+
+
+class RequestBodyValidator(OptionalBody, JSONRequestBodyValidator):
+    """Connexion's JSON request-body validator, the parsed body handed to `check`; an absent
+    optional body is valid."""
 
     def check(self, body: Any, *, schema: dict[str, Any], nullable: bool) -> None:
         """Raise a `BadRequestProblem` if `body` does not conform to `schema`."""

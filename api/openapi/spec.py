@@ -52,7 +52,15 @@ class DocumentLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ig
     """
 
 
+class ExplainingLoader(yaml.SafeLoader):
+    """The pure-Python twin of `DocumentLoader`, used to word a YAML error: its messages say
+    more than libyaml's ("expected the node content, but found '<stream end>'")."""
+
+
 DocumentLoader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
+ExplainingLoader.add_constructor(  # type: ignore[type-var]  # types-PyYAML's bound on _L
+    "tag:yaml.org,2002:timestamp", ExplainingLoader.construct_yaml_str
+)
 
 
 def json_pointer(parts: Iterable[Any]) -> str:
@@ -86,7 +94,10 @@ def load_document(path: str | pathlib.Path) -> dict[str, Any]:
     """Parse a YAML or JSON document as written (no templating, unlike Connexion's loader)."""
     text = pathlib.Path(path).read_text(encoding="utf-8")
     try:
-        document = yaml.load(text, Loader=DocumentLoader)
+        try:
+            document = yaml.load(text, Loader=DocumentLoader)
+        except yaml.YAMLError:
+            document = yaml.load(text, Loader=ExplainingLoader)  # raises again, with its words
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -113,9 +124,10 @@ class OpenAPI31Specification(Specification):
         except OpenAPIValidationError as exc:
             # The validator's messages end with a dump of the whole instance: keep the sentence.
             what = exc.message.split("\n", 1)[0]
-            where = json_pointer(exc.absolute_path)
+            pointer = json_pointer(exc.absolute_path)
+            where = f" at {pointer}" if pointer != "#" else ""
             raise InvalidSpecification(
-                f"Invalid OpenAPI {version} document at {where}: {what}"
+                f"Invalid OpenAPI {version} document{where}: {what}"
             ) from exc
         except Unresolvable as exc:
             # A dangling `$ref`: its message dumps the whole document; say where the ref sits.

@@ -40,15 +40,17 @@ import jsonschema_rs
 import orjson
 from connexion.exceptions import BadRequestProblem, NonConformingResponseBody
 from connexion.lifecycle import ConnexionRequest
-from connexion.validators import (
-    FormDataValidator,
-    MultiPartFormDataValidator,
-    TextResponseBodyValidator,
-)
+from connexion.validators import TextResponseBodyValidator
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from starlette.types import Scope
 
-from api.openapi.connexion_shim import RequestBodyValidator, ResponseBodyValidator, by_media_type
+from api.openapi.connexion_shim import (
+    FormBodyValidator,
+    MultipartBodyValidator,
+    RequestBodyValidator,
+    ResponseBodyValidator,
+    by_media_type,
+)
 
 logger = logging.getLogger("craftkit.validation")
 
@@ -329,6 +331,8 @@ class ParameterValidator(_Cached):
 
     @staticmethod
     def _coerce(raw: Any, schema: Mapping[str, Any]) -> Any:
+        if isinstance(raw, str) and _types(schema) == ["array"]:
+            raw = raw.split(",")  # a path or header array: style simple, comma separated
         if isinstance(raw, list):
             items = schema.get("items", {})
             if len(raw) == 1 and "," in raw[0]:
@@ -399,8 +403,8 @@ def validator_map(cache: SchemaCache) -> dict[str, Any]:
         "body": by_media_type(
             {
                 "*/*json": bound(JSONRequestBodyValidator31),
-                "application/x-www-form-urlencoded": FormDataValidator,
-                "multipart/form-data": MultiPartFormDataValidator,
+                "application/x-www-form-urlencoded": FormBodyValidator,
+                "multipart/form-data": MultipartBodyValidator,
             }
         ),
         "response": by_media_type(
