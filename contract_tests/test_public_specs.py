@@ -81,9 +81,11 @@ class Public:
     allowed_gaps: set[str] = field(default_factory=set)
 
 
-# Only these operations of two specs: the mock answers the others' odd inputs in ways the
-# specs do not document (POST /pets: a 500 to a body that is not JSON; a path parameter with a
-# line feed: 404), which is the mock's business (issue 17), not this tool's.
+# Only these operations of two specs. Petstore's GETs: the drifts below change the Pet schema,
+# which POST /pets also takes as its body, so a mock of a changed copy would also refuse the
+# original's valid bodies (a drift too, but not the one each test is about). Link example:
+# the mock answers a generated path parameter holding a line feed with 404, which that spec
+# does not document (the server's rule, shared by the mock; issue 17's business).
 PETSTORE_OPERATIONS = ["--operation", "GET /pets", "--operation", "GET /pets/{petId}"]
 LINK_OPERATIONS = [
     "--operation", "GET /2.0/users/{username}",
@@ -107,17 +109,15 @@ PUBLIC = {
     # 3.2, read by Schemathesis itself; four operations without responses.
     "3.2 tags": Public("oai-3.2-tags-example.yaml"),
     # Every kind of security scheme, one operation each: each credential only where it fits.
+    # (Its 3.1 twin, readme-3.1-security.yaml, passes too; left out to keep the suite short.)
     "3.0 every security scheme": Public("readme-3.0-security.yaml"),
-    # ... plus mutualTLS, which no HTTP credential satisfies: the mock answers it 401 only.
-    "3.1 every security scheme": Public(
-        "readme-3.1-security.yaml",
-        allowed_gaps={"POST /anything/mutualTLS: documented status 200 never produced"},
-    ),
     # servers: http://petstore.swagger.io/v1; the operations are called under --url's /v1.
     # (The drift tests below change copies of this one and of the next.)
     "3.0 base path from --url": Public(
         "oai-3.0-petstore.yaml", base_path="/v1", args=tuple(PETSTORE_OPERATIONS)
     ),
+    # Every operation: allOf (Pet = NewPet + id), a required JSON body, DELETE answering 204.
+    "3.0 allOf, 204, base path /v2": Public("oai-3.0-petstore-expanded.yaml", base_path="/v2"),
     # Links: a user's `UserRepositories` link feeds the stateful phase.
     "3.0 links": Public("oai-3.0-link-example.yaml", args=tuple(LINK_OPERATIONS)),
 }
