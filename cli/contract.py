@@ -160,6 +160,14 @@ def with_options(options: list[Any]) -> Any:
     help="Report format on stdout: text, or Markdown (tables, for a pull-request comment).",
 )
 @click.option(
+    "--skip-check",
+    "skip_checks",
+    multiple=True,
+    metavar="CHECK",
+    help="Turn a check off for this run, e.g. use_after_free against a server that keeps no "
+    "state; repeatable. The report lists the checks that ran.",
+)
+@click.option(
     "--max-examples",
     type=int,
     envvar="CRAFTKIT_CONTRACT_MAX_EXAMPLES",
@@ -187,6 +195,7 @@ def contract_test(
     operations: tuple[str, ...],
     junit: pathlib.Path | None,
     report: str,
+    skip_checks: tuple[str, ...],
     max_examples: int | None,
     seed: int | None,
     allow_gaps: bool,
@@ -219,6 +228,10 @@ def contract_test(
             "(pip install 'craftkit-engagement[contract]', or pip install -e '.[contract]')"
         )
 
+    known = contract.BUILTIN_CHECKS + contract.CUSTOM_CHECKS
+    for check in skip_checks:
+        if check not in known:
+            stop(f"--skip-check {check}: no such check (the checks: {', '.join(known)})")
     source = spec or str(contract.SPEC_PATH)
     try:
         document = documents.read_source(source)
@@ -241,6 +254,7 @@ def contract_test(
         max_examples=max_examples,
         base_url=base_url,
         seed=seed,
+        skip_checks=skip_checks,
     ) as config:
         junit = junit or contract.junit_path(config)
         schema = load_schema(schemathesis, contract, source, config, operations)
@@ -254,6 +268,7 @@ def contract_test(
             junit=junit,
             progress=lambda line: click.echo(f"  {line}", err=True),
             allow_gaps=allow_gaps,
+            skip_checks=skip_checks,
         )
     if ours:
         problem = contract.served_document_problem(base_url)

@@ -106,6 +106,7 @@ def test_a_spec_url_that_does_not_answer_is_exit_2(tmp_path: Path) -> None:
         (["--bearer", "a", "--key", "b", "--url", "{mock}"], "are one credential"),
         (["--operation", "GET /nope", "--url", "{mock}"], "--operation 'GET /nope': no such"),
         (["--path-param", "id", "--url", "{mock}"], "--path-param expects NAME=VALUE"),
+        (["--skip-check", "nope", "--url", "{mock}"], "--skip-check nope: no such check"),
     ],
 )
 def test_usage_errors_are_one_line_and_exit_2(
