@@ -247,29 +247,34 @@ def contract_test(
     unreachable = contract.unreachable(base_url)
     if unreachable:
         stop(unreachable)
-    with contract.prepared_config(
-        credentials,
-        document,
-        config_path=config_path or contract.CONFIG_PATH,
-        max_examples=max_examples,
-        base_url=base_url,
-        seed=seed,
-        skip_checks=skip_checks,
-    ) as config:
-        junit = junit or contract.junit_path(config)
-        schema = load_schema(schemathesis, contract, source, config, operations)
-        notes(credentials, document, steering, ours)
-        click.echo(f"Testing {base_url} against {source}", err=True)
-        result = contract.run_contract(
-            schema,
+    from schemathesis.config import ConfigError
+
+    try:
+        config = contract.load_config(
             credentials,
-            path_params=steering,
-            document=document,
-            junit=junit,
-            progress=lambda line: click.echo(f"  {line}", err=True),
-            allow_gaps=allow_gaps,
+            document,
+            config_path=config_path or contract.CONFIG_PATH,
+            max_examples=max_examples,
+            base_url=base_url,
+            seed=seed,
             skip_checks=skip_checks,
         )
+    except (ConfigError, ValueError) as exc:  # a password that is not latin-1, a bad --config
+        stop(f"the settings do not load: {str(exc).splitlines()[0]}")
+    junit = junit or contract.junit_path(config)
+    schema = load_schema(schemathesis, contract, source, config, operations)
+    notes(credentials, document, steering, ours)
+    click.echo(f"Testing {base_url} against {source}", err=True)
+    result = contract.run_contract(
+        schema,
+        credentials,
+        path_params=steering,
+        document=document,
+        junit=junit,
+        progress=lambda line: click.echo(f"  {line}", err=True),
+        allow_gaps=allow_gaps,
+        skip_checks=skip_checks,
+    )
     if ours:
         problem = contract.served_document_problem(base_url)
         if problem is not None:

@@ -107,6 +107,7 @@ def test_a_spec_url_that_does_not_answer_is_exit_2(tmp_path: Path) -> None:
         (["--operation", "GET /nope", "--url", "{mock}"], "--operation 'GET /nope': no such"),
         (["--path-param", "id", "--url", "{mock}"], "--path-param expects NAME=VALUE"),
         (["--skip-check", "nope", "--url", "{mock}"], "--skip-check nope: no such check"),
+        (["--auth", "user:pâss✓", "--url", "{mock}"], "the settings do not load: Password"),
     ],
 )
 def test_usage_errors_are_one_line_and_exit_2(
