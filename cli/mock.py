@@ -6,6 +6,7 @@ import dataclasses
 import os
 import pathlib
 import shutil
+import sys
 import tempfile
 from typing import Any
 
@@ -130,6 +131,7 @@ def mock(
         raise SpecError(spec_problem(exc, str(spec))) from None
     finally:
         logger.disabled = False
+    # Removed when the command ends (TemporaryDirectory's finalizer), uvicorn's reloader too.
     last_good = tempfile.TemporaryDirectory(prefix="craftkit-mock-") if watch else None
     if last_good is not None:
         copy = pathlib.Path(last_good.name) / spec.name
@@ -145,19 +147,16 @@ def mock(
     )
     for line in start_up_lines(app, f"http://{host}:{port}"):
         click.echo(line)
-    try:
-        uvicorn.run(
-            "api.mock:app_from_env" if watch else app,
-            factory=watch,
-            host=host,
-            port=port,
-            log_level=settings.log_level,
-            access_log=False,  # the mock logs its own line per call, with the example it chose
-            **(watch_options(spec, options.keys_file) if watch else {}),
-        )
-    finally:
-        if last_good is not None:
-            last_good.cleanup()
+    sys.stdout.flush()  # before uvicorn blocks: the lines are read from pipes and logs too
+    uvicorn.run(
+        "api.mock:app_from_env" if watch else app,
+        factory=watch,
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        access_log=False,  # the mock logs its own line per call, with the example it chose
+        **(watch_options(spec, options.keys_file) if watch else {}),
+    )
 
 
 def start_up_lines(app: Any, origin: str) -> list[str]:

@@ -241,3 +241,23 @@ def test_a_live_mock_refuses_a_token_of_another_shape(tmp_path: Path) -> None:
         relaxed_answer = httpx.get(relaxed.url + url, headers={"Authorization": "Bearer whatever"})
     assert refused.status_code == 401 and "Malformed API key" in refused.json()["error"]["message"]
     assert taken.status_code == 200 and relaxed_answer.status_code == 200
+
+
+def test_the_start_up_lines_say_where_the_operations_are_and_a_call_that_works(
+    tmp_path: Path,
+) -> None:
+    """Museum's operations live under /_mock/docs/openapi/museum-api; the curl line works."""
+    import shlex
+
+    museum = ROOT / "tests" / "data" / "specs" / "redocly-museum.yaml"
+    with live_mock("--spec", str(museum), cwd=tmp_path) as server:
+        base = f"{server.url}/_mock/docs/openapi/museum-api"
+        log = server.output()
+        assert f"Operations under {base}/  (Swagger UI: {base}/ui)" in log
+        (curl,) = [line for line in log.splitlines() if line.startswith("Try: curl ")]
+        words = shlex.split(curl.removeprefix("Try: "))
+        user, password = words[words.index("-u") + 1].split(":", 1)
+        resp = httpx.get(words[-1], auth=(user, password))
+        assert words[-1] == f"{base}/museum-hours"
+        assert resp.status_code == 200, resp.text
+        assert httpx.get(f"{base}/ui").status_code == 200

@@ -14,17 +14,24 @@ mock body is validated against the spec before it leaves. Nothing here loads db/
   dynamic=true, seed=…`, `;` parameters read as preferences too, or Prism's
   `__code`/`__example`/`__dynamic`/`__seed` query parameters, removed before strict validation
   sees them), applies `--delay` and logs one line per call, CORS preflights included.
-- `MockCORS` answers a refused preflight with the envelope; `StringPathRouting` routes integer
-  and number path parameters as plain segments, so a bad one is a 400, not a 404.
-- An example that breaks its own schema is logged at start and answered with a 500 envelope
-  naming it, never sent; under `--watch`, a spec that cannot be loaded is a 503 envelope
-  (`SpecUnavailable`) until it is fixed.
+- `MockCORS` allows per path the declared methods and the headers the spec uses, and answers a
+  refused preflight with the envelope; `BasePath` serves the operations under the spec's
+  `servers` base path and at the root (api/mock/paths.py); `SpecErrors` puts 4xx answers in
+  the shape the operation documents for them (api/mock/documented_errors.py);
+  `StringPathRouting` routes integer and number path parameters as plain segments, so a bad
+  one is a 400, not a 404.
+- An example that breaks its own schema is logged at start and never sent: unasked, the next
+  valid example or generated data is; asked for by name, a 500 envelope names it. Under
+  `--watch`, a spec edited into one that does not load leaves the last good one serving
+  (a 503 envelope, `SpecUnavailable`, only when there is none).
 
 Dynamic bodies come from jsf (JSON Schema Faker), seeded so a `seed` reproduces a body; each is
 validated with the spec's own 2020-12 (or 3.0) validator, and redrawn if jsf got it wrong.
 
-Modules: `app` (assembly and the middlewares), `prefer`, `replies` (choosing the documented
-response), `generate` (jsf), `credentials` (`--keys`).
+Modules: `app` (assembly and the middlewares), `paths` (base path and per-path methods and
+headers), `documented_errors` (errors in the spec's own shape), `prefer`, `replies` (choosing
+the documented response), `generate` (jsf), `credentials` (`--keys`, each security scheme),
+`spec_cache` (documents validated before, kept parsed).
 """
 
 from api.mock.app import (

@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
 from api.assembly import Middleware, assemble
+from api.mock import spec_cache
 from api.mock.credentials import mock_security_map, pattern_shape, read_keys
 from api.mock.documented_errors import documented_error, response_for
 from api.mock.generate import Generator
@@ -39,7 +40,7 @@ from api.mock.prefer import PRISM_PARAMS, Preferences, parse_prefer
 from api.mock.replies import InvalidExample, MockOperation, operation_key
 from api.openapi.connexion_shim import route_methods, scope_operation_id
 from api.openapi.servers import base_path, normalise
-from api.openapi.spec import OpenAPI31Specification, load_document
+from api.openapi.spec import OpenAPI31Specification, load_document, parse_document
 from api.protocol.middleware import ExactPathRouting
 
 logger = logging.getLogger("craftkit.mock")
@@ -337,6 +338,31 @@ class MockSpecification(OpenAPI31Specification):
     def base_path(self, _base_path: str) -> None:
         raise AttributeError("the mock's base path is set with MockOptions.base_path")
 
+    @classmethod
+    def from_path(cls, path: str | pathlib.Path) -> OpenAPI31Specification:
+        """The spec at `path`, parsed and validated, or as it was the last time these same
+        bytes were (api/mock/spec_cache.py)."""
+        data = pathlib.Path(path).read_bytes()
+        base_uri = f"{pathlib.Path(path).resolve().parent}/"
+        cached = spec_cache.load(data)
+        if cached is not None:
+            return ValidatedBefore(cached, base_uri=base_uri)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidSpecification(f"not UTF-8 text: {exc}") from None
+        spec = cls(parse_document(text), base_uri=base_uri)
+        spec_cache.store(data, spec.raw)
+        return spec
+
+
+class ValidatedBefore(MockSpecification):
+    """A document from the spec cache: these bytes passed `check_document` before."""
+
+    @classmethod
+    def check_document(cls, spec: dict[str, Any]) -> None:
+        return None
+
 
 def served_base_path(spec: OpenAPI31Specification, options: MockOptions) -> str:
     """`--base-path` (`/` for the root), else the path of the spec's first `servers` URL."""
@@ -577,6 +603,10 @@ class SpecErrors:
             shaped = documented_error(self.spec, operation, status, message or "", issues)
             if shaped is not None:
                 break
+        if shaped is None and not (entry is not None and status == 405):
+            await send(start)  # the envelope as it came, every header kept
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+            return
         if shaped is None:
             response = Response(body, status_code=status, headers=kept, media_type=None)
             response.headers["content-type"] = headers.get("content-type", "application/json")

@@ -92,7 +92,11 @@ def ref_sites(node: Any, target: str, at: tuple[Any, ...] = ()) -> Iterator[tupl
 
 def load_document(path: str | pathlib.Path) -> dict[str, Any]:
     """Parse a YAML or JSON document as written (no templating, unlike Connexion's loader)."""
-    text = pathlib.Path(path).read_text(encoding="utf-8")
+    return parse_document(pathlib.Path(path).read_text(encoding="utf-8"))
+
+
+def parse_document(text: str) -> dict[str, Any]:
+    """`load_document` for text already read."""
     try:
         try:
             document = yaml.load(text, Loader=DocumentLoader)
