@@ -69,7 +69,8 @@ def identity_options(side: str) -> list[Any]:
             f"{side}key",
             envvar=f"{var}KEY",
             metavar="TOKEN",
-            help=f"This repo's name for {who}bearer token: a project API key (or ${var}KEY).",
+            help=f"This repo's name for {who or 'a '}bearer token: a project API key "
+            f"(or ${var}KEY).",
         ),
         click.option(
             f"{flag}auth",
@@ -91,7 +92,7 @@ def identity_options(side: str) -> list[Any]:
             f"{side}headers",
             multiple=True,
             metavar="'NAME: VALUE'",
-            help=f"A header sent with every request {'as the foreign identity' if side else ''}; "
+            help=f"A header sent with every request{' as the foreign identity' if side else ''}; "
             f"repeatable (or ${var}HEADER_NAME, `_` read as `-`).",
         ),
     ]
