@@ -71,8 +71,8 @@ def app(settings: Settings, seeded: Seeded, app_kind: str) -> Any:
 
 @pytest.fixture(scope="module")
 def credentials(seeded: Seeded) -> contract.Credentials:
-    return contract.Credentials(
-        key=seeded.key, foreign_key=seeded.foreign_key, other_keys=(seeded.revoked_key, UNKNOWN_KEY)
+    return contract.Credentials.from_keys(
+        seeded.key, seeded.foreign_key, other_keys=(seeded.revoked_key, UNKNOWN_KEY)
     )
 
 
@@ -86,7 +86,7 @@ def run_suite(
         app: Any, *, max_examples: int | None = MAX_EXAMPLES, junit: Path | None = None
     ) -> contract.ContractResult:
         options = {"max_examples": max_examples, "seed": SEED}
-        with contract.prepared_config(credentials, **options) as config:
+        with contract.prepared_config(credentials, contract.our_contract(), **options) as config:
             schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
             return contract.run_contract(schema, credentials, render_ids=seeded.pool, junit=junit)
 

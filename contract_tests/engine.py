@@ -1,22 +1,22 @@
-"""Contract tests with Schemathesis 4: one engine for the in-process suite and for live servers.
+"""Contract tests with Schemathesis 4: one engine for the in-process suite and for live servers,
+for this repo's contract and for any OpenAPI 3.0/3.1/3.2 document.
 
-`run_contract()` loads `schemathesis.toml`, adds the run's credentials as an `[auth.wfc]`
-document with two identities (`owner`, and `foreign`: a key of another project), steers
-generation towards stored renders, drives Schemathesis' own engine (examples, coverage,
+`run_contract()` loads `schemathesis.toml`, adds the run's credentials per security scheme
+(`[auth.openapi.<scheme>]`, contract_tests/identities.py), steers generation towards
+resources that exist (`--path-param`), drives Schemathesis' own engine (examples, coverage,
 fuzzing and stateful phases, every check) and returns what happened: every exchange, every
 failure with a curl line, the documented statuses and examples seen and never seen.
 
 The engine is Schemathesis'; what is written here is the part it does not do: the
 operations x statuses table, the per-operation coverage of documented responses, the
-cross-tenant replay check, and steering towards ids that exist.
+cross-tenant replay check (a resource read as one identity must not be readable as
+another), steering towards ids that exist, and the reports (text, Markdown, JUnit).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import pathlib
-import tempfile
 import time
 import tomllib
 from collections import Counter
@@ -29,23 +29,26 @@ from hypothesis import strategies as st
 from schemathesis.config import SchemathesisConfig
 
 from api.config import shipped_file
-from api.openapi.spec import OpenAPI31Specification
+from api.openapi.walk import ResolvedSpec
 from api.openapi.walk import documented_responses as walk_responses
+from contract_tests import identities
+from contract_tests.documents import Document
+from contract_tests.identities import FOREIGN, OWNER, Identity, Scheme
 from contract_tests.schemathesis_shim import (
     events,
     from_schema,
     generated_positive,
+    operation_labels,
     phase_and_mode,
     send_probe,
 )
 
 CONFIG_PATH = shipped_file("schemathesis.toml")
 SPEC_PATH = shipped_file("openapi.yaml")
-# Where a run's credentials hang on its schema object, for the checks: a check gets only
-# (ctx, response, case), and finds them through case.operation.schema.
-CREDENTIALS_ATTR = "craftkit_credentials"
+# Where a run's context (credentials, document) hangs on its schema object, for the checks: a
+# check gets only (ctx, response, case), and finds it through case.operation.schema.
+CONTEXT_ATTR = "craftkit_run"
 DEFAULT_JUNIT = pathlib.Path("reports/contract-junit.xml")
-OWNER, FOREIGN = "owner", "foreign"
 
 # Every check Schemathesis 4.32 ships, plus ours.
 BUILTIN_CHECKS = (
@@ -69,11 +72,46 @@ CUSTOM_CHECKS = ("cross_tenant_read",)
 
 @dataclass(frozen=True)
 class Credentials:
-    """The key the run reads with, and optionally a key of another project (cross-tenant probes)."""
+    """Who the run calls the API as: the owner, optionally a foreign identity (cross-tenant
+    replay), and bearer tokens the server must refuse (revoked or unknown keys that steered
+    cases may send instead of the owner's)."""
 
-    key: str
-    foreign_key: str | None = None
-    other_keys: tuple[str, ...] = ()  # revoked or unknown keys that generated cases may send
+    owner: Identity = field(default_factory=Identity)
+    foreign: Identity | None = None
+    other_keys: tuple[str, ...] = ()
+
+    @classmethod
+    def from_keys(
+        cls, key: str, foreign_key: str | None = None, other_keys: tuple[str, ...] = ()
+    ) -> Credentials:
+        """This repo's contract: a project's bearer key, and another project's."""
+        owner = identities.identity(OWNER, bearer=key, bearer_variable=KEY_VARIABLES[OWNER])
+        foreign = (
+            identities.identity(FOREIGN, bearer=foreign_key, bearer_variable=KEY_VARIABLES[FOREIGN])
+            if foreign_key
+            else None
+        )
+        return cls(owner, foreign, other_keys)
+
+    @property
+    def key(self) -> str:
+        """The owner's bearer token (this repo's contract: the project's API key)."""
+        return self.owner.bearer.value if self.owner.bearer else ""
+
+    @property
+    def identities(self) -> list[Identity]:
+        return [self.owner, *([self.foreign] if self.foreign else [])]
+
+    def variables(self) -> dict[str, str]:
+        """Refused keys a steered case may send, and the variable a repro names each by."""
+        return {key: f"{KEY_VARIABLES['other']}_{n}" for n, key in enumerate(self.other_keys, 1)}
+
+
+KEY_VARIABLES = {
+    OWNER: "CRAFTKIT_CONTRACT_KEY",
+    FOREIGN: "CRAFTKIT_CONTRACT_FOREIGN_KEY",
+    "other": "CRAFTKIT_CONTRACT_OTHER_KEY",
+}
 
 
 @dataclass
@@ -110,6 +148,7 @@ class ContractResult:
     exchanges: list[Exchange] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what did not run, and why (not a failure)
     checks: tuple[str, ...] = ()
     seed: int | None = None
     elapsed: float = 0.0
@@ -133,65 +172,43 @@ class ContractResult:
 # --- configuration --------------------------------------------------------------------------
 
 
-def wfc_document(credentials: Credentials) -> dict[str, Any]:
-    """Web Fuzzing Commons auth document: the identities Schemathesis may send requests as."""
-    users = [(OWNER, credentials.key)]
-    if credentials.foreign_key:
-        users.append((FOREIGN, credentials.foreign_key))
-    return {
-        "schemaVersion": "1.0",
-        "auth": [
-            {"name": name, "fixedHeaders": [{"name": "Authorization", "value": f"Bearer {key}"}]}
-            for name, key in users
-        ],
-    }
-
-
 def load_config(
     credentials: Credentials,
-    workdir: pathlib.Path,
+    document: Mapping[str, Any],
     *,
     config_path: pathlib.Path = CONFIG_PATH,
     max_examples: int | None = None,
     base_url: str | None = None,
     seed: int | None = None,
+    skip_checks: Sequence[str] = (),
 ) -> SchemathesisConfig:
-    """`schemathesis.toml` plus this run's credentials (kept out of the file: they are secrets)."""
+    """`schemathesis.toml` plus this run's credentials (kept out of the file: they are secrets).
+
+    `skip_checks` turns checks off for this run (a stateless stand-in cannot honour a DELETE).
+
+    The owner's credentials go in as `[auth.openapi.<scheme>]`, one per security scheme of the
+    document they fit, so Schemathesis sends them only to operations that require that scheme;
+    extra `--header`s go to every request.
+    """
     data = tomllib.loads(config_path.read_text(encoding="utf-8"))
-    auth_file = workdir / "wfc-auth.json"
-    auth_file.write_text(json.dumps(wfc_document(credentials)), encoding="utf-8")
-    auth_file.chmod(0o600)
-    wfc: dict[str, Any] = {"path": str(auth_file), "user": OWNER}
-    if credentials.foreign_key:
-        wfc["peers"] = [OWNER, FOREIGN]  # identities that must not see each other's objects
-    data["auth"] = {"wfc": wfc}
+    schemes = identities.security_schemes(document)
+    auth = identities.auth_schemes(credentials.owner, schemes)
+    if auth:
+        data["auth"] = {"openapi": auth}
+    if credentials.owner.headers:
+        data["headers"] = {k: s.value for k, s in credentials.owner.headers.items()}
     if max_examples is not None:
         data.setdefault("generation", {})["max-examples"] = max_examples
     if base_url is not None:
         data["base-url"] = base_url
     if seed is not None:
         data["seed"] = seed
+    for check in skip_checks:
+        data.setdefault("checks", {}).setdefault(check, {})["enabled"] = False
     # Schemathesis writes `Authorization: [Filtered]` in its curl lines, which cannot be pasted;
-    # the engine puts the keys' environment variables there itself (`reproducible`).
+    # the engine puts the secrets' environment variables there itself (`reproducible`).
     data.setdefault("output", {}).setdefault("sanitization", {})["enabled"] = False
     return SchemathesisConfig.from_dict(data, base_dir=str(config_path.parent))
-
-
-KEY_VARIABLES = {OWNER: "CRAFTKIT_CONTRACT_KEY", FOREIGN: "CRAFTKIT_CONTRACT_FOREIGN_KEY"}
-
-
-def reproducible(curl: str, credentials: Credentials) -> str:
-    """A curl line to paste: each known key replaced by its variable, in double quotes."""
-    keys = [(credentials.key, KEY_VARIABLES[OWNER])]
-    if credentials.foreign_key:
-        keys.append((credentials.foreign_key, KEY_VARIABLES[FOREIGN]))
-    keys += [(key, "CRAFTKIT_CONTRACT_OTHER_KEY") for key in credentials.other_keys]
-    for key, variable in keys:
-        curl = curl.replace(
-            f"'Authorization: Bearer {key}'", f'"Authorization: Bearer ${variable}"'
-        )
-        curl = curl.replace(key, f"${{{variable}}}")
-    return curl
 
 
 def junit_path(config: SchemathesisConfig) -> pathlib.Path:
@@ -201,71 +218,160 @@ def junit_path(config: SchemathesisConfig) -> pathlib.Path:
     return DEFAULT_JUNIT
 
 
+@dataclass
+class RunContext:
+    """What the checks and hooks of one run need: who calls, and the document's schemes."""
+
+    credentials: Credentials
+    document: Document
+    schemes: dict[str, Scheme]
+    # The replay's request per case id, as curl: a cross-tenant failure is reproduced by it.
+    probe_curls: dict[str, str] = field(default_factory=dict)
+    # What the other identity's read may get: any refusal, but exactly 404 on this repo's
+    # contract (a render of another project does not exist for a key, README "Errors").
+    refusals: tuple[int, ...] = (401, 403, 404)
+
+    def reproducible(self, curl: str) -> str:
+        return identities.reproducible(
+            curl, self.credentials.identities, self.credentials.variables()
+        )
+
+    def owner_requirement(self, path: str, method: str) -> list[str] | None:
+        """The security schemes the owner's credentials are sent under for an operation."""
+        requirements = self.document.security(path, method)
+        return identities.satisfied_requirement(requirements, self.credentials.owner, self.schemes)
+
+
 # --- steering -------------------------------------------------------------------------------
 
 
-def steer(schema: Any, render_ids: Sequence[str], credentials: Credentials) -> None:
-    """Make valid cases name stored renders, and send other keys, often.
+def path_pools(values: Mapping[str, Sequence[str]], document: Document) -> dict[str, list[Any]]:
+    """`--path-param` values per name, as the parameter's declared type (an integer id as int)."""
+    types = document.path_parameter_types()
+    pools: dict[str, list[Any]] = {}
+    for name, given in values.items():
+        pool: list[Any] = []
+        for value in given:
+            pool.append(_typed(value, types.get(name, set())))
+        pools[name] = pool
+    return pools
 
-    A random UUID almost never exists, so most valid cases take an id from the pool (the
-    owner's renders, another project's, another mode's, missing ones; repeat an id to weigh
-    it more). Some are sent with the foreign project's key or a revoked or unknown one.
+
+def _typed(value: str, types: set[str]) -> Any:
+    if "integer" in types:
+        with contextlib.suppress(ValueError):
+            return int(value)
+    if "number" in types:
+        with contextlib.suppress(ValueError):
+            return float(value)
+    return value
+
+
+def steer(schema: Any, pools: Mapping[str, Sequence[Any]], run: RunContext) -> None:
+    """Make valid cases name resources that exist, and send other credentials, often.
+
+    A generated id almost never exists, so most valid cases take a path parameter from its
+    `--path-param` pool (repeat a value to weigh it more; None keeps the generated one). Some
+    are sent as the foreign identity, or with a bearer token the server must refuse.
     Only valid parts are steered: a negative id must stay invalid, or `negative_data_rejection`
     would rightly complain that valid data was sent as invalid.
     """
-    pool: list[str | None] = [*render_ids, None]  # None: keep the generated id
-    other_keys: list[str | None] = [None] * 6  # None: keep the owner's key
-    if credentials.foreign_key:
-        other_keys += [credentials.foreign_key] * 2
-    other_keys += credentials.other_keys
+    credentials = run.credentials
+    swaps: list[Identity | str | None] = [None] * 6  # None: keep the owner's credentials
+    if credentials.foreign:
+        swaps += [credentials.foreign] * 2
+    swaps += list(credentials.other_keys)
 
     def flatmap_case(_context: Any, case: Any) -> Any:
-        if "id" not in (case.path_parameters or {}):
+        names = [n for n in (case.path_parameters or {}) if n in pools]
+        positive_path = generated_positive(case, "path")
+        requirement = run.owner_requirement(case.operation.path, case.method)
+        swappable = requirement is not None and generated_positive(case, "header")
+        if not (names and positive_path) and not (swappable and len(swaps) > 6):
             return st.just(case)
-        ids = st.sampled_from(pool) if generated_positive(case, "path") else st.none()
-        # Only a credential Schemathesis set from the auth config is swapped for another
-        # deliberate one; a negative (generated) Authorization header stays as generated.
-        keys = st.sampled_from(other_keys) if generated_positive(case, "header") else st.none()
+        values = st.tuples(
+            *(st.sampled_from([*pools[n], None]) if positive_path else st.none() for n in names)
+        )
+        who = st.sampled_from(swaps) if swappable else st.none()
 
-        def steered(choice: tuple[str | None, str | None]) -> Any:
-            render_id, key = choice
-            if render_id is not None:
-                case.path_parameters["id"] = render_id
-            if key is not None and "Authorization" in case.headers:
-                case.headers["Authorization"] = f"Bearer {key}"
+        def steered(choice: tuple[tuple[Any, ...], Identity | str | None]) -> Any:
+            chosen, swap = choice
+            for name, value in zip(names, chosen, strict=True):
+                if value is not None:
+                    case.path_parameters[name] = value
+            if swap is not None and requirement is not None:
+                _swap_credentials(case, swap, requirement, run)
             return case
 
-        return st.tuples(ids, keys).map(steered)
+        return st.tuples(values, who).map(steered)
 
     schema.hooks.register_hook_with_name(flatmap_case, "flatmap_case")
 
 
+def _swap_credentials(
+    case: Any, swap: Identity | str, requirement: list[str], run: RunContext
+) -> None:
+    """Send the case as another identity, or with a refused bearer token, if the owner's
+    credentials are on it (a negative case may have had them removed on purpose)."""
+    headers = case.headers if case.headers is not None else {}
+    owner_sent = identities.identify(
+        headers, "", [run.credentials.owner], {n: run.schemes[n] for n in requirement}
+    )
+    if owner_sent != OWNER:
+        return
+    if isinstance(swap, Identity):
+        query = case.query if case.query is not None else {}
+        cookies = case.cookies if case.cookies is not None else {}
+        if identities.apply(swap, requirement, run.schemes, headers, query, cookies):
+            case.headers, case.query, case.cookies = headers, query, cookies
+    elif "Authorization" in headers:
+        headers["Authorization"] = f"Bearer {swap}"
+
+
 @schemathesis.check
 def cross_tenant_read(ctx: Any, response: Any, case: Any) -> bool | None:
-    """A render one project reads must answer 404 to the other project's key.
+    """A resource read as one identity must not be readable as the other.
 
     Schemathesis' `object_level_authorization` learns who owns what from create and list
-    operations; this contract has neither, so every successful read is replayed here with the
-    other identity's key. Two projects never own the same render, so both reading it is a leak.
+    operations, which many contracts (this repo's among them) lack; so every successful GET of
+    a resource named by its path (an operation with path parameters and a security
+    requirement) is replayed here as the other identity, with the same parameters, and must be
+    refused (401, 403 or 404; on this repo's contract exactly 404, as a render of another
+    project does not exist for a key). List and public operations are not replayed: both identities
+    may rightly read them. The replay's curl line is the failure's repro.
     """
-    credentials = getattr(case.operation.schema, CREDENTIALS_ATTR, None)
-    if credentials is None or credentials.foreign_key is None:
+    run = getattr(case.operation.schema, CONTEXT_ATTR, None)
+    if run is None or run.credentials.foreign is None:
         return None
     if case.method.upper() != "GET" or not 200 <= response.status_code < 300:
         return None
-    sent = response.request.headers.get("Authorization", "")
-    keys = {f"Bearer {credentials.key}": credentials.foreign_key}
-    keys[f"Bearer {credentials.foreign_key}"] = credentials.key
-    other = keys.get(sent)
+    if not case.path_parameters:
+        return None
+    requirement = run.owner_requirement(case.operation.path, case.method)
+    if requirement is None:
+        return None
+    owner, foreign = run.credentials.owner, run.credentials.foreign
+    request = response.request
+    sent = identities.identify(request.headers, request.url, [owner, foreign], run.schemes)
+    other = {OWNER: foreign, FOREIGN: owner}.get(sent)
     if other is None:
         return None
     probe = case.derive()
-    probe.headers["Authorization"] = f"Bearer {other}"
+    probe.headers = dict(probe.headers or {})
+    probe.query = dict(probe.query or {})
+    probe.cookies = dict(probe.cookies or {})
+    if not identities.apply(
+        other, requirement, run.schemes, probe.headers, probe.query, probe.cookies
+    ):
+        return None
     peer = send_probe(ctx, case, probe)
-    if peer.status_code != 404:
+    if peer.status_code not in run.refusals:
+        run.probe_curls[case.id] = run.reproducible(probe.as_curl_command())
+        expected = ", ".join(map(str, run.refusals))
         raise AssertionError(
-            f"Both projects' keys read {case.formatted_path}: the other key got "
-            f"{peer.status_code}, expected 404 (a render belongs to one project)."
+            f"{case.formatted_path} was read as {sent} ({response.status_code}) and again as "
+            f"{other.name} ({peer.status_code}); expected {expected} for {other.name} "
+            "(a resource belongs to one identity). Reproduce shows the second read."
         )
     return None
 
@@ -274,35 +380,45 @@ def cross_tenant_read(ctx: Any, response: Any, case: Any) -> bool | None:
 
 
 @contextlib.contextmanager
-def prepared_config(credentials: Credentials, **options: Any) -> Iterator[SchemathesisConfig]:
-    with tempfile.TemporaryDirectory(prefix="craftkit-contract-") as workdir:
-        yield load_config(credentials, pathlib.Path(workdir), **options)
+def prepared_config(
+    credentials: Credentials, document: Mapping[str, Any], **options: Any
+) -> Iterator[SchemathesisConfig]:
+    yield load_config(credentials, document, **options)
 
 
 def run_contract(
     schema: Any,
     credentials: Credentials,
     *,
+    path_params: Mapping[str, Sequence[str]] | None = None,
     render_ids: Sequence[str] = (),
+    document: Mapping[str, Any] | None = None,
     junit: pathlib.Path | None = None,
     progress: Callable[[str], None] | None = None,
     allow_gaps: bool = False,
+    skip_checks: Sequence[str] = (),
 ) -> ContractResult:
     """Run every phase and check of `schema` (loaded with its config); collect what happened.
 
-    `progress` gets a line as each phase starts and ends, with its requests and failures.
+    `path_params` steers path parameters by name to existing resources; `render_ids` is
+    `{"id": render_ids}`, this repo's contract's name for it. `document` is the raw document
+    (default: the schema's own). `progress` gets a line as each phase starts and ends.
     """
-    result = ContractResult(checks=BUILTIN_CHECKS + CUSTOM_CHECKS, seed=schema.config.seed)
-    result.documented = documented_responses(OpenAPI31Specification(schema.raw_schema))
-    steer(schema, render_ids, credentials)
-    setattr(schema, CREDENTIALS_ATTR, credentials)
-    keys = {
-        f"Bearer {credentials.key}": OWNER,
-        **({f"Bearer {credentials.foreign_key}": FOREIGN} if credentials.foreign_key else {}),
-    }
+    doc = Document(document if document is not None else schema.raw_schema)
+    run = RunContext(credentials, doc, identities.security_schemes(doc.raw))
+    if doc.raw == our_contract():
+        run.refusals = (404,)
+    skipped = set(skip_checks)
+    checks = tuple(c for c in BUILTIN_CHECKS + CUSTOM_CHECKS if c not in skipped)
+    result = ContractResult(checks=checks, seed=schema.config.seed)
+    tested = operation_labels(schema)  # `--operation` may have narrowed the run
+    result.documented = {k: v for k, v in documented_responses(doc).items() if k in tested}
+    pools = {**({"id": list(render_ids)} if render_ids else {}), **(path_params or {})}
+    steer(schema, path_pools(pools, doc), run)
+    setattr(schema, CONTEXT_ATTR, run)
 
     def after_call(_context: Any, case: Any, response: Any) -> None:
-        result.exchanges.append(_exchange(case, response, keys))
+        result.exchanges.append(_exchange(case, response, run))
 
     schema.hooks.register_hook_with_name(after_call, "after_call")
     started = time.monotonic()
@@ -310,9 +426,9 @@ def run_contract(
     try:
         for event in from_schema(schema).execute():
             phase.update(event)
-            _collect(event, result, credentials)
+            _collect(event, result, run)
     finally:
-        delattr(schema, CREDENTIALS_ATTR)
+        delattr(schema, CONTEXT_ATTR)
         result.elapsed = time.monotonic() - started
         if junit is not None:
             junit.parent.mkdir(parents=True, exist_ok=True)
@@ -360,10 +476,10 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def _exchange(case: Any, response: Any, keys: Mapping[str, str]) -> Exchange:
+def _exchange(case: Any, response: Any, run: RunContext) -> Exchange:
     phase, mode = phase_and_mode(case)
-    sent = response.request.headers.get("Authorization")
-    key = "none" if sent is None else keys.get(sent, "invalid")
+    request = response.request
+    key = identities.identify(request.headers, request.url, run.credentials.identities, run.schemes)
     try:
         body = response.json()
     except ValueError:
@@ -380,7 +496,7 @@ def _exchange(case: Any, response: Any, keys: Mapping[str, str]) -> Exchange:
     )
 
 
-def _collect(event: Any, result: ContractResult, credentials: Credentials) -> None:
+def _collect(event: Any, result: ContractResult, run: RunContext) -> None:
     if isinstance(event, events.ScenarioFinished | events.FuzzScenarioFinished):
         recorder = event.recorder
         for case_id, checks in recorder.checks.items():
@@ -390,6 +506,9 @@ def _collect(event: Any, result: ContractResult, credentials: Credentials) -> No
                     continue
                 interaction = recorder.interactions.get(case_id)
                 response = interaction.response if interaction is not None else None
+                curl = run.reproducible(info.code_sample)
+                if check.name == "cross_tenant_read" and case_id in run.probe_curls:
+                    curl = run.probe_curls[case_id]  # the second identity's read
                 result.findings.append(
                     Finding(
                         operation=info.failure.operation or recorder.label,
@@ -397,14 +516,41 @@ def _collect(event: Any, result: ContractResult, credentials: Credentials) -> No
                         code=info.failure.code,
                         title=info.failure.title,
                         message=info.failure.message,
-                        curl=reproducible(info.code_sample, credentials),
+                        curl=curl,
                         status=response.status_code if response is not None else None,
                     )
                 )
     elif isinstance(event, events.NonFatalError):
-        result.errors.append(f"{event.label}: {event.info.format()}")
+        text = event.info.format()
+        if "excluded by filters" in text:  # `--operation` left out every linked operation
+            result.notes.append(f"{event.label}: skipped, the linked operations are not tested")
+        else:
+            result.errors.append(f"{event.label}: {text}")
     elif isinstance(event, events.FatalError):
         result.errors.append(f"fatal: {event.exception!r}")
+
+
+def our_contract() -> dict[str, Any]:
+    """This repo's contract, parsed: a run against it also checks the served /openapi.json."""
+    import yaml
+
+    return yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def unreachable(base_url: str) -> str | None:
+    """Why nothing answers at `base_url` (a usage error, not a failure of the contract)."""
+    import requests
+
+    if not base_url.startswith(("http://", "https://")):
+        return f"--url {base_url}: not a URL (expected http://host:port/base-path)"
+    try:
+        requests.get(base_url, timeout=10)
+    except requests.exceptions.InvalidURL as exc:
+        return f"--url {base_url}: not a valid URL ({exc})"
+    except requests.RequestException as exc:
+        reason = type(exc).__name__
+        return f"--url {base_url}: nothing answers there ({reason})"
+    return None
 
 
 def served_document_problem(base_url: str, spec_path: pathlib.Path = SPEC_PATH) -> str | None:
@@ -427,7 +573,7 @@ def served_document_problem(base_url: str, spec_path: pathlib.Path = SPEC_PATH) 
 # --- what the spec documents ----------------------------------------------------------------
 
 
-def documented_responses(spec: OpenAPI31Specification) -> dict[str, dict[str, list[Any]]]:
+def documented_responses(spec: ResolvedSpec) -> dict[str, dict[str, list[Any]]]:
     """{operation label: {status: [documented example bodies]}}: the examples a run must meet.
 
     Only the examples written on the responses count; a schema's own example documents the
@@ -443,15 +589,41 @@ def documented_responses(spec: OpenAPI31Specification) -> dict[str, dict[str, li
 # --- reports --------------------------------------------------------------------------------
 
 
+def covers(documented: Mapping[str, Any], key: str, code: int) -> bool:
+    """Whether the documented response `key` ("200", "4XX", "default") covers status `code`.
+
+    A range covers the codes of its class not documented one by one; `default` covers every
+    code neither documented nor in a documented range (OpenAPI's precedence).
+    """
+    explicit = {k for k in documented if k.isdigit()}
+    ranges = {k[0] for k in documented if len(k) == 3 and k[1:].upper() == "XX"}
+    if key.isdigit():
+        return int(key) == code
+    if str(code) in explicit:
+        return False
+    if key.upper().endswith("XX"):
+        return str(code)[0] == key[0]
+    return key == "default" and str(code)[0] not in ranges
+
+
+def produced_count(result: ContractResult, operation: str, key: str) -> int:
+    documented = result.documented.get(operation, {})
+    seen = result.statuses().get(operation, Counter())
+    return sum(n for code, n in seen.items() if covers(documented, key, code))
+
+
 def coverage_report(result: ContractResult) -> list[str]:
     """Per operation, each documented status and example: produced (how often) or never seen."""
     lines = ["Documented responses produced:"]
-    seen = result.statuses()
     for operation, statuses in sorted(result.documented.items()):
         lines.append(f"  {operation}")
+        if not statuses:
+            lines.append("    (no responses documented)")
         for status, examples in statuses.items():
-            count = seen.get(operation, Counter()).get(int(status), 0)
+            count = produced_count(result, operation, status)
             produced = f"produced {plural(count, 'time')}" if count else "NEVER PRODUCED"
+            if status == "default" and not count:
+                produced = "not produced (default: any other status)"
             cells = [f"{status}: {produced}"]
             for n, example in enumerate(examples, 1):
                 cells.append(f"example {n} " + _example_state(result, operation, status, example))
@@ -462,20 +634,34 @@ def coverage_report(result: ContractResult) -> list[str]:
 def coverage_gaps(result: ContractResult) -> list[str]:
     """Documented statuses and response examples this run never produced."""
     gaps = []
-    seen = result.statuses()
     for operation, statuses in result.documented.items():
         for status, examples in statuses.items():
-            if int(status) not in seen.get(operation, Counter()):
+            if status == "default":  # documents the other statuses; none has to occur
+                continue
+            if not produced_count(result, operation, status):
                 gaps.append(f"{operation}: documented status {status} never produced")
             for n, example in enumerate(examples, 1):
                 if _example_state(result, operation, status, example) == "never seen":
                     gaps.append(f"{operation}: example {n} of {status} never produced")
+    # An operation that took none of the owner's valid requests was never tested past its door.
+    refused: dict[str, set[bool]] = {}
+    for e in result.exchanges:
+        if e.key == OWNER and e.mode == "positive":
+            refused.setdefault(e.operation, set()).add(e.status in (401, 403))
+    for operation, outcomes in sorted(refused.items()):
+        documented = result.documented.get(operation, {})
+        success = not documented or any(k[0] == "2" or k == "default" for k in documented)
+        if outcomes == {True} and success:  # (an operation documenting only a 401 is kept to)
+            gaps.append(f"{operation}: every valid request with the given credentials was refused")
     return gaps
 
 
 def _example_state(result: ContractResult, operation: str, status: str, example: Any) -> str:
+    documented = result.documented.get(operation, {})
     bodies = [
-        e.body for e in result.exchanges if e.operation == operation and str(e.status) == status
+        e.body
+        for e in result.exchanges
+        if e.operation == operation and covers(documented, status, e.status)
     ]
     if any(body == example for body in bodies):
         return "seen verbatim"
@@ -524,6 +710,8 @@ def summary(result: ContractResult) -> str:
     gaps = coverage_gaps(result)
     lines.append("Gaps: " + ("none" if not gaps else ""))
     lines += [f"  {gap}" for gap in gaps]
+    if result.notes:
+        lines += ["", "Notes:", *(f"  {note}" for note in result.notes)]
     if result.errors:
         lines += ["", f"Errors ({len(result.errors)}):", *(f"  {e}" for e in result.errors)]
     lines.append("")
@@ -541,6 +729,53 @@ def summary(result: ContractResult) -> str:
             lines += [f"     {line}" for line in finding.message.splitlines() if line.strip()]
             lines.append(f"   Reproduce: {finding.curl}")
     return "\n".join(lines)
+
+
+def markdown(result: ContractResult, *, source: str, url: str, allow_gaps: bool = False) -> str:
+    """The report as Markdown, for a pull-request comment: verdict, tables, failures, gaps."""
+    gaps = coverage_gaps(result)
+    distinct = _unique(result.findings)
+    passed = result.ok and (allow_gaps or not gaps)
+    verdict = "✅ passed" if passed else "❌ failed"
+    lines = [
+        f"### Contract test {verdict}",
+        "",
+        f"`{source}` against `{url}`: {plural(len(result.exchanges), 'request')} in "
+        f"{result.elapsed:.1f}s, {plural(len(distinct), 'distinct failure')}, "
+        f"{plural(len(gaps), 'gap')}{' (allowed)' if gaps and allow_gaps else ''}, "
+        f"{plural(len(result.errors), 'error')} (seed {result.seed}).",
+        "",
+    ]
+    table = result.statuses()
+    codes = sorted({s for counter in table.values() for s in counter})
+    lines.append("| Operation | " + " | ".join(str(c) for c in codes) + " |")
+    lines.append("| --- |" + " ---: |" * len(codes))
+    for operation, counter in sorted(table.items()):
+        documented = result.documented.get(operation, {})
+        cells = []
+        for code in codes:
+            count = counter.get(code, 0)
+            mark = "" if not count or any(covers(documented, k, code) for k in documented) else "*"
+            cells.append(f"{count}{mark}" if count else "")
+        lines.append(f"| `{operation}` | " + " | ".join(cells) + " |")
+    lines += ["", "\\* a status the operation does not document.", ""]
+    if distinct:
+        lines += ["#### Failures", ""]
+        for n, finding in enumerate(distinct, 1):
+            lines.append(f"{n}. **`{finding.check}`** `{finding.operation}`: {finding.title}")
+            message = [line for line in finding.message.splitlines() if line.strip()]
+            if message:
+                lines += ["", "   ```", *(f"   {line}" for line in message[:20]), "   ```"]
+            lines += ["", "   ```sh", f"   {finding.curl.splitlines()[0]}", "   ```", ""]
+    if gaps:
+        lines += ["#### Documented responses never produced", ""]
+        lines += [f"- `{gap}`" for gap in gaps]
+        lines.append("")
+    if result.errors:
+        lines += ["#### Errors", ""]
+        lines += [f"- {error.splitlines()[0]}" for error in result.errors]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def junit_xml(result: ContractResult, *, allow_gaps: bool = False) -> str:
@@ -602,8 +837,16 @@ def status_table(result: ContractResult) -> list[str]:
     """Operations down, status codes across; `*` marks a status the operation does not document."""
     table = result.statuses()
     statuses = sorted({s for counter in table.values() for s in counter})
-    documented = {s for op in result.documented.values() for s in op}
-    heads = [f"{s}{'' if str(s) in documented else '*'}" for s in statuses]
+    undocumented = {
+        code
+        for operation, counter in table.items()
+        for code in counter
+        if not any(
+            covers(result.documented.get(operation, {}), k, code)
+            for k in result.documented.get(operation, {})
+        )
+    }
+    heads = [f"{s}{'*' if s in undocumented else ''}" for s in statuses]
     width = max([len("Operation"), *(len(op) for op in table)])
     lines = ["  ".join([f"{'Operation':<{width}}", *(f"{h:>5}" for h in heads)])]
     for operation, counter in sorted(table.items()):
@@ -626,9 +869,15 @@ def gap_hint(result: ContractResult) -> str | None:
     if any(e.status == 200 for e in result.exchanges):
         return None
     owner = [e for e in result.exchanges if e.key == OWNER and e.mode == "positive"]
-    if owner and all(e.status == 401 for e in owner):
-        return "hint: every valid request with --key got 401: does the server accept that key?"
-    return "hint: no 200 at all: pass --render-id with a render the key can read"
+    if owner and all(e.status in (401, 403) for e in owner):
+        return (
+            "hint: every valid request with the given credentials was refused (401/403): "
+            "does the server accept them?"
+        )
+    return (
+        "hint: no 200 at all: pass --path-param NAME=VALUE with ids of resources that exist "
+        "(--render-id for this repo's contract)"
+    )
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:

@@ -20,14 +20,20 @@ from schemathesis.core.parameters import ParameterLocation
 # The engine that runs every phase and yields events (what `st run` drives).
 from schemathesis.engine import events, from_schema
 
+# What `schemathesis.openapi.from_path`/`from_url` raise for a document they cannot load.
+from schemathesis.errors import LoaderError
+
 # How Schemathesis' own auth checks replay a case as another identity (recorded, on the
 # run's transport): used by the cross-tenant check.
 from schemathesis.specs.openapi._auth_retry import send_probe
 
 __all__ = [
+    "LoaderError",
     "events",
     "from_schema",
     "generated_positive",
+    "operation_errors",
+    "operation_labels",
     "phase_and_mode",
     "send_probe",
 ]
@@ -50,3 +56,27 @@ def phase_and_mode(case: Any) -> tuple[str, str]:
     if meta is None:
         return "check", "-"
     return str(meta.phase.name.value), str(meta.generation.mode.value)
+
+
+def operation_errors(schema: Any) -> list[str]:
+    """Why operations of a loaded schema cannot be tested (a dangling $ref…), one line each.
+
+    `get_all_operations()` yields a Result per operation: `Ok` or `Err(error)`.
+    """
+    problems = []
+    for result in schema.get_all_operations():
+        error = getattr(result, "err", None)
+        if callable(error) and type(result).__name__ == "Err":
+            exc = error()
+            where = getattr(exc, "path", None), getattr(exc, "method", None)
+            label = f"{str(where[1]).upper()} {where[0]}: " if all(where) else ""
+            message = str(getattr(exc, "message", None) or exc).strip().splitlines()
+            problems.append(label + (message[0] if message else type(exc).__name__))
+    return problems
+
+
+def operation_labels(schema: Any) -> set[str]:
+    """Labels ("GET /pets/{petId}") of the operations a (possibly filtered) schema tests."""
+    return {
+        result.ok().label for result in schema.get_all_operations() if type(result).__name__ == "Ok"
+    }

@@ -6,27 +6,27 @@ from pathlib import Path
 
 import pytest
 
-from api.openapi.spec import OpenAPI31Specification
 from contract_tests import engine as contract
-from tests.support import ROOT
+from contract_tests.documents import Document
 
 OPERATION = "GET /v1/renders/{id}/engagement"
-DOCUMENTED = contract.documented_responses(OpenAPI31Specification.from_path(ROOT / "openapi.yaml"))
+DOCUMENTED = contract.documented_responses(Document(contract.our_contract()))
 NOT_FOUND = {"error": {"code": "not_found", "message": "Render not found."}}
 
 
 @pytest.mark.parametrize("foreign_key", [None, "ck_test_" + "F" * 32])
-def test_the_config_is_the_toml_plus_the_runs_keys(tmp_path: Path, foreign_key: str | None) -> None:
-    credentials = contract.Credentials("ck_test_" + "K" * 32, foreign_key)
-    config = contract.load_config(credentials, tmp_path, max_examples=7, seed=3)
+def test_the_config_is_the_toml_plus_the_owners_key_per_scheme(foreign_key: str | None) -> None:
+    credentials = contract.Credentials.from_keys("ck_test_" + "K" * 32, foreign_key)
+    config = contract.load_config(credentials, contract.our_contract(), max_examples=7, seed=3)
     project = config.projects.get_default()
     assert config.seed == 3
     assert project.generation.max_examples == 7
-    assert project.auth.wfc is not None and project.auth.wfc.user == "owner"
-    assert project.auth.wfc.peers == (["owner", "foreign"] if foreign_key else None)
-    users = contract.wfc_document(credentials)["auth"]
-    assert [u["name"] for u in users] == (["owner", "foreign"] if foreign_key else ["owner"])
-    assert oct(Path(project.auth.wfc.path).stat().st_mode & 0o777) == "0o600"
+    # The contract's one scheme, bearerApiKey, gets the owner's key; the foreign key is only
+    # ever sent by the engine itself (steering, the cross-tenant replay).
+    schemes = project.auth.openapi.schemes
+    assert list(schemes) == ["bearerApiKey"]
+    assert getattr(schemes["bearerApiKey"], "bearer", None) == "ck_test_" + "K" * 32
+    assert project.auth.wfc is None
     assert contract.junit_path(config) == Path("reports/contract-junit.xml")
 
 
@@ -85,3 +85,55 @@ def test_the_summary_lists_failures_with_a_curl_line() -> None:
     assert "Failures: 2 failed checks, 1 distinct" in text
     assert "1. [not_a_server_error] GET /v1/renders/{id}/engagement: Server error" in text
     assert "Reproduce: curl -X GET http://x/v1/renders/y/engagement" in text
+
+
+def test_default_and_ranges_cover_the_statuses_not_listed_one_by_one() -> None:
+    documented: dict[str, list[object]] = {"200": [], "4XX": [], "default": []}
+    assert contract.covers(documented, "200", 200)
+    assert contract.covers(documented, "4XX", 404) and not contract.covers(documented, "4XX", 500)
+    assert contract.covers(documented, "default", 500)
+    assert not contract.covers(documented, "default", 404)  # 4XX takes it
+    assert not contract.covers(documented, "default", 200)  # listed one by one
+    result = contract.ContractResult(
+        documented={"GET /x": documented},
+        exchanges=[
+            contract.Exchange("GET /x", "GET", "/x", s, "fuzzing", "positive", "owner")
+            for s in (200, 404, 503)
+        ],
+    )
+    assert contract.coverage_gaps(result) == []  # `default` never is a gap
+    assert "default: produced 1 time" in contract.summary(result)
+    assert all(not h.endswith("*") for h in contract.status_table(result)[0].split()[1:])
+
+
+def test_an_operation_refusing_every_valid_request_of_the_owner_is_a_gap() -> None:
+    refused = [exchange(401, None), exchange(401, None)]
+    result = contract.ContractResult(documented=DOCUMENTED, exchanges=refused)
+    assert f"{OPERATION}: every valid request with the given credentials was refused" in (
+        contract.coverage_gaps(result)
+    )
+    result.exchanges.append(exchange(404, NOT_FOUND))  # one got past the door
+    assert not any("refused" in gap for gap in contract.coverage_gaps(result))
+
+
+def test_the_markdown_report_has_the_verdict_the_table_and_each_failure_with_its_repro() -> None:
+    finding = contract.Finding(
+        OPERATION, "response_schema_conformance", "ST", "Response violates schema",
+        "'counts' is a required property", 'curl -X GET -H "Authorization: Bearer ${K}" http://x',
+        200,
+    )  # fmt: skip
+    exchanges = [exchange(200, {}), exchange(404, NOT_FOUND), exchange(405, None)]
+    failed = contract.ContractResult(
+        documented=DOCUMENTED, exchanges=exchanges, findings=[finding, finding]
+    )
+    text = contract.markdown(failed, source="openapi.yaml", url="http://x")
+    assert text.startswith("### Contract test ❌ failed\n")
+    assert "3 requests" in text and "1 distinct failure," in text
+    assert "| Operation | 200 | 404 | 405 |" in text
+    assert f"| `{OPERATION}` | 1 | 1 | 1* |" in text
+    assert "1. **`response_schema_conformance`** `GET /v1/renders/{id}/engagement`" in text
+    assert '   curl -X GET -H "Authorization: Bearer ${K}" http://x' in text
+    assert f"- `{OPERATION}: documented status 401 never produced`" in text
+
+    passed = contract.ContractResult(documented={}, exchanges=exchanges[:1])
+    assert contract.markdown(passed, source="s", url="u").startswith("### Contract test ✅ passed")

@@ -149,9 +149,8 @@ def test_a_broken_live_server_fails_with_a_curl_reproduction(
     print(run.stdout)
     assert run.returncode == 1, run.stdout + run.stderr
     assert "[response_schema_conformance]" in run.stdout
-    reproduce = (
-        f'Reproduce: curl -X GET -H "Authorization: Bearer $CRAFTKIT_CONTRACT_KEY" {broken_server}'
-    )
+    bearer = '"Authorization: Bearer ${CRAFTKIT_CONTRACT_KEY}"'
+    reproduce = f"Reproduce: curl -X GET -H {bearer} {broken_server}"
     assert reproduce in run.stdout
     assert demo["key"] not in run.stdout
     suite = ElementTree.parse(junit).getroot()
@@ -199,8 +198,8 @@ def test_a_refused_key_fails_the_run_instead_of_passing_on_401s(
     assert run.returncode == 1, run.stdout + run.stderr
     assert "200: NEVER PRODUCED" in run.stdout
     assert "FAILED: " in run.stdout and "documented responses never produced" in run.stdout
-    assert "does the server accept that key?" in run.stdout
-    assert "no --foreign-key" in run.stderr
+    assert "does the server accept them?" in run.stdout
+    assert "no --foreign-… identity" in run.stderr
 
     allowed = craftkit(
         demo["url"], "contract-test", "--url", live_server, "--key", "ck_test_" + "A" * 32,
@@ -231,3 +230,21 @@ def test_the_mock_passes_every_check_with_its_default_options(tmp_path: Path) ->
     gaps = run.stdout.split("Gaps:")[1].split("\n\n")[0]
     assert "401 never" not in gaps and "200 never" not in gaps
     assert "documented status 404 never produced" not in gaps
+
+
+def test_path_param_id_is_what_render_id_means(
+    demo: dict[str, str], live_server: str, tmp_path: Path
+) -> None:
+    """`--path-param id=…` steers to a stored render as `--render-id` does: 200s are checked."""
+    run = craftkit(
+        demo["url"], "contract-test", "--url", live_server, "--key", demo["key"],
+        "--path-param", f"id={DEMO_RENDER_ID}", "--max-examples", "20",
+        "--junit", str(tmp_path / "junit.xml"), "--report", "markdown",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.startswith("### Contract test ✅ passed")
+    row = next(line for line in run.stdout.splitlines() if line.startswith("| `GET /v1/"))
+    heads = next(line for line in run.stdout.splitlines() if line.startswith("| Operation"))
+    cells = dict(zip(heads.split("|")[2:-1], row.split("|")[2:-1], strict=True))
+    assert int(cells[" 200 "].strip() or 0) > 0, run.stdout
+    assert "no --render-id" not in run.stderr

@@ -50,7 +50,9 @@ def test_the_contract_suites_traffic_finds_no_violating_answer(
 ) -> None:
     with (
         proxied(SPEC, live) as (url, app),
-        contract.prepared_config(credentials, max_examples=15, base_url=url) as config,
+        contract.prepared_config(
+            credentials, contract.our_contract(), max_examples=15, base_url=url
+        ) as config,
     ):
         schema = schemathesis.openapi.from_path(contract.SPEC_PATH, config=config)
         result = contract.run_contract(schema, credentials, render_ids=seeded.pool)

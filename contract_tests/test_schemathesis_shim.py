@@ -77,3 +77,30 @@ def test_case_metadata_says_how_each_part_was_generated(location: str) -> None:
     assert not shim.generated_negative(case)
     assert shim.phase_and_mode(case) == ("check", "-")
     assert shim.ParameterLocation(location).value == location
+
+
+def test_a_loader_error_is_what_a_document_schemathesis_cannot_read_raises(tmp_path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("openapi: 3.1.0\npaths: [\n")
+    with pytest.raises(shim.LoaderError) as raised:
+        schemathesis.openapi.from_path(bad)
+    assert raised.value.message  # what the CLI prints, first line
+
+
+def test_operations_are_ok_or_err_results_with_labels(tmp_path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths:\n"
+        "  /ok:\n    get:\n      responses: {'200': {description: ok}}\n"
+        "  /gone:\n    get:\n      responses: {'200': {$ref: '#/components/responses/x'}}\n"
+    )
+    schema = schemathesis.openapi.from_path(spec)
+    assert shim.operation_labels(schema) == {"GET /ok"}
+    assert shim.operation_errors(schema) == ["GET /gone: Unresolvable reference in the schema"]
+    assert shim.operation_labels(schema.include(name=["GET /ok"])) == {"GET /ok"}
+
+
+def test_schemathesis_reads_openapi_3_2_and_its_query_method() -> None:
+    """3.2 goes through Schemathesis as it is (docs/contract-testing.md says so)."""
+    schema = schemathesis.openapi.from_path(ROOT / "tests/data/specs/oai-3.2-query-example.yaml")
+    assert shim.operation_labels(schema) == {"QUERY /flights/search"}
