@@ -1,7 +1,9 @@
 """docs/contract-testing.md's CI jobs, run: their command lines as written, in a scratch checkout.
 
-The jobs test `openapi.yaml` (here a copy of a real public spec with a bearer scheme) against a
-`craftkit mock` of it started by the job. What cannot run here is left out and said so: the
+The jobs test `openapi.yaml` (here this repo's contract: a bearer scheme, and its 401 and 404
+documented, as stock `status_code_conformance` requires; the corpus' public bearer specs leave
+their 401 or every response undocumented) against a `craftkit mock` of it started by the job.
+What cannot run here is left out and said so: the
 `uses:` actions, `pip install` (the package is installed in this venv) and CI expressions
 (`${{ secrets.… }}`, `$API_TOKEN`), whose value the test provides. Port 8080 becomes a free one.
 """
@@ -23,7 +25,7 @@ import yaml
 from tests.support import ROOT, free_port
 
 DOC = (ROOT / "docs" / "contract-testing.md").read_text()
-SPEC = ROOT / "tests" / "data" / "specs" / "oai-3.1-non-oauth-scopes.yaml"
+SPEC = ROOT / "openapi.yaml"
 TOKEN = "ci-secret-" + "5" * 20
 
 
@@ -96,7 +98,7 @@ def test_the_ci_snippet_runs_and_passes(ci: str, tmp_path: Path) -> None:
     if ci == "GitHub Actions":
         summary = (tmp_path / "step-summary.md").read_text()
         assert summary.startswith("### Contract test ✅ passed"), summary
-        assert "| `GET /users` |" in summary
+        assert "| `GET /v1/renders/{id}/engagement` |" in summary
         assert TOKEN not in summary
     else:
         artifact = document["contract"]["artifacts"]["reports"]["junit"]
@@ -113,6 +115,7 @@ def test_the_ci_job_fails_when_the_service_refuses_the_token(tmp_path: Path) -> 
     assert refusing != script
     job = run_job(refusing, variables, tmp_path)
     assert job.returncode == 1, job.stdout + job.stderr
-    assert "GET /users: every valid request with the given credentials was refused" in job.stdout
+    refused = "every valid request with the given credentials was refused"
+    assert f"GET /v1/renders/{{id}}/engagement: {refused}" in job.stdout
     suite = ElementTree.parse(tmp_path / "reports" / "contract-junit.xml").getroot()
     assert int(suite.get("failures", "0")) >= 1
