@@ -318,6 +318,42 @@ def test_undocumented_status_and_ignored_credentials_are_violations() -> None:
     assert "status 200 answered a request that lacks the required credentials" in violations
 
 
+def test_an_undocumented_refusal_of_an_invalid_request_is_a_violation() -> None:
+    """As stock status_code_conformance: a malformed id answered 400 where the operation
+    documents 404 is the server's drift, even though the request broke the contract."""
+    envelope = b'{"error": {"code": "bad_request", "message": "malformed id"}}'
+    target = "/v1/renders/not-a-uuid/engagement"
+    headers = {"Authorization": KEY.decode()}
+    for status, violation in ((400, True), (404, False)):
+
+        def refuse(_request: bytes, status: int = status) -> bytes:
+            return answer_bytes(status, envelope.replace(b"bad_request", b"not_found"))
+
+        with recording_upstream(refuse) as upstream, proxied(SPEC, upstream.url) as (url, _):
+            response = httpx.get(url + target, headers=headers)
+        violations = response.headers["contract-violations"]
+        assert violations.startswith(f"{1 + violation}; path id: ")  # the request's own
+        assert ("status 400 is not documented (documented: 200, 401, 404)" in violations) is (
+            violation
+        ), violations
+
+
+def test_default_documents_the_statuses_it_covers_and_their_shape() -> None:
+    """oai-3.0-petstore documents errors only as `default` (its Error schema): any status is
+    documented there, and the body must still take that shape."""
+    spec = ROOT / "tests" / "data" / "specs" / "oai-3.0-petstore.yaml"
+    for body, violation in ((b'{"code": 400, "message": "no"}', False), (b'{"no": 1}', True)):
+
+        def refuse(_request: bytes, body: bytes = body) -> bytes:
+            return answer_bytes(400, body)
+
+        with recording_upstream(refuse) as upstream, proxied(spec, upstream.url) as (url, _):
+            response = httpx.get(url + "/v1/pets/1")
+        violations = response.headers.get("contract-violations", "")
+        assert "not documented" not in violations
+        assert ("response.body" in violations) is violation, violations
+
+
 # --- the record ------------------------------------------------------------------------------
 
 

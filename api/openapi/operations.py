@@ -307,26 +307,6 @@ class Operation:
             documented, self._check_against(self.responses[documented], status, headers, body, head)
         )
 
-    def error_shape(self) -> DocumentedResponse | None:
-        """The first documented client-error response with content (`4xx`, `4XX`, `default`):
-        the shape this operation's errors take."""
-        for key in [*sorted(k for k in self.responses if k.startswith("4")), "default"]:
-            response = self.responses.get(key)
-            if response is not None and response.content:
-                return response
-        return None
-
-    def check_error_shape(self, status: int, headers: Headers, body: bytes | None) -> list[Issue]:
-        """An undocumented 4xx answer (to a request that broke the contract) checked against
-        the operation's documented error shape, if it has one."""
-        shape = self.error_shape()
-        if shape is None:
-            return []
-        issues = self._check_against(shape, status, headers, body, False, headers_too=False)
-        for issue in issues:
-            issue["message"] += f" (checked against the error shape documented for {shape.status})"
-        return issues
-
     def _check_against(
         self,
         response: DocumentedResponse,
@@ -334,13 +314,11 @@ class Operation:
         headers: Headers,
         body: bytes | None,
         head: bool,
-        *,
-        headers_too: bool = True,
     ) -> list[Issue]:
         documented = response.status
         header_map = header_values(headers)
         issues: list[Issue] = []
-        for header in response.headers if headers_too else ():
+        for header in response.headers:
             values = header_map.get(header.name.lower())
             if not values:
                 if header.required:
