@@ -3,9 +3,9 @@
 The jobs test `openapi.yaml` (here this repo's contract: a bearer scheme, and its 401 and 404
 documented, as stock `status_code_conformance` requires; the corpus' public bearer specs leave
 their 401 or every response undocumented) against a `craftkit mock` of it started by the job.
-What cannot run here is left out and said so: the
-`uses:` actions, `pip install` (the package is installed in this venv) and CI expressions
-(`${{ secrets.… }}`, `$API_TOKEN`), whose value the test provides. Port 8080 becomes a free one.
+What cannot run here is left out and said so: the `uses:` actions, `pip install` (the package
+is installed in this venv) and CI expressions (`${{ secrets.… }}`, `$API_TOKEN`), whose value
+the test provides. Port 8080 becomes a free one.
 """
 
 from __future__ import annotations
