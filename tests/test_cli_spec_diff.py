@@ -113,6 +113,13 @@ def test_output_writes_the_report_to_a_file(tmp_path: Path) -> None:
             '#/paths/~1a/get/responses/200: invalid OpenAPI 3.1.0 document: "description" is a '
             "required property",
         ),
+        (  # a dangling $ref: where it sits and what it names, not a dump of the document
+            "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get:\n"
+            "      responses: {'200': {description: ok, content: {application/json: "
+            "{schema: {$ref: '#/components/schemas/Nope'}}}}}\n",
+            "#/paths/~1a/get/responses/200/content/application~1json/schema: invalid OpenAPI "
+            "3.1.0 document: $ref '#/components/schemas/Nope' points to nothing",
+        ),
     ],
 )
 def test_a_document_that_does_not_load_is_exit_2_in_one_line(
@@ -131,6 +138,7 @@ def test_a_document_that_does_not_load_is_exit_2_in_one_line(
     assert done.stdout == ""
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith(f"Error: {bad}") and expected in line, line
+    assert "'openapi'" not in line, line  # never the document itself
     assert "Traceback" not in done.stderr
 
 
