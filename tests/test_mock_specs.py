@@ -305,6 +305,45 @@ def test_every_security_scheme_kind_is_checked_by_its_own_rule(
     assert refused.status_code == 401, refused.text
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "asked", "challenge"),
+    [
+        ("GET", "/anything/apiKey", {}, "an API key in the query parameter 'apiKey'", "ApiKey"),
+        ("POST", "/anything/apiKey", {}, "an API key in the cookie 'api_key'", "ApiKey"),
+        ("PUT", "/anything/apiKey", {}, "an API key in the header 'X-API-KEY'", "ApiKey"),
+        ("POST", "/anything/basic", {}, "HTTP basic credentials", "Basic"),
+        ("POST", "/anything/basic", {"Authorization": "Bearer t"}, "HTTP basic", "Basic"),
+        ("POST", "/anything/oauth2", {}, None, "Bearer"),
+    ],
+)
+def test_a_401_names_the_credentials_the_operation_asks_for(
+    mock: Callable[..., TestClient],
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    asked: str | None,
+    challenge: str,
+) -> None:
+    """Not "Missing Bearer token." and `WWW-Authenticate: Bearer` for an API key or basic."""
+    resp = mock(SECURITY).request(method, path, headers=headers)
+    message = assert_envelope(resp, 401, "unauthorized")["message"]
+    if asked is None:  # a bearer scheme: the server's own words
+        assert message == "Missing Bearer token."
+    else:
+        assert asked in message and "Bearer" not in message, message
+    assert resp.headers["www-authenticate"].split(" ")[0] == challenge
+
+
+def test_the_museums_basic_auth_401_asks_for_basic(mock: Callable[..., TestClient]) -> None:
+    client = mock(MUSEUM)
+    resp = client.get("/_mock/docs/openapi/museum-api/museum-hours")
+    assert "HTTP basic" in assert_envelope(resp, 401, "unauthorized")["message"]
+    assert resp.headers["www-authenticate"].startswith("Basic ")
+    documented = client.delete("/_mock/docs/openapi/museum-api/special-events/e1")
+    assert documented.headers["content-type"] == "application/problem+json"
+    assert "HTTP basic" in documented.json()["title"]
+
+
 def test_malformed_basic_credentials_are_a_401(mock: Callable[..., TestClient]) -> None:
     client = mock(SECURITY)
     resp = client.post("/anything/basic", headers={"Authorization": "Basic %%%not-base64"})

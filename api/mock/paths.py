@@ -152,9 +152,55 @@ class PathTable:
                 query += ("&" if query else "?") + f"{scheme.get('name')}={token}"
         return options, query
 
+    def credentials_asked(self, operation: Mapping[str, Any]) -> tuple[str, str] | None:
+        """(what to send, `WWW-Authenticate`) for a 401 where no usable credentials came,
+        naming what the operation's security asks for; None where only bearer tokens do (the
+        error envelope's "Missing Bearer token." says it)."""
+        alternatives: list[str] = []
+        challenges: list[str] = []
+        for requirement in operation.get("security", self.security) or []:
+            parts = []
+            for name in requirement or {}:
+                what, challenge = scheme_asks(self.schemes.get(name) or {})
+                if what:
+                    parts.append(what)
+                if challenge and challenge not in challenges:
+                    challenges.append(challenge)
+            if parts:
+                alternatives.append(" and ".join(parts))
+        if not alternatives or all(a == BEARER_ASKED for a in alternatives):
+            return None
+        message = f"Missing or malformed credentials: send {' or '.join(alternatives)}."
+        return message, ", ".join(challenges)
+
     def allowed_headers(self, request_path: str) -> tuple[str, ...]:
         entry = self.entry(request_path)
         return tuple(sorted({*ALWAYS_ALLOWED, *(entry.headers if entry else ())}))
+
+
+BEARER_ASKED = "a bearer token (Authorization: Bearer …)"
+
+
+def scheme_asks(scheme: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """What a security scheme asks a client to send, and its `WWW-Authenticate` challenge.
+
+    An API key has no registered challenge: `ApiKey` with where it goes says it (RFC 9110
+    wants one on every 401). mutualTLS asks for nothing HTTP can carry.
+    """
+    kind = scheme.get("type")
+    if kind == "http":
+        name = str(scheme.get("scheme", "")).lower()
+        if name == "basic":
+            return "HTTP basic credentials (Authorization: Basic …)", 'Basic realm="mock"'
+        if name != "bearer":
+            return f"Authorization: {name.capitalize()} …", name.capitalize()
+    if kind in ("http", "oauth2", "openIdConnect"):
+        return BEARER_ASKED, "Bearer"
+    if kind == "apiKey":
+        where, name = str(scheme.get("in", "")), str(scheme.get("name", ""))
+        place = "query parameter" if where == "query" else where
+        return f"an API key in the {place} {name!r}", f'ApiKey in="{where}", name="{name}"'
+    return None, None
 
 
 def example_token(scheme: Mapping[str, Any]) -> str:
