@@ -231,6 +231,17 @@ def test_token_options_are_checked_before_serving(args: list[str], message: str)
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("origin", ["http://localhost:5173/", "localhost:5173", "ftp://a"])
+def test_a_cors_origin_is_checked_by_the_servers_rule(origin: str) -> None:
+    """An Origin header is never `http://localhost:5173/`: such a value refused every preflight."""
+    # A missing --spec after it: before the check, that (not a server) ended the command.
+    args = ["mock", "--cors-origin", origin, "--spec", "/nonexistent/api.yaml"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert "--cors-origin" in result.stderr and "scheme and host, no path" in result.stderr
+    assert "Traceback" not in result.output
+
+
 def test_a_live_mock_refuses_a_token_of_another_shape(tmp_path: Path) -> None:
     """As `craftkit mock` runs by default: `Bearer whatever` is the real server's 401."""
     url = "/v1/renders/5f0c6a52-4d0e-4b8a-9a57-1d3c2e7b9f10/engagement"
