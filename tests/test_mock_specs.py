@@ -49,6 +49,21 @@ def valid(path: Path, schema: Any, value: Any) -> list[str]:
 # --- base paths -------------------------------------------------------------------------------
 
 
+def test_a_percent_encoded_base_path_is_served(
+    mock: Callable[..., TestClient], tmp_path: Path
+) -> None:
+    """`servers: [{url: https://h/caf%C3%A9}]`: requests arrive decoded (`/café/items`)."""
+    spec = tmp_path / "cafe.yaml"
+    document = yaml.safe_load(PETSTORE.read_text())
+    document["servers"] = [{"url": "https://h/caf%C3%A9"}]
+    spec.write_text(yaml.safe_dump(document))
+    client = mock(spec)
+    assert client.get("/caf%C3%A9/pets").status_code == 200
+    assert client.get("/caf%C3%A9/openapi.json").status_code == 200
+    assert client.get("/pets").status_code == 200
+    assert_envelope(client.get("/caf%C3%A9/nothing"), 404, "not_found")
+
+
 @pytest.mark.parametrize("prefix", ["/v1", ""])
 def test_operations_answer_under_the_base_path_and_at_the_root(
     mock: Callable[..., TestClient], prefix: str

@@ -16,6 +16,7 @@ import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -83,7 +84,8 @@ class PathTable:
         operations: Iterable[tuple[str, str, Mapping[str, Any]]],
         base: str = "",
     ) -> None:
-        self.base = base
+        self.base = base  # as written in the spec, percent-encoded: for URLs and raw_path
+        self.path_base = unquote(base)  # as ASGI gives `scope["path"]`, decoded
         schemes = (resolved.get("components") or {}).get("securitySchemes") or {}
         paths = resolved.get("paths") or {}
         entries: dict[str, PathEntry] = {}
@@ -105,7 +107,9 @@ class PathTable:
         self.security = resolved.get("security")
         self.entries = sorted(entries.values(), key=lambda e: e.template.count("{"))
         # At the root too, unless a path of the spec is itself under the base path.
-        self.root_too = not base or all(strip(base, e.template) is None for e in self.entries)
+        self.root_too = not base or all(
+            strip(self.path_base, e.template) is None for e in self.entries
+        )
 
     def match(self, path: str) -> PathEntry | None:
         """The entry of a root-level path (`/pets/7`), if the spec has one."""
@@ -117,7 +121,7 @@ class PathTable:
     def resolve(self, path: str) -> str | None:
         """Where a request path is served internally: stripped of the base path, as is at the
         root when that is served, or None when it is outside both."""
-        stripped = strip(self.base, path)
+        stripped = strip(self.path_base, path)
         if stripped is not None:
             return stripped
         if self.root_too or path.startswith(FIXED_PREFIXES):
@@ -236,6 +240,6 @@ class BasePath:
                 scope["raw_path"] = raw[len(base) :] or b"/"
             # The UI page links its assets and "Try it out" under root_path. Starlette strips a
             # root_path prefix from paths again: not set where the stripped path still has it.
-            if strip(base, resolved) is None:
-                scope["root_path"] = scope.get("root_path", "") + base
+            if strip(self.table.path_base, resolved) is None:
+                scope["root_path"] = scope.get("root_path", "") + self.table.path_base
         await self.app(scope, receive, send)
