@@ -171,6 +171,10 @@ paths:
         ),
         ("openapi: 3.1.0\ninfo: [unclosed\n", "not valid YAML or JSON: "),
         ("openapi: 4.0.0\n", "openapi: 4.0.0 is not supported"),
+        (
+            "swagger: '2.0'\ninfo: {title: t, version: '1'}\npaths: {}\n",
+            "swagger: 2.0 (OpenAPI 2) is not supported; convert it to OpenAPI 3",
+        ),
     ],
 )
 def test_a_bad_spec_is_refused_with_one_readable_line(

@@ -106,7 +106,10 @@ def test_output_writes_the_report_to_a_file(tmp_path: Path) -> None:
         (None, "cannot read: No such file or directory"),
         ("openapi: 3.1.0\ninfo: x: y\n", "at line 2, column 8: not valid YAML"),
         ("- a list\n", "not an OpenAPI document"),
-        ("swagger: '2.0'\ninfo: {title: t, version: '1'}\npaths: {}\n", "#/openapi: (missing)"),
+        (
+            "swagger: '2.0'\ninfo: {title: t, version: '1'}\npaths: {}\n",
+            "#/swagger: 2.0 (OpenAPI 2) is not supported; convert it to OpenAPI 3",
+        ),
         (
             "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get:\n"
             "      responses: {'200': {content: {}}}\n",

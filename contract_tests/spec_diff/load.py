@@ -27,7 +27,7 @@ from openapi_spec_validator import (
 )
 from referencing.exceptions import Unresolvable
 
-from api.openapi.spec import HTTP_METHODS, ref_sites
+from api.openapi.spec import HTTP_METHODS, SWAGGER_2, ref_sites
 from api.openapi.validation import INTEGER_FORMATS
 
 __all__ = ["HTTP_METHODS", "INTEGER_FORMATS", "Document", "SpecLoadError", "load", "pointer"]
@@ -103,6 +103,8 @@ def check(source: str, document: dict[str, Any]) -> str:
     declared = str(document.get("openapi", ""))
     version = ".".join(declared.split(".")[:2])
     validator_class = VALIDATORS.get(version)
+    if "openapi" not in document and "swagger" in document:
+        raise SpecLoadError(f"{source}#/{SWAGGER_2.format(version=document['swagger'])}")
     if validator_class is None:
         raise SpecLoadError(
             f"{source}#/openapi: {declared or '(missing)'} is not supported; "
