@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from api.config import check
 from cli.context import Context, pass_ctx, setting_rule
 
 
@@ -62,6 +63,7 @@ class SpecError(click.ClickException):
     "cors_origins",
     multiple=True,
     metavar="ORIGIN",
+    callback=lambda _ctx, _param, value: origins_rule(value),
     help="Origin allowed to call from a browser; repeatable (default: any origin).",
 )
 @click.option(
@@ -168,6 +170,15 @@ def mock(
             **(watch_options(spec, options.keys_file) if watch else {}),
         )
     )
+
+
+def origins_rule(origins: tuple[str, ...]) -> tuple[str, ...]:
+    """`--cors-origin` by `CRAFTKIT_CORS_ORIGINS`' rule: a browser's Origin is a scheme and
+    host, so `http://localhost:5173/` (a copied address) would have refused every preflight."""
+    problem = check("cors_origins", ",".join(origins)) if origins else None
+    if problem is not None:
+        raise click.BadParameter(problem)
+    return origins
 
 
 def start_up_lines(app: Any, origin: str) -> list[str]:

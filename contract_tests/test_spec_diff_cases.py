@@ -74,6 +74,18 @@ def test_parameter_counter_examples_are_values_the_old_schema_took(tmp_path: Pat
     assert finding.base_pointer == "#/components/parameters/PaginationLimit/schema"
 
 
+def test_a_path_parameter_counter_example_can_be_sent(tmp_path: Path) -> None:
+    """An empty path segment routes to no operation: "" is no request the old contract took."""
+    specs = cases.ROOT / "tests/data/specs"
+    report = diff(
+        load(str(specs / "oai-3.0-petstore.yaml")),  # GET /pets/{petId}: a string
+        load(str(specs / "oai-3.0-petstore-expanded.yaml")),  # GET /pets/{id}: an int64
+    )
+    (finding,) = [f for f in report.breaking if f.where.startswith("path parameter")]
+    value = finding.example["id"]
+    assert isinstance(value, str) and value != "", finding.example
+
+
 def test_an_identical_document_is_compatible_and_proved() -> None:
     document = load(str(cases.ROOT / "tests/data/specs/redocly-museum.yaml"))
     report = diff(document, document)

@@ -171,6 +171,10 @@ paths:
         ),
         ("openapi: 3.1.0\ninfo: [unclosed\n", "not valid YAML or JSON: "),
         ("openapi: 4.0.0\n", "openapi: 4.0.0 is not supported"),
+        (
+            "swagger: '2.0'\ninfo: {title: t, version: '1'}\npaths: {}\n",
+            "swagger: 2.0 (OpenAPI 2) is not supported; convert it to OpenAPI 3",
+        ),
     ],
 )
 def test_a_bad_spec_is_refused_with_one_readable_line(
@@ -228,6 +232,17 @@ def test_watch_reloads_for_the_spec_and_keys_files_only(tmp_path: Path) -> None:
 def test_token_options_are_checked_before_serving(args: list[str], message: str) -> None:
     result = CliRunner().invoke(main, ["mock", *args])
     assert result.exit_code == 2 and message in result.stderr
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("origin", ["http://localhost:5173/", "localhost:5173", "ftp://a"])
+def test_a_cors_origin_is_checked_by_the_servers_rule(origin: str) -> None:
+    """An Origin header is never `http://localhost:5173/`: such a value refused every preflight."""
+    # A missing --spec after it: before the check, that (not a server) ended the command.
+    args = ["mock", "--cors-origin", origin, "--spec", "/nonexistent/api.yaml"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert "--cors-origin" in result.stderr and "scheme and host, no path" in result.stderr
     assert "Traceback" not in result.output
 
 

@@ -106,12 +106,22 @@ def test_output_writes_the_report_to_a_file(tmp_path: Path) -> None:
         (None, "cannot read: No such file or directory"),
         ("openapi: 3.1.0\ninfo: x: y\n", "at line 2, column 8: not valid YAML"),
         ("- a list\n", "not an OpenAPI document"),
-        ("swagger: '2.0'\ninfo: {title: t, version: '1'}\npaths: {}\n", "#/openapi: (missing)"),
+        (
+            "swagger: '2.0'\ninfo: {title: t, version: '1'}\npaths: {}\n",
+            "#/swagger: 2.0 (OpenAPI 2) is not supported; convert it to OpenAPI 3",
+        ),
         (
             "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get:\n"
             "      responses: {'200': {content: {}}}\n",
             '#/paths/~1a/get/responses/200: invalid OpenAPI 3.1.0 document: "description" is a '
             "required property",
+        ),
+        (  # a dangling $ref: where it sits and what it names, not a dump of the document
+            "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get:\n"
+            "      responses: {'200': {description: ok, content: {application/json: "
+            "{schema: {$ref: '#/components/schemas/Nope'}}}}}\n",
+            "#/paths/~1a/get/responses/200/content/application~1json/schema: invalid OpenAPI "
+            "3.1.0 document: $ref '#/components/schemas/Nope' points to nothing",
         ),
     ],
 )
@@ -131,6 +141,7 @@ def test_a_document_that_does_not_load_is_exit_2_in_one_line(
     assert done.stdout == ""
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith(f"Error: {bad}") and expected in line, line
+    assert "'openapi'" not in line, line  # never the document itself
     assert "Traceback" not in done.stderr
 
 

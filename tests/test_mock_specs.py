@@ -49,6 +49,21 @@ def valid(path: Path, schema: Any, value: Any) -> list[str]:
 # --- base paths -------------------------------------------------------------------------------
 
 
+def test_a_percent_encoded_base_path_is_served(
+    mock: Callable[..., TestClient], tmp_path: Path
+) -> None:
+    """`servers: [{url: https://h/caf%C3%A9}]`: requests arrive decoded (`/café/items`)."""
+    spec = tmp_path / "cafe.yaml"
+    document = yaml.safe_load(PETSTORE.read_text())
+    document["servers"] = [{"url": "https://h/caf%C3%A9"}]
+    spec.write_text(yaml.safe_dump(document))
+    client = mock(spec)
+    assert client.get("/caf%C3%A9/pets").status_code == 200
+    assert client.get("/caf%C3%A9/openapi.json").status_code == 200
+    assert client.get("/pets").status_code == 200
+    assert_envelope(client.get("/caf%C3%A9/nothing"), 404, "not_found")
+
+
 @pytest.mark.parametrize("prefix", ["/v1", ""])
 def test_operations_answer_under_the_base_path_and_at_the_root(
     mock: Callable[..., TestClient], prefix: str
@@ -303,6 +318,45 @@ def test_every_security_scheme_kind_is_checked_by_its_own_rule(
     assert client.request(method, path, headers=good).status_code == 200
     refused = client.request(method, path.split("?")[0], headers=bad)
     assert refused.status_code == 401, refused.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "asked", "challenge"),
+    [
+        ("GET", "/anything/apiKey", {}, "an API key in the query parameter 'apiKey'", "ApiKey"),
+        ("POST", "/anything/apiKey", {}, "an API key in the cookie 'api_key'", "ApiKey"),
+        ("PUT", "/anything/apiKey", {}, "an API key in the header 'X-API-KEY'", "ApiKey"),
+        ("POST", "/anything/basic", {}, "HTTP basic credentials", "Basic"),
+        ("POST", "/anything/basic", {"Authorization": "Bearer t"}, "HTTP basic", "Basic"),
+        ("POST", "/anything/oauth2", {}, None, "Bearer"),
+    ],
+)
+def test_a_401_names_the_credentials_the_operation_asks_for(
+    mock: Callable[..., TestClient],
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    asked: str | None,
+    challenge: str,
+) -> None:
+    """Not "Missing Bearer token." and `WWW-Authenticate: Bearer` for an API key or basic."""
+    resp = mock(SECURITY).request(method, path, headers=headers)
+    message = assert_envelope(resp, 401, "unauthorized")["message"]
+    if asked is None:  # a bearer scheme: the server's own words
+        assert message == "Missing Bearer token."
+    else:
+        assert asked in message and "Bearer" not in message, message
+    assert resp.headers["www-authenticate"].split(" ")[0] == challenge
+
+
+def test_the_museums_basic_auth_401_asks_for_basic(mock: Callable[..., TestClient]) -> None:
+    client = mock(MUSEUM)
+    resp = client.get("/_mock/docs/openapi/museum-api/museum-hours")
+    assert "HTTP basic" in assert_envelope(resp, 401, "unauthorized")["message"]
+    assert resp.headers["www-authenticate"].startswith("Basic ")
+    documented = client.delete("/_mock/docs/openapi/museum-api/special-events/e1")
+    assert documented.headers["content-type"] == "application/problem+json"
+    assert "HTTP basic" in documented.json()["title"]
 
 
 def test_malformed_basic_credentials_are_a_401(mock: Callable[..., TestClient]) -> None:

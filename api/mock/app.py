@@ -593,11 +593,20 @@ class SpecErrors:
         method = "GET" if scope["method"] == "HEAD" else scope["method"]
         message, issues = envelope_parts(body)
         kept = {k: v for k, v in headers.items() if k.lower() in errors.KEPT_HEADERS}
+        rewritten = entry is not None and status == 405
         if entry is not None and status == 405:
             allowed = ", ".join(entry.declared)
             kept["allow"] = allowed
             message = f"Method {scope['method']} is not allowed here; allowed: {allowed}."
             body = errors.envelope(405, message).body
+        asked = None
+        if entry is not None and status == 401 and message == errors.MESSAGES[401]:
+            # Connexion found no usable credentials: say which, not "Bearer" for an API key.
+            asked = self.table.credentials_asked(entry.operations.get(method) or {})
+        if asked is not None:
+            message, kept["www-authenticate"] = asked
+            body = errors.envelope(401, message, headers={"WWW-Authenticate": asked[1]}).body
+            rewritten = True
         candidates = [entry.operations[method]] if entry and method in entry.operations else []
         if entry is not None and status == 405:
             candidates = list(entry.operations.values())
@@ -608,7 +617,7 @@ class SpecErrors:
             shaped = documented_error(self.spec, operation, status, message or "", issues)
             if shaped is not None:
                 break
-        if shaped is None and not (entry is not None and status == 405):
+        if shaped is None and not rewritten:
             await send(start)  # the envelope as it came, every header kept
             await send({"type": "http.response.body", "body": body, "more_body": False})
             return

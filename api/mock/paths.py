@@ -16,6 +16,7 @@ import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -83,7 +84,8 @@ class PathTable:
         operations: Iterable[tuple[str, str, Mapping[str, Any]]],
         base: str = "",
     ) -> None:
-        self.base = base
+        self.base = base  # as written in the spec, percent-encoded: for URLs and raw_path
+        self.path_base = unquote(base)  # as ASGI gives `scope["path"]`, decoded
         schemes = (resolved.get("components") or {}).get("securitySchemes") or {}
         paths = resolved.get("paths") or {}
         entries: dict[str, PathEntry] = {}
@@ -105,7 +107,9 @@ class PathTable:
         self.security = resolved.get("security")
         self.entries = sorted(entries.values(), key=lambda e: e.template.count("{"))
         # At the root too, unless a path of the spec is itself under the base path.
-        self.root_too = not base or all(strip(base, e.template) is None for e in self.entries)
+        self.root_too = not base or all(
+            strip(self.path_base, e.template) is None for e in self.entries
+        )
 
     def match(self, path: str) -> PathEntry | None:
         """The entry of a root-level path (`/pets/7`), if the spec has one."""
@@ -117,7 +121,7 @@ class PathTable:
     def resolve(self, path: str) -> str | None:
         """Where a request path is served internally: stripped of the base path, as is at the
         root when that is served, or None when it is outside both."""
-        stripped = strip(self.base, path)
+        stripped = strip(self.path_base, path)
         if stripped is not None:
             return stripped
         if self.root_too or path.startswith(FIXED_PREFIXES):
@@ -152,9 +156,55 @@ class PathTable:
                 query += ("&" if query else "?") + f"{scheme.get('name')}={token}"
         return options, query
 
+    def credentials_asked(self, operation: Mapping[str, Any]) -> tuple[str, str] | None:
+        """(what to send, `WWW-Authenticate`) for a 401 where no usable credentials came,
+        naming what the operation's security asks for; None where only bearer tokens do (the
+        error envelope's "Missing Bearer token." says it)."""
+        alternatives: list[str] = []
+        challenges: list[str] = []
+        for requirement in operation.get("security", self.security) or []:
+            parts = []
+            for name in requirement or {}:
+                what, challenge = scheme_asks(self.schemes.get(name) or {})
+                if what:
+                    parts.append(what)
+                if challenge and challenge not in challenges:
+                    challenges.append(challenge)
+            if parts:
+                alternatives.append(" and ".join(parts))
+        if not alternatives or all(a == BEARER_ASKED for a in alternatives):
+            return None
+        message = f"Missing or malformed credentials: send {' or '.join(alternatives)}."
+        return message, ", ".join(challenges)
+
     def allowed_headers(self, request_path: str) -> tuple[str, ...]:
         entry = self.entry(request_path)
         return tuple(sorted({*ALWAYS_ALLOWED, *(entry.headers if entry else ())}))
+
+
+BEARER_ASKED = "a bearer token (Authorization: Bearer …)"
+
+
+def scheme_asks(scheme: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """What a security scheme asks a client to send, and its `WWW-Authenticate` challenge.
+
+    An API key has no registered challenge: `ApiKey` with where it goes says it (RFC 9110
+    wants one on every 401). mutualTLS asks for nothing HTTP can carry.
+    """
+    kind = scheme.get("type")
+    if kind == "http":
+        name = str(scheme.get("scheme", "")).lower()
+        if name == "basic":
+            return "HTTP basic credentials (Authorization: Basic …)", 'Basic realm="mock"'
+        if name != "bearer":
+            return f"Authorization: {name.capitalize()} …", name.capitalize()
+    if kind in ("http", "oauth2", "openIdConnect"):
+        return BEARER_ASKED, "Bearer"
+    if kind == "apiKey":
+        where, name = str(scheme.get("in", "")), str(scheme.get("name", ""))
+        place = "query parameter" if where == "query" else where
+        return f"an API key in the {place} {name!r}", f'ApiKey in="{where}", name="{name}"'
+    return None, None
 
 
 def example_token(scheme: Mapping[str, Any]) -> str:
@@ -190,6 +240,6 @@ class BasePath:
                 scope["raw_path"] = raw[len(base) :] or b"/"
             # The UI page links its assets and "Try it out" under root_path. Starlette strips a
             # root_path prefix from paths again: not set where the stripped path still has it.
-            if strip(base, resolved) is None:
-                scope["root_path"] = scope.get("root_path", "") + base
+            if strip(self.table.path_base, resolved) is None:
+                scope["root_path"] = scope.get("root_path", "") + self.table.path_base
         await self.app(scope, receive, send)

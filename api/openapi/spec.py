@@ -41,6 +41,11 @@ HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "tra
 # OpenAPI 3.2: the QUERY method is a fixed field; any other method sits in `additionalOperations`.
 HTTP_METHODS_32 = (*HTTP_METHODS, "query")
 SUPPORTED = ("3.0.", "3.1.", "3.2.")
+# `swagger: "2.0"` documents have no `openapi` field: "openapi: (missing)" said nothing.
+SWAGGER_2 = (
+    "swagger: {version} (OpenAPI 2) is not supported; convert it to OpenAPI 3 "
+    "(3.0.x, 3.1.x or 3.2.x) first"
+)
 
 
 class DocumentLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
@@ -118,6 +123,8 @@ class OpenAPI31Specification(Specification):
     @classmethod
     def check_document(cls, spec: dict[str, Any]) -> None:
         version = str(spec.get("openapi", ""))
+        if "openapi" not in spec and "swagger" in spec:
+            raise InvalidSpecification(SWAGGER_2.format(version=spec["swagger"]))
         if not version.startswith(SUPPORTED):
             raise InvalidSpecification(
                 f"openapi: {version or '(missing)'} is not supported; "

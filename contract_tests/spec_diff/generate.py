@@ -16,7 +16,10 @@ propose values, not to be exact.
 from __future__ import annotations
 
 import contextlib
+import functools
+import itertools
 import json
+import re
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +28,11 @@ from typing import Any
 from hypothesis import HealthCheck, find, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample, Unsatisfiable
+
+try:  # Python's own regular expression parser (`sre_parse` before 3.11, deprecated since)
+    from re import _parser as regex_parser  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover
+    import sre_parse as regex_parser
 
 TYPES = ("null", "boolean", "integer", "number", "string", "array", "object")
 FORMAT_SAMPLES = {
@@ -179,8 +187,73 @@ def numbers(schema: Mapping[str, Any], hint: Hints, integer: bool) -> list[Any]:
     return found
 
 
+# The first character a regex class admits, by category (`\d`, `\w`, `\s` and negations).
+CATEGORY_SAMPLES = {
+    "CATEGORY_DIGIT": "0",
+    "CATEGORY_WORD": "a",
+    "CATEGORY_SPACE": " ",
+    "CATEGORY_NOT_DIGIT": "a",
+    "CATEGORY_NOT_WORD": "-",
+    "CATEGORY_NOT_SPACE": "a",
+}
+
+
+def _shortest(items: Any) -> str:
+    """The shortest string a parsed regex (Python's `re` parser's items) is written for:
+    first branches, first class members, minimum repetitions. ValueError where unsure."""
+    out = []
+    for op, arg in items:
+        name = str(op)
+        if name == "LITERAL":
+            out.append(chr(arg))
+        elif name == "NOT_LITERAL":
+            out.append("a" if arg != ord("a") else "b")
+        elif name == "ANY":
+            out.append("a")
+        elif name == "IN":
+            out.append(_class_member(arg))
+        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            low, _high, sub = arg
+            out.append(_shortest(sub) * low)
+        elif name in ("SUBPATTERN", "ATOMIC_GROUP"):
+            out.append(_shortest(arg[-1]))
+        elif name == "BRANCH":
+            out.append(_shortest(arg[1][0]))
+        elif name != "AT":  # anchors add nothing; back-references, look-arounds: unsure
+            raise ValueError(name)
+    return "".join(out)
+
+
+def _class_member(members: Any) -> str:
+    op, arg = members[0]
+    name = str(op)
+    if name == "LITERAL":
+        return chr(arg)
+    if name == "RANGE":
+        return chr(arg[0])
+    if name == "CATEGORY" and str(arg) in CATEGORY_SAMPLES:
+        return CATEGORY_SAMPLES[str(arg)]
+    raise ValueError(name)  # a negated class and the like
+
+
+@functools.lru_cache(maxsize=512)
+def pattern_sample(pattern: str) -> str | None:
+    """A short string `pattern` matches, so that an object's other properties can be valid
+    while one is varied (a random search rarely met a pattern beside a format); None where
+    Python's `re` cannot tell (ECMA-only syntax, look-arounds)."""
+    try:
+        sample = _shortest(regex_parser.parse(pattern))
+        return sample if re.search(pattern, sample) else None
+    except (ValueError, re.error, TypeError, IndexError, OverflowError):
+        return None
+
+
 def strings(schema: Mapping[str, Any], hint: Hints) -> list[Any]:
     found: list[Any] = []
+    if isinstance(schema.get("pattern"), str):
+        sample = pattern_sample(schema["pattern"])
+        if sample is not None:
+            found.append(sample)
     declared = schema.get("format")
     if isinstance(declared, str):
         found.extend(FORMAT_SAMPLES.get(declared, []))
@@ -222,8 +295,10 @@ class Boundaries:
                     branch_schema = {**rest, **branch} if isinstance(branch, dict) else branch
                     found.extend(self.of(branch_schema, depth + 1)[:PER_NODE])
                 return unique(found)[:PER_NODE]
-        for kind in types_of(schema):
-            found.extend(self.of_type(kind, schema, depth))
+        # Types taken in turn, so that `null` beside `string` is tried early, not after
+        # every string.
+        per_type = [self.of_type(kind, schema, depth) for kind in types_of(schema)]
+        found.extend(interleave(per_type))
         for key in ("examples", "example", "default"):
             if key in schema:
                 found.extend(
@@ -281,11 +356,19 @@ class Boundaries:
         found.append(everything)
         for name in required:  # each required property missing
             found.append({k: v for k, v in base.items() if k != name})
-        for name, candidates in values.items():  # each property varied alone
-            for value in candidates[1:PER_NODE]:
-                found.append({**base, name: value})
+        for name, candidates in values.items():  # each property absent from base, added
             if name not in base and candidates:
                 found.append({**base, name: candidates[0]})
+        # Each property varied alone, the properties taken in turn: the early (most telling)
+        # values of every property come before the long tail of any one.
+        found.extend(
+            interleave(
+                [
+                    [{**base, name: value} for value in candidates[1:PER_NODE]]
+                    for name, candidates in values.items()
+                ]
+            )
+        )
         extra = schema.get("additionalProperties", True)
         extra_values = self.of(extra, depth + 1)[:8] if extra is not False else GENERIC[:3]
         for name in [*self.hint.names, "extra"]:
@@ -295,6 +378,19 @@ class Boundaries:
         if isinstance(low, int) and low <= 20:
             found.append({**everything, **{f"p{i}": 1 for i in range(low)}})
         return found
+
+
+def interleave(lists: list[list[Any]]) -> list[Any]:
+    """The first of each list, then the second of each, and so on."""
+    return [
+        value
+        for values in itertools.zip_longest(*lists, fillvalue=_NOTHING)
+        for value in values
+        if value is not _NOTHING
+    ]
+
+
+_NOTHING = object()
 
 
 def unique(values: list[Any]) -> list[Any]:

@@ -25,8 +25,9 @@ from openapi_spec_validator import (
     OpenAPIV31SpecValidator,
     OpenAPIV32SpecValidator,
 )
+from referencing.exceptions import Unresolvable
 
-from api.openapi.spec import HTTP_METHODS
+from api.openapi.spec import HTTP_METHODS, SWAGGER_2, ref_sites
 from api.openapi.validation import INTEGER_FORMATS
 
 __all__ = ["HTTP_METHODS", "INTEGER_FORMATS", "Document", "SpecLoadError", "load", "pointer"]
@@ -102,6 +103,8 @@ def check(source: str, document: dict[str, Any]) -> str:
     declared = str(document.get("openapi", ""))
     version = ".".join(declared.split(".")[:2])
     validator_class = VALIDATORS.get(version)
+    if "openapi" not in document and "swagger" in document:
+        raise SpecLoadError(f"{source}#/{SWAGGER_2.format(version=document['swagger'])}")
     if validator_class is None:
         raise SpecLoadError(
             f"{source}#/openapi: {declared or '(missing)'} is not supported; "
@@ -109,7 +112,21 @@ def check(source: str, document: dict[str, Any]) -> str:
         )
     try:
         error = next(iter(validator_class(document).iter_errors()), None)
-    except Exception as exc:  # a broken $ref surfaces as the resolver's own exception
+    except Unresolvable as exc:
+        # A dangling `$ref`: the resolver's message dumps the whole document; say where it sits.
+        target = str(getattr(exc, "ref", "") or "")
+        site = next(ref_sites(document, target), None)
+        where, written = "", target
+        if site is not None:
+            node: Any = document
+            for part in site:
+                node = node[part]
+            where, written = pointer(site), node["$ref"]
+        raise SpecLoadError(
+            f"{source}#{where}: invalid OpenAPI {declared} document: "
+            f"$ref {written!r} points to nothing"
+        ) from None
+    except Exception as exc:  # any other resolver failure, in its own words
         raise SpecLoadError(f"{source}: invalid OpenAPI {declared} document: {exc}") from None
     if error is not None:
         what = str(getattr(error, "message", error)).split("\n", 1)[0]

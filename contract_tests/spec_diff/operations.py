@@ -292,7 +292,9 @@ class Pair:
             where = f"{key[0]} parameter {shown}"
             old_side = self.parameter_side(self.base, shown, old_node, old=True)
             new_side = self.parameter_side(self.revision, shown, new_node, old=False)
-            wire = functools.partial(refused_on_the_wire, name=shown, new=new_side)
+            wire = functools.partial(
+                refused_on_the_wire, name=shown, new=new_side, in_path=key[0] == "path"
+            )
             outcome = self.check(old_side, new_side, real=wire)
             self.note_search(outcome, where)
             if outcome.contained:
@@ -598,11 +600,14 @@ def readings(value: Any) -> list[Any]:
     return found
 
 
-def refused_on_the_wire(example: Any, name: str, new: Side) -> bool:
+def refused_on_the_wire(example: Any, name: str, new: Side, in_path: bool = False) -> bool:
     """A parameter counter-example counts only if the new contract refuses every reading of
-    it: an integer `7` accepted before is the text "7" that a `type: string` accepts now."""
+    it: an integer `7` accepted before is the text "7" that a `type: string` accepts now. A
+    path parameter's value must fill its segment: an empty one routes to no operation."""
     if not isinstance(example, Mapping) or name not in example:
         return True
+    if in_path and example[name] in ("", [], {}):
+        return False
     return not any(new.accepts({**example, name: value}) for value in readings(example[name]))
 
 
