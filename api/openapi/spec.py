@@ -32,6 +32,7 @@ from openapi_spec_validator import validate as validate_document
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 from referencing.exceptions import Unresolvable
 
+from api.openapi import yaml_events
 from api.openapi.connexion_shim import Specification, decorate_views_once, register_api
 from api.openapi.validation import SchemaCache, validator_map
 
@@ -98,18 +99,25 @@ def load_document(path: str | pathlib.Path) -> dict[str, Any]:
 def parse_document(text: str) -> dict[str, Any]:
     """`load_document` for text already read."""
     try:
+        document = yaml_events.load(text, DocumentLoader)  # 5 times faster, the same values
+    except (yaml_events.Unusual, yaml.YAMLError):
+        document = _load_with_pyyaml(text)  # anything else, and every error: PyYAML's words
+    if not isinstance(document, dict):
+        raise InvalidSpecification("not an OpenAPI document (top level is not a map)")
+    return document
+
+
+def _load_with_pyyaml(text: str) -> Any:
+    try:
         try:
-            document = yaml.load(text, Loader=DocumentLoader)
+            return yaml.load(text, Loader=DocumentLoader)
         except yaml.YAMLError:
-            document = yaml.load(text, Loader=ExplainingLoader)  # raises again, with its words
+            return yaml.load(text, Loader=ExplainingLoader)  # raises again, with its words
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise InvalidSpecification(f"not valid YAML or JSON: {problem}{where}") from None
-    if not isinstance(document, dict):
-        raise InvalidSpecification("not an OpenAPI document (top level is not a map)")
-    return document
 
 
 class OpenAPI31Specification(Specification):
