@@ -4,10 +4,12 @@ Connexion 3.3 checks documents against the 3.0 meta-schema (so it refuses `opena
 validates with JSON Schema Draft 4. This module changes how a document is loaded and registered:
 
 - `OpenAPI31Specification`, a spec class that validates the document with
-  openapi-spec-validator (3.0, 3.1 or 3.2, as the document says) and loads YAML without
-  Connexion's Jinja pass, so the document is used exactly as written (dates as the strings
-  written); it owns the compiled-schema cache. 3.2 documents are read with 3.1's JSON Schema
-  2020-12 semantics; `operations()` walks their `query` and `additionalOperations` too.
+  openapi-spec-validator (3.0, 3.1 or 3.2, as the document says; its Rust port first, whose
+  "valid" is taken, a refusal checked again by the original for its verdict and words) and
+  loads YAML without Connexion's Jinja pass (from libyaml's events: api/openapi/yaml_events.py),
+  so the document is used exactly as written (dates as the strings written); it owns the
+  compiled-schema cache. 3.2 documents are read with 3.1's JSON Schema 2020-12 semantics;
+  `operations()` walks their `query` and `additionalOperations` too.
 - `add_api()` registers it on an app with our validators (api/openapi/validation.py), bypassing
   Connexion's `add_api`, which would re-parse it as 3.0; on an AsyncApp, each operation's
   view is decorated once, not on every request as Connexion 3.3 does (`decorate_views_once`).
@@ -30,6 +32,7 @@ from connexion.exceptions import (
 )
 from openapi_spec_validator import validate as validate_document
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+from openapi_spec_validator_rs import validate as validate_document_fast
 from referencing.exceptions import Unresolvable
 
 from api.openapi import yaml_events
@@ -120,6 +123,20 @@ def _load_with_pyyaml(text: str) -> Any:
         raise InvalidSpecification(f"not valid YAML or JSON: {problem}{where}") from None
 
 
+def found_valid_fast(spec: dict[str, Any]) -> bool:
+    """openapi-spec-validator-rs's verdict, 15-20 times faster than openapi-spec-validator's:
+    True when it finds the document valid.
+
+    Its refusal, or any failure of its own, is checked again by openapi-spec-validator, the
+    reference, whose verdict and message stand (their wording differs).
+    """
+    try:
+        validate_document_fast(spec)
+    except Exception:
+        return False
+    return True
+
+
 class OpenAPI31Specification(Specification):
     """Connexion's OpenAPI 3 spec class, validated as 3.1 (or 3.0) by openapi-spec-validator."""
 
@@ -131,6 +148,8 @@ class OpenAPI31Specification(Specification):
                 f"openapi: {version or '(missing)'} is not supported; "
                 "expected 3.2.x, 3.1.x or 3.0.x"
             )
+        if found_valid_fast(spec):
+            return
         try:
             validate_document(spec)  # the 3.0, 3.1 or 3.2 validator, by the `openapi` field
         except OpenAPIValidationError as exc:
