@@ -26,6 +26,7 @@ const url = "API/v1/renders/RENDER/engagement";
 async function show() {
   const resp = await fetch(url, {headers: {"Authorization": "Bearer KEY"}});
   const summary = await resp.json();
+  if (!resp.ok) throw new Error(resp.status + " " + JSON.stringify(summary));  // say why
   for (const [type, count] of Object.entries(summary.counts)) {
     const item = document.createElement("li");
     item.textContent = type + ": " + count;
