@@ -15,7 +15,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
+from connexion.exceptions import InvalidSpecification
+
+from api.openapi.spec import parse_document
 
 SUPPORTED = ("3.0.", "3.1.", "3.2.")
 # The fixed methods of a Path Item; 3.2 adds `query` (additionalOperations are not tested:
@@ -55,15 +57,11 @@ def read_source(source: str, timeout: float = 30) -> dict[str, Any]:
 
 
 def parse(text: str, source: str) -> dict[str, Any]:
+    """The document as the mock and the server read it (api/openapi/spec.py), or one line."""
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise DocumentError(f"{source}: not valid YAML or JSON: {problem}{where}") from None
-    if not isinstance(document, dict):
-        raise DocumentError(f"{source}: not an OpenAPI document (the top level is not a map)")
+        document = parse_document(text)
+    except InvalidSpecification as exc:
+        raise DocumentError(f"{source}: {exc}") from None
     version = document.get("openapi")
     if not str(version or "").startswith(SUPPORTED):
         found = (

@@ -157,20 +157,3 @@ def recording_upstream(answer: Callable[[bytes], bytes | None]) -> Iterator[Reco
         recording.release.set()
         server.shutdown()
         server.server_close()
-
-
-def raw(url: str, request: bytes, timeout: float = 10) -> bytes:
-    """Send bytes as they are; the answer until the server closes (send `connection: close`)."""
-    host, port = url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
-        sock.sendall(request)
-        chunks = []
-        while True:
-            try:
-                chunk = sock.recv(65536)
-            except (ConnectionResetError, TimeoutError):
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-    return b"".join(chunks)

@@ -58,7 +58,7 @@ def write(path: Path, text: str) -> str:
     [
         (None, "no-such.yaml: no such file"),
         ("openapi: 3.1.0\npaths: [\n", "not valid YAML or JSON: "),
-        ("- a list\n", "not an OpenAPI document (the top level is not a map)"),
+        ("- a list\n", "not an OpenAPI document (top level is not a map)"),
         ('swagger: "2.0"\npaths: {}\n', "swagger: 2.0 is not supported; expected OpenAPI 3.0"),
         ("openapi: 4.0.0\npaths: {}\n", "openapi: 4.0.0 is not supported"),
         (

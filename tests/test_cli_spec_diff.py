@@ -104,7 +104,7 @@ def test_output_writes_the_report_to_a_file(tmp_path: Path) -> None:
     ("content", "expected"),
     [
         (None, "cannot read: No such file or directory"),
-        ("openapi: 3.1.0\ninfo: x: y\n", "at line 2, column 8: not valid YAML"),
+        ("openapi: 3.1.0\ninfo: x: y\n", "not valid YAML or JSON: mapping values are not allowed"),
         ("- a list\n", "not an OpenAPI document"),
         (
             "swagger: '2.0'\ninfo: {title: t, version: '1'}\npaths: {}\n",

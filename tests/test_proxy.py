@@ -12,8 +12,9 @@ from xml.etree import ElementTree
 import httpx
 import pytest
 
-from tests.proxy_support import answer_bytes, proxied, raw, recording_upstream, served
+from tests.proxy_support import answer_bytes, proxied, recording_upstream, served
 from tests.support import ROOT, assert_envelope, free_port
+from tests.support import raw_request as raw
 from tests.test_guards import HOSTILE
 
 SPEC = ROOT / "openapi.yaml"

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
+from connexion.exceptions import InvalidSpecification
 from openapi_spec_validator import (
     OpenAPIV30SpecValidator,
     OpenAPIV31SpecValidator,
@@ -27,7 +27,7 @@ from openapi_spec_validator import (
 )
 from referencing.exceptions import Unresolvable
 
-from api.openapi.spec import HTTP_METHODS, SWAGGER_2, ref_sites
+from api.openapi.spec import HTTP_METHODS, SWAGGER_2, parse_document, ref_sites
 from api.openapi.validation import INTEGER_FORMATS
 
 __all__ = ["HTTP_METHODS", "INTEGER_FORMATS", "Document", "SpecLoadError", "load", "pointer"]
@@ -86,16 +86,11 @@ def read_text(source: str) -> str:
 
 
 def parse(source: str, text: str) -> dict[str, Any]:
+    """The document as the mock and the server read it (api/openapi/spec.py), or one line."""
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SpecLoadError(f"{source}{where}: not valid YAML or JSON: {problem}") from None
-    if not isinstance(document, dict):
-        raise SpecLoadError(f"{source}: not an OpenAPI document (the top level is not a map)")
-    return document
+        return parse_document(text)
+    except InvalidSpecification as exc:
+        raise SpecLoadError(f"{source}: {exc}") from None
 
 
 def check(source: str, document: dict[str, Any]) -> str:
