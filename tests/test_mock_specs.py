@@ -414,3 +414,18 @@ def test_a_32_method_the_server_cannot_parse_is_named(
         "additionalOperations FROB /pets/{id} is not served" in r.getMessage()
         for r in caplog.records
     )
+
+
+def test_a_media_type_range_is_answered_as_json_inside_it(
+    mock: Callable[..., TestClient],
+) -> None:
+    """`*/*` is a range, not a Content-Type: the body goes as JSON (it was Python's repr of the
+    data, `[None, {}, None]`, under `content-type: */*`)."""
+    spec = SPECS / "oai-3.2-path-item-object-example.yaml"
+    client = mock(spec)
+    schema = resolved(spec)["paths"]["/pets/{id}"]["get"]["responses"]["200"]["content"]["*/*"]
+    for method in ("GET", "QUERY"):
+        resp = client.request(method, "/pets/1,2")
+        assert resp.status_code == 200, resp.text
+        assert resp.headers["content-type"] == "application/json"
+        assert valid(spec, schema["schema"], json.loads(resp.content)) == []

@@ -119,7 +119,10 @@ class MockResponder:
         if reply.applied:
             headers["Preference-Applied"] = ", ".join(reply.applied)
         response = Response(
-            reply.encoded(), status_code=reply.status, headers=headers, media_type=reply.media_type
+            reply.encoded(),
+            status_code=reply.status,
+            headers=headers,
+            media_type=reply.content_type,
         )
         await response(scope, receive, send)
 

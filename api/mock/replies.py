@@ -25,12 +25,24 @@ class MockReply:
     source: str  # which example, for the log line and Preference-Applied
     applied: list[str] = field(default_factory=list)
 
+    @property
+    def content_type(self) -> str | None:
+        """The media type sent: `*/*` and `application/*` are ranges, no Content-Type, so the
+        body goes as JSON, a type inside them (other ranges, `image/*`, are sent as written)."""
+        if self.media_type in ("*/*", "application/*"):
+            return "application/json"
+        return self.media_type
+
     def encoded(self) -> bytes:
         if self.media_type is None:
             return b""
-        if "json" in self.media_type:
-            return json.dumps(self.body).encode()
-        return str(self.body).encode()
+        if isinstance(self.body, bytes):
+            return self.body
+        if isinstance(self.body, str) and "json" not in (self.content_type or ""):
+            return self.body.encode()
+        # JSON for a JSON type, and for data that is no text (an object for text/html): never
+        # Python's repr of it.
+        return json.dumps(self.body).encode()
 
 
 class PreferenceProblem(RequestValidationProblem):
