@@ -1,10 +1,12 @@
 """The OpenAPI layer: a document and its validation, and nothing about serving it.
 
-Loading 3.0, 3.1 and 3.2 documents as written (`spec`), walking what they document
-(`walk`: operations, responses, media types, examples), compiled request and response
-validation with every issue reported (`validation`, JSON Schema 2020-12 through
-jsonschema-rs), and every use of a Connexion internal (`connexion_shim`). The server, the mock,
-the proxy and the contract tests all import it; it imports nothing else of the project (no other
-part of `api/`, no `db/`, `handlers/` or `cli/`), so any of them can use it alone
-(tests/test_import_rules.py).
+Loading 3.0, 3.1 and 3.2 documents as written (`spec`, with `yaml_events` reading YAML fast and
+`servers` the base path of their `servers`), walking what they document (`walk`: operations,
+responses, media types, examples), compiled request and response validation with every issue
+reported (`validation`, JSON Schema 2020-12 through jsonschema-rs), each operation compiled
+into a raw-path router and request/response checks with no framework in between (`operations`,
+with `parameters`, `security_schemes` and `media`: the proxy's path), and every use of a
+Connexion internal (`connexion_shim`). The server, the mock, the proxy, the contract tests and
+spec diff all import it; it imports nothing else of the project (no other part of `api/`, no
+`db/`, `handlers/` or `cli/`), so any of them can use it alone (tests/test_import_rules.py).
 """
