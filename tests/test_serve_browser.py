@@ -51,7 +51,7 @@ def _demo(tmp_path: Path) -> tuple[str, str]:
     """`craftkit demo` in `tmp_path`: the database URL and the demo's key."""
     db_url = f"sqlite:///{tmp_path / 'craftkit.db'}"
     printed = craftkit(db_url, "demo").stdout
-    key = re.search(r"ck_test_\w+", printed)
+    key = re.search(r"ck_test_[A-Za-z0-9_-]{32}", printed)  # token_urlsafe: - and _ too
     assert key is not None, printed
     return db_url, key.group(0)
 
