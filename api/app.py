@@ -125,6 +125,7 @@ def create_app(
         answered_paths=health.ROUTES,
         max_body=0,  # no operation of the contract takes a body
         strict_query=settings.strict_query,
+        compiled=settings.pipeline == "compiled" and app_class is connexion.AsyncApp,
     )
     app.database = db  # for tests and tools that need the app's own database
     return app

@@ -31,6 +31,7 @@ from starlette.responses import Response
 from api import errors
 from api.openapi.spec import OpenAPI31Specification, add_api
 from api.ops import operational
+from api.pipeline import CompiledPipeline
 from api.protocol import bounds
 from api.protocol.guards import RequestGuards
 from api.protocol.middleware import ExactPathRouting, HeadAsGet, NoLineFeedInPaths, middlewares
@@ -74,6 +75,7 @@ def assemble(
     answered_paths: Sequence[str] = (),
     max_body: int | None = bounds.BODY.limit,
     strict_query: bool = False,
+    compiled: bool = False,
 ) -> Any:
     """The contract's app: `spec` served through `resolver`, strict and validated both ways.
 
@@ -82,7 +84,8 @@ def assemble(
     only the spec's paths, the routes and `answered_paths` (answered by a middleware), within
     the bounds of api/protocol/bounds.py; `max_body=None` leaves bodies to the validators.
     Query parameters an operation does not declare are ignored (OpenAPI's default) unless
-    `strict_query`.
+    `strict_query`. `compiled` runs each operation through api/pipeline.py's compiled
+    pipeline instead of Connexion's layers (AsyncApp only).
     """
     options: dict[str, Any] = {
         "swagger_ui_options": SwaggerUIOptions(serve_spec=False, swagger_ui=False),
@@ -132,6 +135,11 @@ def assemble(
         app.add_middleware(extra.cls, position=extra.position, **extra.options)
     app.add_middleware(HeadAsGet, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(NoLineFeedInPaths, position=MiddlewarePosition.BEFORE_SWAGGER)
+    if compiled:
+        if not isinstance(app, connexion.AsyncApp):
+            raise ValueError("the compiled pipeline serves an AsyncApp's operations only")
+        # Last before Connexion's own layers: every guard and operational route runs first.
+        app.add_middleware(CompiledPipeline, position=MiddlewarePosition.BEFORE_SWAGGER)
     for route in [*spec_routes(spec, pathlib.Path(spec_path)), *routes]:
         add_route(app, route)
     errors.register(app, domain_errors)

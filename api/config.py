@@ -73,6 +73,7 @@ def _setting(
 
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+PIPELINES = ("compiled", "connexion")
 APP_KINDS = ("async", "flask")
 LOG_FORMATS = ("auto", "json", "text")
 
@@ -119,6 +120,13 @@ class Settings:
         "Connexion app that serves the API: async (AsyncApp) or flask (FlaskApp, to embed the "
         "API in a Flask application).",
         rule=one_of(APP_KINDS),
+    )
+    pipeline: str = _setting(
+        "compiled",
+        "CRAFTKIT_PIPELINE",
+        "How the AsyncApp runs a contract operation: compiled (one callable per operation, "
+        "built at start-up) or connexion (Connexion's own middleware stack, layer by layer).",
+        rule=one_of(PIPELINES),
     )
     db_pool_size: int = _setting(
         8,

@@ -26,6 +26,7 @@ def test_defaults_are_the_embedded_sqlite_setup():
     assert (settings.host, settings.port, settings.workers) == ("127.0.0.1", 8080, 1)
     assert settings.recent_limit == 20 and settings.validate_responses is True
     assert (settings.app, settings.db_pool_size) == ("async", 8)
+    assert settings.pipeline == "compiled"
     assert settings.spec_path == str(ROOT / "openapi.yaml")
 
 
@@ -36,6 +37,7 @@ def test_every_setting_is_read_from_its_variable():
         "CRAFTKIT_RECENT_LIMIT": "7",
         "CRAFTKIT_VALIDATE_RESPONSES": "off",
         "CRAFTKIT_APP": "flask",
+        "CRAFTKIT_PIPELINE": "connexion",
         "CRAFTKIT_DB_POOL_SIZE": "3",
         "CRAFTKIT_KEY_CACHE_SECONDS": "0.5",
         "CRAFTKIT_HOST": "0.0.0.0",
@@ -58,6 +60,7 @@ def test_every_setting_is_read_from_its_variable():
         recent_limit=7,
         validate_responses=False,
         app="flask",
+        pipeline="connexion",
         db_pool_size=3,
         key_cache_seconds=0.5,
         host="0.0.0.0",

@@ -417,3 +417,45 @@ def test_body_validators_keep_required_and_wrap_receive():
         assert validator._required is True
     for ours in (shim.FormBodyValidator, shim.MultipartBodyValidator, shim.RequestBodyValidator):
         assert ours.__mro__[1] is shim.OptionalBody
+
+
+# --- the compiled pipeline (api/pipeline.py) --------------------------------------------------
+
+
+def test_the_internals_the_compiled_pipeline_builds_on(settings):
+    from connexion import context as connexion_context
+    from connexion.middleware.abstract import SpecMiddleware
+    from connexion.middleware.request_validation import RequestValidationOperation
+    from connexion.middleware.response_validation import ResponseValidationOperation
+    from connexion.middleware.security import SecurityOperation
+
+    for name in ("_context", "_operation", "_receive", "_scope"):
+        assert hasattr(connexion_context, name), moved(f"connexion.context.{name}", "context")
+    assert inspect.isabstract(SpecMiddleware), moved("SpecMiddleware", "receiving each API")
+    assert "verification_fn" in inspect.getsource(SecurityOperation.__init__), moved(
+        "SecurityOperation.verification_fn", "security checks"
+    )
+    for method in ("extract_content_type", "validate_mime_type", "validate_required_headers"):
+        assert callable(getattr(ResponseValidationOperation, method, None)), moved(
+            f"ResponseValidationOperation.{method}", "response checks"
+        )
+    assert isinstance(
+        inspect.getattr_static(RequestValidationOperation, "security_query_params"), property
+    ), moved("RequestValidationOperation.security_query_params", "parameter checks")
+    assert "self._validator_map" in inspect.getsource(RequestValidationOperation.__init__)
+    assert "self._validator_map" in inspect.getsource(ResponseValidationOperation.__init__)
+    assert "middleware_stack" in inspect.getsource(ConnexionMiddleware.__call__), moved(
+        "ConnexionMiddleware.middleware_stack", "finding the started pipeline"
+    )
+    # A resolved operation has what the pipeline reads of it.
+    app = create_app(settings)
+    (spec,) = shim.specifications(app)
+    operation = shim.resolve_operation(
+        spec, "/v1/renders/{id}/engagement", "get", {"resolver": OperationIdResolver()}
+    )
+    assert shim.route_template(operation, "/v1/renders/{id}/engagement") == (
+        "/v1/renders/{id}/engagement"
+    )
+    for attribute in ("_uri_parser_class", "parameters", "request_body", "operation_id"):
+        assert hasattr(operation, attribute), moved(f"operation.{attribute}", "compiling it")
+    assert operation.response_schema("200", "application/json")["type"] == "object"

@@ -25,6 +25,7 @@ from functools import cached_property
 from typing import Any
 
 from connexion.apps.asynchronous import AsyncApi, AsyncOperation
+from connexion.context import _context, _operation, _receive, _scope
 from connexion.context import context as CURRENT_CONTEXT
 from connexion.context import operation as CURRENT_OPERATION
 from connexion.datastructures import MediaTypeDict
@@ -37,12 +38,21 @@ from connexion.decorators.parameter import (
 )
 from connexion.http_facts import METHODS as CONNEXION_METHODS
 from connexion.lifecycle import ConnexionRequest
-from connexion.middleware.abstract import ROUTING_CONTEXT
+from connexion.middleware.abstract import ROUTING_CONTEXT, SpecMiddleware
 from connexion.middleware.main import API, ConnexionMiddleware
+from connexion.middleware.request_validation import RequestValidationOperation
+from connexion.middleware.response_validation import ResponseValidationOperation
 from connexion.middleware.routing import RoutingMiddleware
-from connexion.security import NO_VALUE, BearerSecurityHandler, OAuthSecurityHandler
+from connexion.middleware.security import SecurityOperation
+from connexion.resolver import Resolver
+from connexion.security import (
+    NO_VALUE,
+    BearerSecurityHandler,
+    OAuthSecurityHandler,
+    SecurityHandlerFactory,
+)
 from connexion.spec import OpenAPISpecification
-from connexion.utils import inspect_function_arguments
+from connexion.utils import inspect_function_arguments, is_nullable
 from connexion.validators import (
     FormDataValidator,
     JSONRequestBodyValidator,
@@ -51,7 +61,7 @@ from connexion.validators import (
 )
 from starlette.datastructures import Headers
 from starlette.routing import Mount, Router
-from starlette.types import ASGIApp, Receive, Scope
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 # The `scope["extensions"]` key where ConnexionRequest keeps the security handler's result.
 SECURITY_CONTEXT = "connexion_context"
@@ -475,3 +485,205 @@ def with_info_func(handler: type, info_for: Callable[[dict[str, Any]], Any]) -> 
 
     hook = "get_tokeninfo_func" if issubclass(handler, OAuthSecurityHandler) else "_resolve_func"
     return type(handler.__name__, (handler,), {hook: resolve})
+
+
+# --- the compiled request pipeline (api/pipeline.py) ----------------------------------------
+# Each operation's pieces as Connexion's own middlewares build them (security verification,
+# the validator_map's validators, the decorated view, its request context), held once per
+# operation so that one callable runs them in order without a layer finding the operation
+# again. The middleware classes of connexion.middleware.* and their per-operation objects are
+# not public; `SpecMiddleware` is the base Connexion recognises when it hands each API's spec
+# and options to a middleware of its stack (`add_api`) as the app starts.
+
+
+# The path item keys Connexion routes (the live set `route_methods` extends).
+ROUTED_METHODS = CONNEXION_METHODS
+
+
+async def _never(_scope: Scope, _receive: Receive, _send: Send) -> None:
+    raise RuntimeError("a per-operation piece of the compiled pipeline forwarded a request")
+
+
+def resolve_operation(spec: Any, path: str, method: str, options: Mapping[str, Any]) -> Any:
+    """Connexion's operation object for `method path`, its handler resolved as every Connexion
+    middleware resolves it (the API options' resolver); raises Connexion's `ResolverError`."""
+    return spec.operation_cls.from_spec(
+        spec,
+        path=path,
+        method=method,
+        resolver=options.get("resolver") or Resolver(),
+        uri_parser_class=options.get("uri_parser_class"),
+    )
+
+
+def route_template(operation: Any, path: str) -> str:
+    """The Starlette path Connexion's routing registers `path` under (`{my_id}`, `{n:int}`)."""
+    from connexion.frameworks.starlette import starlettify_path
+
+    return str(starlettify_path(path, operation.get_path_parameter_types()))
+
+
+def security_handlers(options: Mapping[str, Any]) -> Any:
+    """The API's security handler factory, built from its `security_map` as Connexion's is."""
+    return SecurityHandlerFactory(options.get("security_map"))
+
+
+def security_check(operation: Any, handlers: Any) -> Callable[[ConnexionRequest], Any] | None:
+    """Connexion's verification of `operation`'s security requirements (None: it has none).
+
+    Awaited with a `ConnexionRequest`: raises Connexion's 401/403 problems, or records the
+    token info and user in the request's context (`scope["extensions"]`), as its
+    SecurityMiddleware does.
+    """
+    secured = SecurityOperation.from_operation(
+        operation, next_app=_never, security_handler_factory=handlers
+    )
+    return secured.verification_fn if secured.security else None
+
+
+def request_checks(
+    operation: Any, options: Mapping[str, Any], next_app: ASGIApp
+) -> tuple[Any, ASGIApp | None]:
+    """(parameter validator, body validation) as Connexion's RequestValidationMiddleware builds
+    them from the API's `validator_map` and `strict_validation`.
+
+    The parameter validator's `validate(scope)` raises the 400 problem. The body validation is
+    Connexion's own per-operation ASGI app, for operations that document a request body: it
+    checks the parameters, the media type and the body, then calls `next_app`; None otherwise,
+    where (no `requestBody`: nothing consumed, no body schema) it would check only parameters.
+    """
+    stock = RequestValidationOperation(
+        next_app,
+        operation=operation,
+        strict_validation=bool(options.get("strict_validation")),
+        validator_map=options.get("validator_map"),
+    )
+    uri_parser = operation._uri_parser_class(operation.parameters, operation.body_definition())
+    parameters = stock._validator_map["parameter"](
+        operation.parameters,
+        uri_parser=uri_parser,
+        strict_validation=stock.strict_validation,
+        security_query_params=stock.security_query_params,
+    )
+    return parameters, (stock if operation.request_body else None)
+
+
+def decorated_view(operation: Any, options: Mapping[str, Any]) -> Callable[[], Awaitable[Any]]:
+    """The operation's handler decorated as the AsyncApp decorates it, built once: awaited with
+    no argument inside `enter_operation`, it reads the request from Connexion's context, passes
+    the handler its parameters and returns the Starlette response it made of the result."""
+    from connexion.jsonifier import Jsonifier
+
+    once = OnceDecoratedOperation.from_operation(
+        operation,
+        pythonic_params=bool(options.get("pythonic_params")),
+        jsonifier=options.get("jsonifier") or Jsonifier(),
+    )
+    return once.fn  # type: ignore[no-any-return]
+
+
+def mark_routed(scope: Scope, operation_id: str | None, api_base_path: str) -> None:
+    """Record in `scope` what Connexion's routing records: the operation and its API's base path
+    (read by the request log, the metrics and the response validators)."""
+    routing = scope.setdefault("extensions", {}).setdefault(ROUTING_CONTEXT, {})
+    routing.update({"api_base_path": api_base_path, "operation_id": operation_id})
+
+
+def enter_operation(scope: Scope, receive: Receive, operation: Any) -> None:
+    """Connexion's request context (`connexion.context`, `connexion.request`), set as its
+    ContextMiddleware sets it, once security has recorded the token info in `scope`."""
+    _context.set(scope.get("extensions", {}).get(SECURITY_CONTEXT, {}))
+    _operation.set(operation)
+    _receive.set(receive)
+    _scope.set(scope)
+
+
+class ResponseChecks:
+    """Connexion's response validation for one operation, run on a whole answer held in memory
+    instead of on the messages it sends: the media type produced, the required headers and the
+    body through the `validator_map`'s response validator, with the same exceptions.
+
+    `ResponseValidationOperation`'s checks are its own methods; its body validators are
+    `wrap_send` around `_parse` and `_validate`, called here on the body at once. What each
+    (status, media type) needs is looked up once.
+    """
+
+    MOST_KINDS = 64  # (status, media type) pairs kept; an app answers a handful
+
+    def __init__(self, operation: Any, options: Mapping[str, Any]) -> None:
+        self._operation = operation
+        self._validator_map = options.get("validator_map")
+        self._stock = ResponseValidationOperation(
+            _never, operation=operation, validator_map=self._validator_map
+        )
+        self._kinds: dict[tuple[int, str], tuple[dict[str, Any], Any, dict[str, Any], bool]] = {}
+
+    def check(
+        self, scope: Scope, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> None:
+        """Raise Connexion's `NonConformingResponse` problem if the answer breaks the contract."""
+        stock = self._stock
+        mime_type, encoding = stock.extract_content_type(headers)
+        if status < 400:
+            stock.validate_mime_type(mime_type)
+        kind = self._kinds.get((status, mime_type))
+        if kind is None:
+            kind = self._kind(status, mime_type)
+        definition, validator_class, schema, nullable = kind
+        stock.validate_required_headers(headers, definition)
+        if validator_class is None:
+            return
+        validator = validator_class(scope, schema=schema, nullable=nullable, encoding=encoding)
+        parsed = validator._parse(iter((body,)))
+        if not (parsed is None and nullable):
+            validator._validate(parsed)
+
+    def _kind(
+        self, status: int, mime_type: str
+    ) -> tuple[dict[str, Any], Any, dict[str, Any], bool]:
+        operation = self._operation
+        definition = operation.response_definition(str(status), mime_type)
+        try:
+            validator_class = self._stock._validator_map["response"][mime_type]
+        except KeyError:
+            validator_class = None  # Connexion skips the body, logging that it does
+        kind = (
+            definition,
+            validator_class,
+            operation.response_schema(str(status), mime_type),
+            bool(is_nullable(definition)),
+        )
+        if len(self._kinds) < self.MOST_KINDS:
+            self._kinds[(status, mime_type)] = kind
+        return kind
+
+    def streamed(self, response: ASGIApp) -> ASGIApp:
+        """`response` (an answer not held in memory) behind Connexion's own response
+        validation middleware for this operation, which checks the messages it sends."""
+        return ResponseValidationOperation(
+            response, operation=self._operation, validator_map=self._validator_map
+        )
+
+
+class SpecAwareMiddleware(SpecMiddleware):
+    """A middleware of Connexion's stack that is handed every API as the app starts:
+    `add_api(specification, base_path=..., **options)` with the options given to `add_api`
+    (resolver, security_map, validator_map, validate_responses, strict_validation, …)."""
+
+    def add_api(self, specification: Any, **options: Any) -> None:
+        raise NotImplementedError
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+def started_middleware(app: Any, kind: type) -> Any:
+    """The instance of middleware class `kind` in a started app's stack, or None.
+
+    Connexion keeps every middleware it built as the app started in `middleware.middleware_stack`
+    (internal), a list from the outermost in.
+    """
+    for middleware in app.middleware.middleware_stack or ():
+        if isinstance(middleware, kind):
+            return middleware
+    return None
