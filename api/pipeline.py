@@ -49,6 +49,7 @@ from api.openapi.connexion_shim import (
     decorated_view,
     enter_operation,
     mark_routed,
+    path_only_view,
     request_checks,
     resolve_operation,
     route_template,
@@ -65,6 +66,7 @@ class CompiledOperation:
     __slots__ = (
         "base_path",
         "body",
+        "direct",
         "operation",
         "operation_id",
         "parameters",
@@ -80,6 +82,7 @@ class CompiledOperation:
         self.verify = security_check(operation, handlers)
         self.parameters, self.body = request_checks(operation, options, self._answer)
         self.view = decorated_view(operation, options)
+        self.direct = path_only_view(operation, options)
         self.responses = (
             ResponseChecks(operation, options) if options.get("validate_responses") else None
         )
@@ -95,8 +98,11 @@ class CompiledOperation:
         await self._answer(scope, receive, send)
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
-        enter_operation(scope, receive, self.operation)
-        response = await self.view()
+        context = enter_operation(scope, receive, self.operation)
+        if self.direct is not None:
+            response = await self.direct(scope["path_params"], context)
+        else:
+            response = await self.view()
         checks = self.responses
         if checks is not None:
             body = getattr(response, "body", None)
@@ -151,6 +157,8 @@ class CompiledPipeline(SpecAwareMiddleware):
         root = scope.get("root_path", "")
         if root and path.startswith(root):
             path = path[len(root) :]
+        if "\n" in path:
+            return None  # Connexion mounts each API on `{path:path}`, whose `.*` stops at one
         method = scope["method"]
         for base_path, by_method in self.by_api:
             if base_path:

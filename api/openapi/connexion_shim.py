@@ -19,6 +19,7 @@ protocol.middleware, the mock) import it, never the other way round.
 from __future__ import annotations
 
 import functools
+import inspect
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from functools import cached_property
@@ -589,13 +590,16 @@ def mark_routed(scope: Scope, operation_id: str | None, api_base_path: str) -> N
     routing.update({"api_base_path": api_base_path, "operation_id": operation_id})
 
 
-def enter_operation(scope: Scope, receive: Receive, operation: Any) -> None:
+def enter_operation(scope: Scope, receive: Receive, operation: Any) -> dict[str, Any]:
     """Connexion's request context (`connexion.context`, `connexion.request`), set as its
-    ContextMiddleware sets it, once security has recorded the token info in `scope`."""
-    _context.set(scope.get("extensions", {}).get(SECURITY_CONTEXT, {}))
+    ContextMiddleware sets it, once security has recorded the token info in `scope`; returns
+    the context (token info and user, when security gave them)."""
+    context: dict[str, Any] = scope.get("extensions", {}).get(SECURITY_CONTEXT, {})
+    _context.set(context)
     _operation.set(operation)
     _receive.set(receive)
     _scope.set(scope)
+    return context
 
 
 class ResponseChecks:
@@ -687,3 +691,56 @@ def started_middleware(app: Any, kind: type) -> Any:
         if isinstance(middleware, kind):
             return middleware
     return None
+
+
+def path_only_view(
+    operation: Any, options: Mapping[str, Any]
+) -> Callable[[Mapping[str, Any], Mapping[str, Any]], Awaitable[Any]] | None:
+    """For an operation whose handler takes only path parameters (and context entries such as
+    `token_info`): the handler called with them, named and cast as Connexion's parameter
+    decorator names and casts them, its result made a response by Connexion's response
+    decorator; None for any other operation, which keeps `decorated_view`.
+
+    What `_PathOnlyParameters` does inside the decorated view, without the view's request
+    object, URI parser and wrappers around it (awaited inside `enter_operation`, which the
+    response decorator reads the operation from).
+    """
+    from connexion.decorators.parameter import pythonic, sanitized
+    from connexion.decorators.response import AsyncResponseDecorator
+    from connexion.frameworks.starlette import Starlette as StarletteFramework
+    from connexion.jsonifier import Jsonifier
+    from starlette.concurrency import run_in_threadpool
+
+    function = operation.function
+    arguments, has_kwargs = inspect_function_arguments(unwrap_decorators(function))
+    definitions = _path_only(operation, arguments, has_kwargs)
+    if definitions is None:
+        return None
+    sanitize = pythonic if options.get("pythonic_params") else sanitized
+    names = {name: sanitize(name) for name in definitions}
+    wanted = frozenset(arguments)
+
+    if inspect.iscoroutinefunction(function):
+        run = function
+    else:  # as Connexion's ASGI decorator runs a plain function: in the thread pool
+
+        async def run(*args: Any, **kwargs: Any) -> Any:
+            return await run_in_threadpool(function, *args, **kwargs)
+
+    respond = AsyncResponseDecorator(
+        framework=StarletteFramework, jsonifier=options.get("jsonifier") or Jsonifier()
+    )(run)
+
+    async def view(path_params: Mapping[str, Any], context: Mapping[str, Any]) -> Any:
+        kwargs = {
+            names.get(name) or sanitize(name): _get_val_from_param(value, definitions[name])
+            if name in definitions
+            else value
+            for name, value in path_params.items()
+        }
+        for key, value in context.items():
+            if key in wanted:
+                kwargs[key] = value
+        return await respond(**kwargs)
+
+    return view
