@@ -25,7 +25,7 @@ from api.assembly import JSONIFIER, SPEC_ROUTES, Middleware, assemble
 from api.config import Settings
 from api.dbwork import DatabaseWork
 from api.json_views import json_view
-from api.openapi.connexion_shim import produced_media_types
+from api.openapi.connexion_shim import produced_media_types, scope_operation_id
 from api.openapi.spec import OpenAPI31Specification
 from api.openapi.validation import RequestValidationProblem
 from api.ops import health
@@ -120,6 +120,7 @@ def create_app(
                 },
             ),
             Middleware(health.Health, before_routing, {"ready": ready}),
+            *flask_slots(app_class, work),
         ],
         domain_errors=DATABASE_ERRORS,
         answered_paths=health.ROUTES,
@@ -129,6 +130,35 @@ def create_app(
     )
     app.database = db  # for tests and tools that need the app's own database
     return app
+
+
+def flask_slots(app_class: type, work: DatabaseWork) -> list[Middleware]:
+    """On the FlaskApp, `SlotBeforeView` innermost, where the request has been routed."""
+    if app_class is not connexion.FlaskApp:
+        return []
+    return [Middleware(SlotBeforeView, MiddlewarePosition.BEFORE_CONTEXT, {"work": work})]
+
+
+class SlotBeforeView:
+    """FlaskApp: a request routed to an operation takes its database slot (api/dbwork.py)
+    before its view is handed to a thread.
+
+    The FlaskApp runs views in a2wsgi's threads, which open the request's connection without
+    a slot, while key lookups take one on the loop. Requests whose key was looked up held
+    every connection while they waited for a thread, and every thread ran a request whose
+    key was cached and waited for a connection: none was ever given back (503s, then nothing
+    at all, under 32 connections; tests/test_dbwork.py). With a slot first, no more requests
+    hold or want a connection than the pool has. Routes outside the contract take none, so
+    they never wait on the database."""
+
+    def __init__(self, app: ASGIApp, work: DatabaseWork) -> None:
+        self.app = app
+        self.work = work
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope_operation_id(scope) is not None:
+            await self.work.reserve()
+        await self.app(scope, receive, send)
 
 
 def cors(spec: OpenAPI31Specification, origins: list[str]) -> list[Middleware]:

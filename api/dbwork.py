@@ -123,6 +123,11 @@ class DatabaseWork:
         with waiting_for_locks(self.db):
             return fn(*args, **kwargs)
 
+    async def reserve(self) -> None:
+        """Take this request's slot now, before its first statement (the FlaskApp's views:
+        api/app.py `SlotBeforeView`)."""
+        await self._take_slot()
+
     async def _take_slot(self) -> None:
         found = _current.get()
         slot = found[1] if found is not None and found[0] is self else None

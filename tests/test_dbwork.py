@@ -4,6 +4,7 @@ the event loop that never waits there, PostgreSQL work in threads."""
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 import threading
 import time
@@ -218,3 +219,44 @@ def test_peewee_internals_the_request_scope_relies_on_are_still_there():
     for name in ("closed", "conn", "ctx", "transactions", "commit_callbacks"):
         assert hasattr(state, name), name
     assert callable(state.reset) and callable(state.set_connection)
+
+
+def test_a_flask_app_under_load_never_waits_on_its_own_pool(tmp_path):
+    """FlaskApp: views run in a2wsgi's threads, key lookups on the loop. A request whose key
+    was looked up holds a pooled connection while it waits for a thread; threads running
+    requests whose key was cached waited for the pool: with every connection held by requests
+    waiting for a thread, every thread waited for a connection, forever (503s, then nothing,
+    under `wrk -c32` in the benchmark). Each request now takes its database slot before its
+    view runs, so no more requests hold or want connections than the pool has."""
+    import concurrent.futures
+    import urllib.error
+    import urllib.request
+
+    from tests.support import craftkit, serve_database
+
+    url = f"sqlite:///{tmp_path / 'load.db'}"
+    demo = craftkit(url, "demo", cwd=tmp_path).stdout
+    found = re.search(r"Bearer (\S+)' \S+?(/v1/renders/[0-9a-f-]+/engagement)", demo)
+    assert found is not None, demo
+    key, path = found.groups()
+    env = {"CRAFTKIT_APP": "flask", "CRAFTKIT_DB_POOL_SIZE": "2", "CRAFTKIT_DB_TIMEOUT": "3"}
+    with serve_database(url, tmp_path, env=env) as server:
+
+        def get(_: int) -> int:
+            request = urllib.request.Request(
+                server.url + path, headers={"Authorization": f"Bearer {key}"}
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10) as answer:
+                    return int(answer.status)
+            except urllib.error.HTTPError as exc:
+                return exc.code
+
+        statuses: list[int] = []
+        deadline = time.monotonic() + 4  # past the key cache's 1 s, so keys are looked up again
+        with concurrent.futures.ThreadPoolExecutor(40) as pool:
+            while time.monotonic() < deadline:
+                statuses += pool.map(get, range(80))
+        assert set(statuses) == {200}, (
+            f"{statuses.count(503)} of {len(statuses)} answered 503\n{server.output()[-2000:]}"
+        )
