@@ -39,6 +39,7 @@ class Config:
     database_url: str
     validate_responses: bool
     app: str = "async"
+    pipeline: str = "compiled"
     client: TestClient | None = None
     headers: dict[str, str] | None = None
     path: str = ""
@@ -105,6 +106,12 @@ def run(args: argparse.Namespace, out_dir: Path) -> Section:
     configs = [
         Config("sqlite, AsyncApp, responses validated (default)", sqlite_url, True),
         Config("sqlite, AsyncApp, responses not validated", sqlite_url, False),
+        Config(
+            "sqlite, AsyncApp, Connexion's stack (CRAFTKIT_PIPELINE=connexion)",
+            sqlite_url,
+            True,
+            pipeline="connexion",
+        ),
         Config("sqlite, FlaskApp, responses validated", sqlite_url, True, "flask"),
     ]
     postgres_url = os.environ.get("CRAFTKIT_BENCH_POSTGRES_URL")
@@ -124,6 +131,7 @@ def run(args: argparse.Namespace, out_dir: Path) -> Section:
             database_url=config.database_url,
             validate_responses=config.validate_responses,
             app=config.app,
+            pipeline=config.pipeline,
             spec_path=str(ROOT / "openapi.yaml"),
         )
         config.client = TestClient(create_app(settings)).__enter__()
