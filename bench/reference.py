@@ -12,7 +12,8 @@ response holding those bytes (Connexion would otherwise serialise them anew, as 
 - `bare_starlette` (e): one Starlette route returning the bytes, no validation, no security.
 
 (c) and (d) check the bearer token the stock way, with the 3.0 copy's `x-bearerInfoFunc`
-naming `token_info` below: a comparison of strings, no database.
+naming `token_info` below: a comparison of strings, no database. The FastAPI references, which
+read the database as craftkit does, are in `fastapi_reference.py` (only they need FastAPI).
 """
 
 from __future__ import annotations
