@@ -226,6 +226,18 @@ def test_wrk_summary_is_read_from_the_done_hook():
         wrk.parse("Running 10s test\n  Latency 1ms\n")
 
 
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (make wrk)")
+def test_a_wrk_run_in_which_nothing_was_answered_is_an_error_not_a_0_ms_p50():
+    import socket
+
+    with socket.socket() as silent:  # connections wait in its backlog, never answered
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/"
+        with pytest.raises(wrk.WrkError, match="no request was answered"):
+            wrk.run(url, threads=1, connections=1, seconds=1, headers={}, allow_errors=True)
+
+
 def measured(letter: str, rates: list[float], p99: float = 0.05, p50: float = 0.001) -> Server:
     server = Server(letter, f"server {letter}", [])
     server.loaded = [wrk.Result(int(r * 10), 10.0, 0.01, p99, 0) for r in rates]
