@@ -49,10 +49,9 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
-from bench.reference import BODY_ENV, PATH
+from bench.reference import BODY_ENV, DATABASE_ENV, PATH
 from db.keys import digest
 
-DATABASE_ENV = "CRAFTKIT_BENCH_DATABASE_URL"  # sqlite:///file or postgresql://…
 RECENT_LIMIT = 20  # craftkit's CRAFTKIT_RECENT_LIMIT default
 POOL_SIZE = 8  # craftkit's CRAFTKIT_DB_POOL_SIZE default
 EVENT_TYPES = (

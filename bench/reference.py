@@ -35,6 +35,7 @@ from starlette.routing import Route
 BODY_ENV = "CRAFTKIT_BENCH_BODY"  # file holding craftkit's answer, byte for byte
 SPEC30_ENV = "CRAFTKIT_BENCH_SPEC30"  # the 3.0 copy of the contract written by the bench
 KEY_ENV = "CRAFTKIT_BENCH_KEY"  # the one bearer token (c) and (d) accept
+DATABASE_ENV = "CRAFTKIT_BENCH_DATABASE_URL"  # the FastAPI references' database
 PATH = "/v1/renders/{id}/engagement"
 
 

@@ -48,7 +48,6 @@ from typing import Any
 import yaml
 
 from bench import profile, reference, spec30, wrk
-from bench.fastapi_reference import DATABASE_ENV
 from bench.report import Section, spread, table
 
 NAME = "throughput"
@@ -192,7 +191,7 @@ def servers(
     serve = [str(CRAFTKIT), "--database-url", database_url, "serve"]
     uvicorn = [sys.executable, "-m", "uvicorn", "--factory", "--host", "127.0.0.1"]
     kind = {"async": "AsyncApp", "flask": "FlaskApp"}.get(default_app, default_app)
-    on_sqlite = {DATABASE_ENV: database_url}
+    on_sqlite = {reference.DATABASE_ENV: database_url}
     found = [
         Server("a", f"craftkit serve ({kind}, default)", serve),
         Server(
@@ -236,7 +235,7 @@ def servers(
                 "q",
                 "FastAPI, async def, psycopg 3 pool, PostgreSQL",
                 [*uvicorn, "bench.fastapi_reference:fastapi_postgres"],
-                {DATABASE_ENV: postgres_url},
+                {reference.DATABASE_ENV: postgres_url},
             ),
         ]
     if has_app_setting and default_app != "flask":

@@ -156,7 +156,7 @@ def test_the_fastapi_references_answer_craftkits_bytes_and_its_401_and_404(
     with TestClient(create_app(settings)) as craftkit:
         served = [craftkit.get(path, headers=headers) for path in paths]
     assert [answer.status_code for answer in served] == [200, 200]
-    monkeypatch.setenv(fastapi_reference.DATABASE_ENV, database_url)
+    monkeypatch.setenv(reference.DATABASE_ENV, database_url)
     if backend == "sqlite":
         factories = ["fastapi_sqlite", "fastapi_sqlite_threads"]
     else:
