@@ -450,8 +450,9 @@ def section(
     if postgres is not None:
         ready, what = postgres
         lines += [
-            f"(p) and (q) on PostgreSQL {what} on this machine, seeded with the same "
-            "`craftkit demo`; craftkit serve reaches it through Peewee and psycopg2."
+            f"(p) and (q) on PostgreSQL {what} at `{SHOWN_POSTGRES}` (`--postgres-url`), "
+            "seeded with the same `craftkit demo`; craftkit serve reaches it through Peewee and "
+            "psycopg2, one worker and its pool of 8 connections, as (q)."
             if ready
             else f"(p) and (q) left out: {what}.",
             "",
