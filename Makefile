@@ -57,11 +57,13 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## bench: craftkit beside stock Connexion under wrk, in-process latencies, and craftkit proxy
+## bench: craftkit beside stock Connexion and FastAPI under wrk (on PostgreSQL too when it answers at
+##        CRAFTKIT_BENCH_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/craftkit_bench),
+##        in-process latencies, and craftkit proxy
 ##        beside Prism's proxy (Prism from npm into ~/.cache/craftkit-prism on first use;
 ##        BENCH_ARGS=--no-prism skips it) -> bench/results.md, then data at scale (summary latency against 10..1e6 events, ingestion of 1e6 events,
-##        the partitioned layout) -> bench/results-scale.md; PostgreSQL joins with
-##        CRAFTKIT_BENCH_POSTGRES_URL=postgresql://…
+##        the partitioned layout) -> bench/results-scale.md; PostgreSQL joins the in-process and
+##        scale parts with CRAFTKIT_BENCH_POSTGRES_URL=postgresql://…
 bench: $(VENV)/.installed-bench wrk
 	$(BIN)/python -m bench $(BENCH_ARGS)
 	$(BIN)/python -m bench.scale $(SCALE_ARGS)

@@ -22,6 +22,10 @@ PACKAGES = (
     "orjson",
     "peewee",
     "psycopg2-binary",
+    "fastapi",
+    "pydantic",
+    "psycopg",
+    "psycopg-pool",
 )
 
 

@@ -89,7 +89,8 @@ def run(args: argparse.Namespace, out_dir: Path) -> Section:
     prism = None if args.no_prism else prism_executable()
     with tempfile.TemporaryDirectory(prefix="craftkit-bench-proxy-") as tmp, ExitStack() as stack:
         workdir = Path(tmp)
-        database_url, path, key = seed_demo(workdir)
+        database_url = f"sqlite:///{workdir / 'bench.db'}"
+        path, key = seed_demo(workdir, database_url)
         serve = Server(
             "a", "craftkit serve", [str(CRAFTKIT), "--database-url", database_url, "serve"]
         )

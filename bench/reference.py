@@ -12,7 +12,8 @@ response holding those bytes (Connexion would otherwise serialise them anew, as 
 - `bare_starlette` (e): one Starlette route returning the bytes, no validation, no security.
 
 (c) and (d) check the bearer token the stock way, with the 3.0 copy's `x-bearerInfoFunc`
-naming `token_info` below: a comparison of strings, no database.
+naming `token_info` below: a comparison of strings, no database. The FastAPI references, which
+read the database as craftkit does, are in `fastapi_reference.py` (only they need FastAPI).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from starlette.routing import Route
 BODY_ENV = "CRAFTKIT_BENCH_BODY"  # file holding craftkit's answer, byte for byte
 SPEC30_ENV = "CRAFTKIT_BENCH_SPEC30"  # the 3.0 copy of the contract written by the bench
 KEY_ENV = "CRAFTKIT_BENCH_KEY"  # the one bearer token (c) and (d) accept
+DATABASE_ENV = "CRAFTKIT_BENCH_DATABASE_URL"  # the FastAPI references' database
 PATH = "/v1/renders/{id}/engagement"
 
 

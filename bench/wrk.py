@@ -99,8 +99,8 @@ def run(
     timeout: int | None = None,
     allow_errors: bool = False,
 ) -> Result:
-    """Load `url` for `seconds`; WrkError if any request failed or was not answered 2xx/3xx
-    (unless `allow_errors`: then they are counted in the result)."""
+    """Load `url` for `seconds`; WrkError if none was answered, or if any request failed or was
+    not answered 2xx/3xx (unless `allow_errors`: then they are counted in the result)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(DONE_HOOK)
         script = Path(handle.name)
@@ -122,6 +122,10 @@ def run(
     if done.returncode != 0:
         raise WrkError(f"wrk exited with {done.returncode}: {done.stderr.strip()}")
     result = parse(done.stdout)
+    if not result.requests:
+        # wrk reports latencies of 0 when no request finished (one still in flight at the end
+        # is no error to it): a p50 of 0 ms would pass any latency target.
+        raise WrkError(f"no request was answered within {seconds} s:\n{done.stdout}")
     if result.errors and not allow_errors:
         raise WrkError(f"{result.errors} of {result.requests} requests failed:\n{done.stdout}")
     return result
