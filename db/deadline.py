@@ -15,6 +15,12 @@
   check, and made new connections, holding the pool's lock with no deadline: against a frozen
   server one thread held the lock until the thaw, and the event loop, giving a request's
   connection back, waited for it (issue 16: /livez took 15 s, SIGTERM 27 s).
+- That `SELECT 1` was a round trip on every checkout, a third of a request's statements
+  (issue 22). A PostgreSQL connection that is idle with nothing from the server in its
+  socket is handed out without it: a server that ends a session (restart, termination, idle
+  timeout) sends an error and closes the socket, which makes it readable, and only then is
+  the round trip made. A path that died silently fails the request's first statement at its
+  deadline, as the check did at its own.
 
 Peewee has no per-statement deadline and psycopg2's own cancel needs a live server; this is
 the smallest piece that bounds both drivers the same way.
@@ -28,6 +34,7 @@ import itertools
 import logging
 import math
 import os
+import select
 import socket
 import sqlite3
 import threading
@@ -189,7 +196,7 @@ class BoundedPool:
                 self._forget(key)
                 pool._close_raw(conn)
                 continue
-            if self._bounded(pool._is_closed, conn):  # dropped by the server or the driver
+            if not _quiet(pool, conn) and self._bounded(pool._is_closed, conn):  # dropped
                 self._forget(key)
                 pool._close_raw(conn)
                 continue
@@ -262,6 +269,23 @@ class BoundedPool:
                 f"the database did not answer the pool's check within {seconds:g} s"
             )
         return result
+
+
+def _quiet(pool: Any, conn: Any) -> bool:
+    """Whether a pooled PostgreSQL connection is idle and the server has sent nothing since:
+    usable without the `SELECT 1` round trip (module docstring). Reads Peewee's driver adapter
+    (`Database._adapter`, 4.x); False, so the full check runs, for anything else."""
+    adapter = getattr(pool, "_adapter", None)
+    if not isinstance(pool, peewee.PostgresqlDatabase) or adapter is None or conn.closed:
+        return False
+    try:
+        if adapter.txn_status(conn) != adapter.txn_idle:
+            return False
+        poller = select.poll()
+        poller.register(conn.fileno(), select.POLLIN)
+        return not poller.poll(0)  # readable: an error, a notice or the end of the stream
+    except Exception:
+        return False
 
 
 _SQL_LOG = logging.getLogger("peewee")  # where Peewee logs each statement, at DEBUG

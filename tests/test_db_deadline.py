@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import select
 import threading
 import time
 from pathlib import Path
@@ -9,6 +11,7 @@ from pathlib import Path
 import peewee
 import pytest
 
+from db.connection import database_for
 from db.deadline import Watchdog, connect
 
 SLOW = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n"
@@ -109,3 +112,31 @@ def test_fetch_all_answers_and_fails_as_execute_sql_does(tmp_path: Path) -> None
         db.fetch_all(sql, params)
         assert seen == [sql]
     db.close()
+
+
+POSTGRES_URL = os.environ.get("CRAFTKIT_TEST_POSTGRES_URL")
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs CRAFTKIT_TEST_POSTGRES_URL")
+def test_a_quiet_pooled_connection_is_reused_without_a_round_trip() -> None:
+    """playhouse's `SELECT 1` at each checkout was a third of a request's round trips; a
+    session the server ended (its socket readable) is still checked, dropped and replaced."""
+    assert POSTGRES_URL
+    db = database_for(POSTGRES_URL, pool_size=2, timeout=5)
+    checks: list[object] = []
+    real = type(db)._is_closed
+    db._is_closed = lambda conn: checks.append(conn) or real(db, conn)  # type: ignore[method-assign]
+    pid = db.execute_sql("SELECT pg_backend_pid()").fetchone()[0]
+    db.close()
+    assert db.execute_sql("SELECT pg_backend_pid()").fetchone()[0] == pid
+    db.close()
+    assert checks == []  # reused, idle and quiet: no check
+    killer = connect(POSTGRES_URL, 5)
+    killer.execute_sql("SELECT pg_terminate_backend(%s)", (pid,))
+    killer.close()
+    for _ in range(50):  # until the server's goodbye has reached the socket
+        if select.select([db._connections[0][2]], [], [], 0.1)[0]:
+            break
+    assert db.execute_sql("SELECT pg_backend_pid()").fetchone()[0] != pid
+    db.close()
+    assert len(checks) == 1  # the ended session was checked, and replaced
