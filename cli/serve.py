@@ -103,7 +103,7 @@ def serve(
     )
     from api.protocol import server
 
-    with multiprocess_dir():  # before any worker starts: metrics added up over workers
+    with multiprocess_dir(workers):  # before any worker starts: metrics added up over workers
         server.run(
             server.bounded_config(
                 "api.app:serve_app",

@@ -282,12 +282,12 @@ class ParameterValidator(_Cached):
         self.security_query_params = set(security_query_params or [])
 
     def validate(self, scope: Scope) -> None:
-        request = ConnexionRequest(scope)
+        request = _LazyRequest(scope)
         issues: list[Issue] = []
         if self.strict_validation:
             allowed = {p["name"] for p in self.parameters if p["in"] == "query"}
             allowed |= self.security_query_params
-            for extra in sorted(set(request.query_params.keys()) - allowed):
+            for extra in sorted(set(request.get().query_params.keys()) - allowed):
                 issues.append({"in": "query", "name": extra, "message": "unknown query parameter"})
         for param in self.parameters:
             raw = self._raw_value(param, request, scope)
@@ -312,21 +312,21 @@ class ParameterValidator(_Cached):
             raise RequestValidationProblem(_summary(issues), issues)
 
     @staticmethod
-    def _raw_value(param: dict[str, Any], request: ConnexionRequest, scope: Scope) -> Any:
+    def _raw_value(param: dict[str, Any], request: _LazyRequest, scope: Scope) -> Any:
         where, name = param["in"], param["name"]
         if where == "path":  # Connexion routes `{my-param}` as `{my_param}`
             path_params = scope.get("path_params", {})
             return path_params.get(name, path_params.get(name.replace("-", "_")))
         if where == "query":
-            values = request.query_params.getlist(name)
+            values = request.get().query_params.getlist(name)
             if not values:
                 return None
             is_array = "array" in _types(param.get("schema", {}))
             return values if is_array else values[-1]
         if where == "header":
-            return request.headers.get(name)
+            return request.get().headers.get(name)
         if where == "cookie":
-            return request.cookies.get(name)
+            return request.get().cookies.get(name)
         return None
 
     @staticmethod
@@ -339,6 +339,22 @@ class ParameterValidator(_Cached):
                 raw = raw[0].split(",")
             return [coerce_scalar(v, items) for v in raw]
         return coerce_scalar(raw, schema)
+
+
+class _LazyRequest:
+    """The request as Connexion reads it, made only when a query, header or cookie parameter
+    (or strict query checking) needs it: path parameters are in the scope already."""
+
+    __slots__ = ("_request", "_scope")
+
+    def __init__(self, scope: Scope) -> None:
+        self._scope = scope
+        self._request: ConnexionRequest | None = None
+
+    def get(self) -> ConnexionRequest:
+        if self._request is None:
+            self._request = ConnexionRequest(self._scope)
+        return self._request
 
 
 def _summary(issues: list[Issue]) -> str:

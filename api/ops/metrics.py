@@ -1,11 +1,15 @@
 """Prometheus metrics at `/metrics`, correct with several uvicorn workers.
 
 prometheus-client does the work. With several workers each process counts on its own, so
-`craftkit serve` points `PROMETHEUS_MULTIPROC_DIR` at a private temporary directory before any
-worker starts (`multiprocess_dir()`); every worker then writes its counts to files there and
-whichever worker answers `/metrics` adds them all up (prometheus-client's multiprocess mode).
-Without that variable (tests, an embedding application) the process's own registry is served,
-with prometheus-client's process and platform metrics.
+`craftkit serve --workers N` points `PROMETHEUS_MULTIPROC_DIR` at a private temporary directory
+before any worker starts (`multiprocess_dir(N)`); every worker then writes its counts to files
+there and whichever worker answers `/metrics` adds them all up (prometheus-client's
+multiprocess mode). One worker needs no files: without the variable (one worker, tests, an
+embedding application) the process's own registry is served, with prometheus-client's process
+and platform metrics, and counting a request is an addition in memory rather than a write to
+a memory-mapped file with a check of the process id (a sixth of the telemetry's time per
+request, bench/results.md). A `PROMETHEUS_MULTIPROC_DIR` set by whoever runs the server is
+always used, so `craftkit events record` can count into it.
 
 The metrics are process-wide by nature, so they are created once per process, on first use.
 Labels are bounded: the operationId (or the operational route's template, or `-` for a path
@@ -161,8 +165,9 @@ class WorkerFiles:
 
 
 @contextlib.contextmanager
-def multiprocess_dir() -> Iterator[str]:
-    """A private directory for the workers' metric files, set in the environment, removed after.
+def multiprocess_dir(workers: int = 2) -> Iterator[str | None]:
+    """For several `workers`, a private directory for their metric files, set in the
+    environment and removed after; for one, none (its own registry counts everything).
 
     An existing `PROMETHEUS_MULTIPROC_DIR` (set by whoever runs the server) is kept and left
     alone: it is theirs to clean.
@@ -170,6 +175,9 @@ def multiprocess_dir() -> Iterator[str]:
     existing = os.environ.get(MULTIPROC_ENV)
     if existing:
         yield existing
+        return
+    if workers <= 1:
+        yield None
         return
     path = tempfile.mkdtemp(prefix="craftkit-metrics-")
     os.environ[MULTIPROC_ENV] = path
