@@ -160,6 +160,28 @@ def test_two_workers_count_together_and_clean_up(tmp_path: Path) -> None:
     assert list(scratch.iterdir()) == []  # the metrics directory is removed on exit
 
 
+def test_one_worker_counts_in_its_own_memory(tmp_path: Path) -> None:
+    """`craftkit serve` with one worker writes no metric files: its own registry counts."""
+    subprocess.run(
+        [str(CRAFTKIT), "demo"], cwd=tmp_path, check=True, capture_output=True, timeout=60
+    )
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+    with live_serve(cwd=tmp_path, env={"TMPDIR": str(scratch)}) as server:
+        for _ in range(3):
+            assert httpx.get(server.url + RENDERS.format(uuid.uuid4())).status_code == 401
+        text = httpx.get(server.url + "/metrics").text
+        assert list(scratch.iterdir()) == []  # no craftkit-metrics-* directory
+    samples = scraped(text)
+    key = (
+        "craftkit_requests_total",
+        (("operation", "getRenderEngagement"), ("status", "401")),
+    )
+    assert samples[key] == 3.0
+    assert any(name.startswith("process_") for name, _ in samples)  # a one-process registry
+
+
 def test_events_recorded_into_a_servers_metrics_directory_are_counted(tmp_path: Path) -> None:
     """`events record` with the server's PROMETHEUS_MULTIPROC_DIR: /metrics adds them up."""
     import json as jsonlib
