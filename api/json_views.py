@@ -6,8 +6,9 @@ request). For an operation whose responses declare exactly one JSON media type t
 known when the view is built: the jsonifier's bytes (orjson, api/assembly.py) under that media
 type, status 200. A view from `json_view` returns that Starlette response itself, which
 Connexion passes through as it is; any other result (a tuple, a response, None) still goes
-to Connexion. Response validation is a middleware that reads what is sent, so it checks these
-answers exactly as before.
+to Connexion. Response validation reads the answer itself (Connexion's middleware as it is
+sent, or api/pipeline.py's checks on the response it holds), so it checks these answers
+exactly as before.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """Each operation of a document compiled once: a router over its path templates and a checker
 of requests and responses, with no framework in between.
 
-The proxy checks real traffic with it (api/proxy/), and a compiled request pipeline for the
-server can (issue 22): Connexion's middleware stack costs more than the whole proxy may add.
+The proxy checks real traffic with it (api/proxy/): Connexion's middleware stack costs more
+than the whole proxy may add. (The server's compiled pipeline, api/pipeline.py, runs
+Connexion's own validators and security instead, so that its answers stay Connexion's byte
+for byte.)
 `Operations(spec)` builds:
 
 - a router matching the RAW path (`scope["raw_path"]`): a segment is split on `/` before it is
