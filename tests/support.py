@@ -251,13 +251,14 @@ def raw_request(url: str, request: bytes, timeout: float = 10) -> bytes:
 
 
 def cli_without(
-    module: str, error: str, args: list[str], tmp_path: Path
+    module: str, error: str, args: list[str], tmp_path: Path, *, also: tuple[str, ...] = ()
 ) -> subprocess.CompletedProcess[str]:
-    """The CLI run for real with `module` made unimportable (its import raises `error`), as
-    on an install without the extra that brings it."""
-    blocker = tmp_path / module
-    blocker.mkdir()
-    (blocker / "__init__.py").write_text(f"raise {error}\n")
+    """The CLI run for real with `module` (and the modules `also` names) made unimportable
+    (its import raises `error`), as on an install without the extra that brings it."""
+    for name in (module, *also):
+        blocker = tmp_path / name
+        blocker.mkdir()
+        (blocker / "__init__.py").write_text(f"raise {error}\n")
     return subprocess.run(
         [sys.executable, "-m", "cli.main", *args],
         capture_output=True,

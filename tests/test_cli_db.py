@@ -69,13 +69,15 @@ def test_unsupported_database_urls_are_refused_with_the_fix(url):
 
 
 def test_a_missing_driver_names_the_extra_to_install(tmp_path):
-    """As on a machine without the postgres extra: psycopg2 made unimportable for a real run."""
+    """As on a machine without the postgres extra: psycopg2 made unimportable for a real run
+    (and psycopg 3, which the bench and test extras bring and Peewee falls back to)."""
     url = "postgresql://postgres:hunter2@127.0.0.1:5432/test"
     done = cli_without(
         "psycopg2",
         "ImportError('no psycopg2 here')",
         ["--database-url", url, "db", "init"],
         tmp_path,
+        also=("psycopg",),
     )
     assert done.returncode == 1, done.stdout + done.stderr
     assert "psycopg2 postgres driver not found" in done.stderr

@@ -345,16 +345,16 @@ class _LazyRequest:
     """The request as Connexion reads it, made only when a query, header or cookie parameter
     (or strict query checking) needs it: path parameters are in the scope already."""
 
-    __slots__ = ("_request", "_scope")
+    __slots__ = ("made", "scope")
 
     def __init__(self, scope: Scope) -> None:
-        self._scope = scope
-        self._request: ConnexionRequest | None = None
+        self.scope = scope
+        self.made: ConnexionRequest | None = None
 
     def get(self) -> ConnexionRequest:
-        if self._request is None:
-            self._request = ConnexionRequest(self._scope)
-        return self._request
+        if self.made is None:
+            self.made = ConnexionRequest(self.scope)
+        return self.made
 
 
 def _summary(issues: list[Issue]) -> str:
