@@ -151,13 +151,13 @@ class DatabaseWork:
             slot.semaphore = semaphore
 
     async def _in_thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """`fn` in this app's threads, with the request's context variables; see `_in_thread`."""
+        """`fn` in this app's threads, with the request's context variables; see `_until_done`."""
         call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
         future = asyncio.get_running_loop().run_in_executor(self.threads, call)
-        return await _in_thread(future)
+        return await _until_done(future)
 
 
-async def _in_thread(thread: asyncio.Future[T]) -> T:
+async def _until_done(thread: asyncio.Future[T]) -> T:
     """Await work running in a thread; a cancelled request (api/protocol/deadline.py) still
     waits for it.
 

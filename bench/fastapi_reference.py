@@ -51,19 +51,11 @@ from pydantic import BaseModel
 
 from bench.reference import BODY_ENV, DATABASE_ENV, PATH
 from db.keys import digest
+from db.models import LINK_OPEN  # the counter of views through a share link
+from db.queries import EVENT_TYPES
 
 RECENT_LIMIT = 20  # craftkit's CRAFTKIT_RECENT_LIMIT default
 POOL_SIZE = 8  # craftkit's CRAFTKIT_DB_POOL_SIZE default
-EVENT_TYPES = (
-    "viewed",
-    "downloaded",
-    "printed",
-    "email_opened",
-    "email_sent",
-    "share_created",
-    "share_revoked",
-)
-LINK_OPEN = "link_open"  # the counter of views through a share link (db/models.py)
 
 KEY_SQL = (
     "SELECT project_id, mode FROM api_key WHERE digest = {0} AND revoked_at_ms IS NULL LIMIT 1"

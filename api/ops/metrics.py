@@ -165,7 +165,7 @@ class WorkerFiles:
 
 
 @contextlib.contextmanager
-def multiprocess_dir(workers: int = 2) -> Iterator[str | None]:
+def multiprocess_dir(workers: int) -> Iterator[str | None]:
     """For several `workers`, a private directory for their metric files, set in the
     environment and removed after; for one, none (its own registry counts everything).
 
