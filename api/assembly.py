@@ -29,9 +29,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api import errors
+from api.openapi.pipeline import CompiledPipeline
 from api.openapi.spec import OpenAPI31Specification, add_api
 from api.ops import operational
-from api.pipeline import CompiledPipeline
 from api.protocol import bounds
 from api.protocol.guards import RequestGuards
 from api.protocol.middleware import ExactPathRouting, HeadAsGet, NoLineFeedInPaths, middlewares
@@ -84,7 +84,7 @@ def assemble(
     only the spec's paths, the routes and `answered_paths` (answered by a middleware), within
     the bounds of api/protocol/bounds.py; `max_body=None` leaves bodies to the validators.
     Query parameters an operation does not declare are ignored (OpenAPI's default) unless
-    `strict_query`. `compiled` runs each operation through api/pipeline.py's compiled
+    `strict_query`. `compiled` runs each operation through api/openapi/pipeline.py's compiled
     pipeline instead of Connexion's layers (AsyncApp only).
     """
     options: dict[str, Any] = {

@@ -7,7 +7,7 @@ known when the view is built: the jsonifier's bytes (orjson, api/assembly.py) un
 type, status 200. A view from `json_view` returns that Starlette response itself, which
 Connexion passes through as it is; any other result (a tuple, a response, None) still goes
 to Connexion. Response validation reads the answer itself (Connexion's middleware as it is
-sent, or api/pipeline.py's checks on the response it holds), so it checks these answers
+sent, or api/openapi/pipeline.py's checks on the response it holds), so it checks these answers
 exactly as before.
 """
 

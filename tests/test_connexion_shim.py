@@ -421,7 +421,7 @@ def test_body_validators_keep_required_and_wrap_receive():
         assert ours.__mro__[1] is shim.OptionalBody
 
 
-# --- the compiled pipeline (api/pipeline.py) --------------------------------------------------
+# --- the compiled pipeline (api/openapi/pipeline.py) ---------------------------------------------
 
 
 def test_the_internals_the_compiled_pipeline_builds_on(settings):

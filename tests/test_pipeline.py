@@ -1,4 +1,4 @@
-"""The compiled pipeline (api/pipeline.py) answers exactly as Connexion's own middleware stack.
+"""The compiled pipeline (api/openapi/pipeline.py) answers exactly as Connexion's own stack.
 
 The same requests go to the AsyncApp built both ways (`CRAFTKIT_PIPELINE=compiled`, the
 default, and `connexion`) on one database, and every answer is compared: status, headers
@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 from api.app import create_app
 from api.config import Settings
 from api.openapi.connexion_shim import started_middleware
-from api.pipeline import CompiledPipeline, compiled_operations
+from api.openapi.pipeline import CompiledPipeline, compiled_operations
 from db import keys, queries
 from db.connection import connection
 from tests.support import ROOT

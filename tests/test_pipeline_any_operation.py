@@ -23,8 +23,8 @@ from starlette.testclient import TestClient
 
 from api.assembly import assemble
 from api.openapi.connexion_shim import started_middleware, with_info_func
+from api.openapi.pipeline import CompiledPipeline
 from api.openapi.spec import OpenAPI31Specification
-from api.pipeline import CompiledPipeline
 from tests.test_pipeline import answer
 
 ERROR = {"$ref": "#/components/schemas/Error"}

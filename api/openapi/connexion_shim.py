@@ -489,7 +489,7 @@ def with_info_func(handler: type, info_for: Callable[[dict[str, Any]], Any]) -> 
     return type(handler.__name__, (handler,), {hook: resolve})
 
 
-# --- the compiled request pipeline (api/pipeline.py) ----------------------------------------
+# --- the compiled request pipeline (api/openapi/pipeline.py) ----------------------------------
 # Each operation's pieces as Connexion's own middlewares build them (security verification,
 # the validator_map's validators, the decorated view, its request context), held once per
 # operation so that one callable runs them in order without a layer finding the operation

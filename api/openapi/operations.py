@@ -2,7 +2,7 @@
 of requests and responses, with no framework in between.
 
 The proxy checks real traffic with it (api/proxy/): Connexion's middleware stack costs more
-than the whole proxy may add. (The server's compiled pipeline, api/pipeline.py, runs
+than the whole proxy may add. (The server's compiled pipeline, api/openapi/pipeline.py, runs
 Connexion's own validators and security instead, so that its answers stay Connexion's byte
 for byte.)
 `Operations(spec)` builds:

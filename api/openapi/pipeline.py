@@ -81,8 +81,9 @@ class CompiledOperation:
         self.base_path = base_path
         self.verify = security_check(operation, handlers)
         self.parameters, self.body = request_checks(operation, options, self._answer)
-        self.view = decorated_view(operation, options)
         self.direct = path_only_view(operation, options)
+        # Connexion's decorated view only where the handler is not called directly.
+        self.view = decorated_view(operation, options) if self.direct is None else None
         self.responses = (
             ResponseChecks(operation, options) if options.get("validate_responses") else None
         )
@@ -102,6 +103,7 @@ class CompiledOperation:
         if self.direct is not None:
             response = await self.direct(scope["path_params"], context)
         else:
+            assert self.view is not None
             response = await self.view()
         checks = self.responses
         if checks is not None:
