@@ -1,11 +1,11 @@
-"""HTTP: the server's app and its one assembly, settings, errors and security, by layer.
+"""HTTP, by layer: the server's app and its one assembly, settings, errors and security.
 
 - `api/openapi/`: the document and validation layer (imports nothing else of the project);
 - `api/protocol/`: what happens before the app sees a request (bounds, guards, deadline);
 - `api/ops/`: request log, metrics, health, Swagger UI;
 - `api/mock/` and `api/proxy/`: tools that serve any spec, free of `db/` and `handlers/`;
-- here: `app` (the server), `assembly` (the wiring serve and mock share), `config`, `errors`,
-  `security`, `dbwork`, `resolver` and `json_views`.
+- `api/server/`: the engagement server (app, dbwork, resolver), the only part with `db/`;
+- here: `assembly` (the wiring serve and mock share), `config`, `errors` and `security`.
 """
 
 import warnings

@@ -1,4 +1,4 @@
-"""`assemble()`: the one wiring shared by the server (api/app.py) and the mock (api/mock/).
+"""`assemble()`: the one wiring shared by the server (api/server/app.py) and the mock (api/mock/).
 
 Spec, validators, security, middleware, error envelope and the document's own routes are
 wired here, in one order, for a `connexion.FlaskApp` or a `connexion.AsyncApp`, with what
@@ -181,7 +181,7 @@ class CompactJSON:
             return data  # as Connexion's does: a body that is not JSON stays as it came
 
 
-JSONIFIER = CompactJSON()  # every app's; api/json_views.py writes with the same
+JSONIFIER = CompactJSON()  # every app's; api/openapi/json_views.py writes with the same
 
 
 def _most_query_parameters(spec: OpenAPI31Specification) -> int:

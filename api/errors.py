@@ -4,7 +4,7 @@
 raised it: Connexion's validation and security problems, Starlette's routing errors (unknown
 path, wrong method), anything unexpected, and the domain errors an app maps with
 `register(app, {ErrorClass: handler})`: the server maps db/'s errors to `not_found` and
-`unavailable` (api/app.py); this module imports no db/, so the mock loads no database layer.
+`unavailable` (api/server/app.py); this module imports no db/, so the mock loads no database layer.
 Headers that matter to clients (`Allow`, `WWW-Authenticate`, `Retry-After`) are kept.
 """
 

@@ -4,7 +4,7 @@ The contract carries no `x-bearerInfoFunc`, so the `bearer` handler is replaced 
 `bearer_handler(token_info)` is Connexion's bearer handler bound to a coroutine that turns a
 token into token info or raises `InvalidApiKey`; the Connexion internals that takes are in
 api/openapi/connexion_shim.py (`BearerTokenHandler`). Nothing here touches a database: the server
-passes a key lookup (api/app.py), the mock a file of tokens.
+passes a key lookup (api/server/app.py), the mock a file of tokens.
 """
 
 from __future__ import annotations

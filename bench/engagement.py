@@ -20,8 +20,8 @@ from pathlib import Path
 from starlette.testclient import TestClient
 from starlette.types import Message
 
-from api.app import create_app
 from api.config import Settings
+from api.server.app import create_app
 from bench.report import Section, spread, table
 from cli.event_lines import parse_lines
 from db import keys, queries

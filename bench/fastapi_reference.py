@@ -8,7 +8,7 @@ contract's error envelope; a malformed id is FastAPI's own 422.
 
 - `fastapi_sqlite` (g): `async def` and the stdlib sqlite3 module, one connection per worker,
   opened at start-up (lifespan) and used on the event loop: what the FastAPI docs' async
-  examples do, and what craftkit does with SQLite (its reads run on the loop, api/dbwork.py).
+  examples do, and what craftkit does with SQLite (its reads run on the loop, api/server/dbwork.py).
 - `fastapi_sqlite_threads` (h): the same with a plain `def` endpoint, so FastAPI runs it (and
   the response model's validation) in its thread pool; a sqlite3 connection per thread
   (`threading.local`), since a sqlite3 connection belongs to the thread that made it.

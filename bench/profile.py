@@ -25,9 +25,9 @@ COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "validation (api/openapi/validation.py, jsonschema-rs)",
         ("(api/openapi/validation.py", "(jsonschema_rs"),
     ),
-    ("key check (api/app.py KeyLookup, db/keys.py)", ("KeyLookup", "(db/keys.py")),
+    ("key check (api/server/app.py KeyLookup, db/keys.py)", ("KeyLookup", "(db/keys.py")),
     ("database (db/, Peewee, sqlite3, psycopg2)", ("(db/", "(peewee", "(playhouse/", "(sqlite3/")),
-    ("where statements run (api/dbwork.py)", ("(api/dbwork.py",)),
+    ("where statements run (api/server/dbwork.py)", ("(api/server/dbwork.py",)),
     ("handler: shaping the answer (handlers/)", ("(handlers/",)),
     ("JSON (orjson)", ("orjson",)),
     (

@@ -37,8 +37,8 @@ from urllib.parse import quote
 import peewee
 from starlette.testclient import TestClient
 
-from api.app import create_app
 from api.config import Settings
+from api.server.app import create_app
 from db import keys, queries
 from db.connection import bind, connection, database_for
 from db.migrations import recreate_schema

@@ -58,10 +58,10 @@ def serve(
     reload: bool,
 ) -> None:
     """Serve the API with uvicorn (the database must exist: `craftkit db init` makes it)."""
-    from api.app import create_app
     from api.openapi.spec import OpenAPI31Specification
     from api.ops.metrics import multiprocess_dir
     from api.ops.request_log import configure_logging
+    from api.server.app import create_app
 
     settings = replace(obj.settings, app=app_kind) if app_kind else obj.settings
     host = host or settings.host
@@ -106,7 +106,7 @@ def serve(
     with multiprocess_dir(workers):  # before any worker starts: metrics added up over workers
         server.run(
             server.bounded_config(
-                "api.app:serve_app",
+                "api.server.app:serve_app",
                 host,
                 port,
                 head_timeout=settings.head_timeout,

@@ -168,6 +168,6 @@ VARIANTS: dict[str, tuple[Callable[[ASGIApp, str], ASGIApp], set[str]]] = {
 
 def create_broken_app() -> ASGIApp:
     """uvicorn factory: the real app (settings from the environment) with counts as strings."""
-    from api.app import create_app
+    from api.server.app import create_app
 
     return RewriteResponses(create_app(), _json_200(_count_as_string))

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import schemathesis
 
-from api.app import create_app
 from api.config import APP_KINDS, Settings
+from api.server.app import create_app
 from contract_tests import engine as contract
 from contract_tests.seed import Seeded, seed
 from db.connection import bind, database_for

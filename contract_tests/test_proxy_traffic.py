@@ -13,8 +13,8 @@ import httpx
 import pytest
 import schemathesis
 
-from api.app import create_app
 from api.config import Settings
+from api.server.app import create_app
 from contract_tests import engine as contract
 from contract_tests.broken import VARIANTS
 from contract_tests.seed import Seeded

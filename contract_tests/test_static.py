@@ -13,14 +13,14 @@ from openapi_spec_validator import OpenAPIV31SpecValidator
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from api.app import OPERATIONAL_ROUTES, create_app
 from api.assembly import SPEC_ROUTES
 from api.openapi.connexion_shim import asgi_routes, routed_operation_ids
 from api.openapi.spec import HTTP_METHODS, OpenAPI31Specification
 from api.openapi.validation import compile_schema
 from api.openapi.walk import documented_responses
 from api.ops import health
-from api.resolver import OperationIdResolver
+from api.server.app import OPERATIONAL_ROUTES, create_app
+from api.server.resolver import OperationIdResolver
 from tests.support import ROOT
 
 SPEC_BYTES = (ROOT / "openapi.yaml").read_bytes()

@@ -9,7 +9,7 @@ process holds the locks of its WAL index.
   bytes exclusively (SQLite's WAL recovery does), a read retries inside SQLite for about 10 s
   whatever the busy timeout, then fails with "locking protocol". `wal_index_locked()` asks the
   kernel whether such a lock is held (one `fcntl(F_GETLK)`), so that read is sent to a worker
-  thread instead of blocking the event loop (api/dbwork.py).
+  thread instead of blocking the event loop (api/server/dbwork.py).
 """
 
 from __future__ import annotations

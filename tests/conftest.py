@@ -18,8 +18,8 @@ import pytest
 from click.testing import CliRunner, Result
 from starlette.testclient import TestClient
 
-from api.app import create_app
 from api.config import APP_KINDS, Settings
+from api.server.app import create_app
 from cli.main import main
 from db import keys, queries
 from db.connection import bind, connection, database_for

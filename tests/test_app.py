@@ -1,4 +1,4 @@
-"""api/app.py: the operational routes, and an app that owns its database."""
+"""api/server/app.py: the operational routes, and an app that owns its database."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import connexion
 import orjson
 from starlette.testclient import TestClient
 
-from api.app import create_app
+from api.server.app import create_app
 from tests.support import ROOT, SPEC, event, url
 
 

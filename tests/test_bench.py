@@ -24,7 +24,7 @@ import yaml
 from openapi_spec_validator import validate
 from starlette.testclient import TestClient
 
-from api.app import create_app
+from api.server.app import create_app
 from bench import plot, reference, report, spec30, throughput, wrk
 from bench.throughput import Server, targets
 from cli.demo import DEMO_PROJECT, DEMO_RENDER_ID

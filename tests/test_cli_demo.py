@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from api.app import create_app
+from api.server.app import create_app
 from db import keys
 from tests.support import craftkit, event_count, ok
 

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from starlette.testclient import TestClient
 
-from api.app import create_app
+from api.server.app import create_app
 from db.connection import connection
 from db.models import Share
 from tests.support import ROOT, event_count, failed, line, ok

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from starlette.testclient import TestClient
 
-from api.app import create_app
+from api.server.app import create_app
 from db import keys
 from db.connection import connection
 from db.models import ApiKey

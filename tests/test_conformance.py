@@ -14,8 +14,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from api import errors
-from api.app import create_app
 from api.protocol import bounds, deadline
+from api.server.app import create_app
 from tests.support import assert_small_envelope as assert_envelope
 
 

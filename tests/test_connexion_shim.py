@@ -35,12 +35,12 @@ from connexion.validators import ParameterValidator as ConnexionParameterValidat
 from starlette.routing import Router
 from starlette.testclient import TestClient
 
-from api.app import create_app
 from api.assembly import assemble
 from api.openapi import connexion_shim as shim
 from api.openapi.spec import OpenAPI31Specification
 from api.openapi.validation import ParameterValidator
-from api.resolver import OperationIdResolver
+from api.server.app import create_app
+from api.server.resolver import OperationIdResolver
 from tests.support import ROOT
 
 VERSION = importlib.metadata.version("connexion")
@@ -286,12 +286,12 @@ def test_resolvers_are_given_the_operations_id_method_and_path():
 
     for name in ("operation_id", "method", "path"):
         assert isinstance(getattr(AbstractOperation, name, None), property), moved(
-            f"AbstractOperation.{name}", "api/resolver.py and the mock's MockResolver"
+            f"AbstractOperation.{name}", "api/server/resolver.py and the mock's MockResolver"
         )
 
 
 def test_an_operations_media_types_are_readable_once_it_is_built(settings):
-    """api/json_views.py asks after resolving; Connexion sets `produces` in the constructor."""
+    """json_views.py asks after resolving; Connexion sets `produces` in the constructor."""
     seen: list[Any] = []
 
     class Keeping(OperationIdResolver):
@@ -307,7 +307,7 @@ def test_an_operations_media_types_are_readable_once_it_is_built(settings):
         pass
     assert seen, "the resolver was not called"
     assert set(shim.produced_media_types(seen[0])) == {"application/json"}, moved(
-        "OpenAPIOperation.produces", "produced_media_types() (api/json_views.py)"
+        "OpenAPIOperation.produces", "produced_media_types() (api/openapi/json_views.py)"
     )
 
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from api.app import create_app
 from api.config import Settings
 from api.openapi.spec import OpenAPI31Specification
 from api.protocol.cors import contract_methods, contract_request_headers
+from api.server.app import create_app
 from tests.support import ROOT, url
 from tests.support import assert_small_envelope as assert_envelope
 

@@ -9,8 +9,8 @@ import peewee
 import pytest
 from starlette.testclient import TestClient
 
-from api.app import create_app
 from api.config import Settings
+from api.server.app import create_app
 from db.connection import (
     DatabaseConfigError,
     NoDatabaseBound,

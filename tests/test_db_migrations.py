@@ -12,8 +12,8 @@ import peewee
 import pytest
 from click.testing import CliRunner
 
-from api.app import create_app
 from api.config import Settings
+from api.server.app import create_app
 from cli.main import main
 from db import queries, schema_v1
 from db.connection import connection, database

@@ -1,5 +1,5 @@
-"""api/dbwork.py and the request's connection: one pooled connection per request, SQLite work on
-the event loop that never waits there, PostgreSQL work in threads."""
+"""api/server/dbwork.py and the request's connection: one pooled connection per request,
+SQLite work on the event loop that never waits there, PostgreSQL work in threads."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ import peewee
 import pytest
 from starlette.testclient import TestClient
 
-import api.app
+import api.server.app
 import handlers.renders
-from api.app import create_app
-from api.dbwork import DatabaseWork
+from api.server.app import create_app
+from api.server.dbwork import DatabaseWork
 from db.connection import (
     RequestScopedState,
     database,
@@ -45,7 +45,9 @@ def test_the_key_lookup_and_the_handler_share_one_pooled_connection(
     render = make_render(tenant["project"])
     app = create_app(replace(settings, app=app_kind, key_cache_seconds=0))  # look up each time
     seen: list[tuple[int, int]] = []
-    monkeypatch.setattr(api.app, "find_active_key", spy(seen, api.app.find_active_key))
+    monkeypatch.setattr(
+        api.server.app, "find_active_key", spy(seen, api.server.app.find_active_key)
+    )
     monkeypatch.setattr(
         handlers.renders, "render_engagement", spy(seen, handlers.renders.render_engagement)
     )

@@ -55,7 +55,7 @@ def test_a_late_request_gets_the_503_envelope_and_its_own_answer_is_dropped() ->
         try:
             await asyncio.sleep(10)  # a database that never answers
         finally:
-            await asyncio.sleep(0.05)  # its thread finishing (api/dbwork.py waits for it)
+            await asyncio.sleep(0.05)  # its thread finishing (api/server/dbwork.py waits for it)
             await _answer(send)  # too late: dropped
             ended.append(True)
 

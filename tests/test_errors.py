@@ -7,8 +7,8 @@ import uuid
 
 from starlette.testclient import TestClient
 
-from api.app import create_app
 from api.config import Settings
+from api.server.app import create_app
 from db import queries
 from db.connection import connection, database
 from tests.support import assert_envelope, url

@@ -20,8 +20,8 @@ import connexion
 import pytest
 from starlette.testclient import TestClient
 
-from api.app import OPERATIONAL_ROUTES, create_app
 from api.openapi.connexion_shim import registered_routes
+from api.server.app import OPERATIONAL_ROUTES, create_app
 from tests.support import assert_small_envelope as assert_envelope
 
 ENGAGEMENT = "/v1/renders/{id}/engagement"

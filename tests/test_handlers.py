@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from api.app import create_app
 from api.config import Settings
+from api.server.app import create_app
 from cli.event_lines import parse_lines
 from db import queries
 from db.connection import connection

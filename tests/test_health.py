@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
-from api.app import create_app
 from api.config import Settings
+from api.server.app import create_app
 from cli.main import main
 from db.connection import connection, database
 from tests.support import ROOT

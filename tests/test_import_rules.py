@@ -12,7 +12,7 @@ import pytest
 from tests.support import ROOT
 
 # (package or module prefix, module prefixes it must not import, prefixes allowed all the same)
-SERVER_ONLY = ("api.app", "api.dbwork", "api.resolver", "api.json_views")
+SERVER_ONLY = ("api.server",)
 RULES: list[tuple[str, set[str], set[str]]] = [
     ("db", {"api", "handlers", "cli", "contract_tests", "connexion", "flask", "starlette"}, set()),
     ("handlers", {"api", "cli", "connexion", "flask", "starlette", "werkzeug"}, set()),
@@ -27,13 +27,14 @@ RULES: list[tuple[str, set[str], set[str]]] = [
     ("api.proxy", {"db", "handlers", "peewee", "playhouse", *SERVER_ONLY}, set()),
     ("api", {"cli", "contract_tests"}, set()),
     # Nothing imports the server's app but the CLI, the bench and tests.
-    ("db", {"api.app"}, set()),
-    ("handlers", {"api.app"}, set()),
-    ("contract_tests", {"api.app"}, set()),
+    ("db", {"api.server.app"}, set()),
+    ("handlers", {"api.server.app"}, set()),
+    ("contract_tests", {"api.server.app"}, set()),
 ]
-# Modules api.mock loads through: they must stay free of db/ too.
+# The shared modules api.mock loads through: they must stay free of db/ and the server too.
 MOCK_DEPENDENCIES = [
     "api.assembly",
+    "api.config",
     "api.errors",
     "api.security",
 ]
@@ -66,7 +67,7 @@ def violations(paths: list[Path]) -> list[str]:
             if not _under(module, {prefix}):
                 continue
             if module in MOCK_DEPENDENCIES and prefix == "api":
-                forbidden = forbidden | {"db", "handlers"}
+                forbidden = forbidden | {"db", "handlers", *SERVER_ONLY}
             for name in sorted(imported(path)):
                 if _under(name, forbidden) and not _under(name, allowed):
                     found.append(f"{module} imports {name}")
@@ -193,17 +194,26 @@ def test_every_package_keeps_its_import_rules():
         ("handlers/bad.py", "from starlette.requests import Request", "starlette.requests"),
         ("api/mock/bad.py", "from db.connection import database", "db.connection"),
         ("api/errors.py", "import db.errors", "api.errors imports db.errors"),
+        ("api/assembly.py", "from api.server import dbwork", "api.assembly imports api.server"),
         ("api/bad.py", "from cli.main import main", "api.bad imports cli.main"),
         ("api/openapi/bad.py", "from api.errors import envelope", "api.openapi.bad imports api"),
         ("api/openapi/bad.py", "import api.protocol.bounds", "imports api.protocol.bounds"),
-        ("api/protocol/bad.py", "from api.app import create_app", "imports api.app"),
+        ("api/protocol/bad.py", "from api.server.app import create_app", "imports api.server.app"),
         ("api/ops/bad.py", "from db.connection import bound", "api.ops.bad imports db"),
         ("api/mock/bad.py", "from handlers.renders import x", "api.mock.bad imports handlers"),
-        ("api/mock/bad.py", "from api.dbwork import DatabaseWork", "imports api.dbwork"),
+        (
+            "api/mock/bad.py",
+            "from api.server.dbwork import DatabaseWork",
+            "imports api.server.dbwork",
+        ),
         ("api/proxy/bad.py", "import db.queries", "api.proxy.bad imports db.queries"),
         ("api/proxy/bad.py", "from handlers.renders import x", "imports handlers.renders"),
-        ("contract_tests/bad.py", "from api.app import create_app", "imports api.app"),
-        ("handlers/bad.py", "import api.app", "handlers.bad imports api.app"),
+        (
+            "contract_tests/bad.py",
+            "from api.server.app import create_app",
+            "imports api.server.app",
+        ),
+        ("handlers/bad.py", "import api.server.app", "handlers.bad imports api.server.app"),
     ],
 )
 def test_a_forbidden_import_would_be_caught(
@@ -292,7 +302,7 @@ def test_the_mock_loads_no_database_layer():
 
 def test_the_server_does_load_it():
     """The same probe sees peewee when it is there: the check above can fail."""
-    code = "import sys\nimport api.app\nprint('peewee' in sys.modules)\n"
+    code = "import sys\nimport api.server.app\nprint('peewee' in sys.modules)\n"
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
     )

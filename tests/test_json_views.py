@@ -1,4 +1,4 @@
-"""api/json_views.py: the AsyncApp answers dicts itself, byte for byte as Connexion would."""
+"""api/openapi/json_views.py: the AsyncApp answers dicts itself, byte for byte as Connexion."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from starlette.responses import Response
 from starlette.testclient import TestClient
 
-from api.app import create_app
-from api.json_views import json_view, single_json_media_type
+from api.openapi.json_views import json_view, single_json_media_type
+from api.server.app import create_app
 from tests.support import url
 
 

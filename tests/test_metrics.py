@@ -16,8 +16,8 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
-from api.app import create_app
 from api.ops import metrics
+from api.server.app import create_app
 from tests.support import CRAFTKIT, live_serve
 
 RENDERS = "/v1/renders/{}/engagement"

@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from api.app import create_app
 from api.openapi.connexion_shim import middleware_list
+from api.server.app import create_app
 from tests.support import assert_envelope, url
 
 

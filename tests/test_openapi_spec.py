@@ -13,9 +13,9 @@ from connexion.exceptions import InvalidSpecification
 from starlette.testclient import TestClient
 
 from api import errors
-from api.app import create_app
 from api.config import Settings
 from api.openapi.spec import OpenAPI31Specification, add_api
+from api.server.app import create_app
 from tests.support import ROOT
 
 SHARED_SPEC = ROOT.parent / "shared" / "spec" / "openapi.yaml"

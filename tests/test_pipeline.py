@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from api.app import create_app
 from api.config import Settings
 from api.openapi.connexion_shim import started_middleware
 from api.openapi.pipeline import CompiledPipeline, compiled_operations
+from api.server.app import create_app
 from db import keys, queries
 from db.connection import connection
 from tests.support import ROOT

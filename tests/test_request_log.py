@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from api.app import create_app
 from api.ops.request_log import REQUEST_ID, configure_logging, resolve_format
+from api.server.app import create_app
 
 RENDERS = "/v1/renders/{}/engagement"
 

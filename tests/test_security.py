@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from api.app import create_app
 from api.security import InvalidApiKey
+from api.server.app import create_app
 from db import keys, queries
 from db.connection import connection
 from tests.support import assert_envelope, url
@@ -69,8 +69,8 @@ def test_the_key_cache_keeps_valid_keys_for_its_time_only_and_never_unknown_ones
     """KeyLookup on a fake clock: when it asks the database, and when it does not."""
     import asyncio
 
-    from api import app as app_module
-    from api.app import KeyLookup
+    from api.server import app as app_module
+    from api.server.app import KeyLookup
 
     asked: list[str] = []
     known = {keys.digest("ck_test_" + "k" * 32): queries.KeyOwner(1, 2, "test")}

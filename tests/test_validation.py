@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from api.app import create_app
 from api.openapi.connexion_shim import specifications
 from api.openapi.spec import OpenAPI31Specification
 from api.openapi.validation import (
@@ -21,6 +20,7 @@ from api.openapi.validation import (
     compile_schema,
     schema_issues,
 )
+from api.server.app import create_app
 from db.connection import connection, database, is_sqlite
 from tests.support import ROOT, assert_envelope, url
 

@@ -53,7 +53,7 @@ class RequestDeadline:
             if started:
                 return
             # The 503 goes out now, from its own task: the request ends only once its worker
-            # thread is done with the database (api/dbwork.py), within its statement bound.
+            # thread is done with the database (api/server/dbwork.py), within its statement bound.
             answered = asyncio.ensure_future(self._unavailable(scope, send))
             request.cancel()
 

@@ -132,7 +132,7 @@ class DatabaseWork:
 
     async def reserve(self) -> None:
         """Take this request's slot now, before its first statement (the FlaskApp's views:
-        api/app.py `SlotBeforeView`)."""
+        api/server/app.py `SlotBeforeView`)."""
         await self._take_slot()
 
     async def _take_slot(self) -> None:

@@ -39,7 +39,7 @@ class OperationIdResolver(Resolver):
     """Resolves each operationId to the handler named for it, failing start-up if there is none.
 
     `wrap`, if given, turns each handler into the view Connexion calls, given Connexion's
-    operation (api/app.py: the AsyncApp's views run through the app's database policy and
+    operation (api/server/app.py: the AsyncApp's views run through the app's database policy and
     answer JSON themselves).
     """
 

@@ -20,20 +20,21 @@ import peewee
 from connexion.middleware import MiddlewarePosition
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api import dbwork, errors
+from api import errors
 from api.assembly import JSONIFIER, SPEC_ROUTES, Middleware, assemble
 from api.config import Settings
-from api.dbwork import DatabaseWork
-from api.json_views import json_view
 from api.openapi.connexion_shim import produced_media_types, scope_operation_id
+from api.openapi.json_views import json_view
 from api.openapi.spec import OpenAPI31Specification
 from api.openapi.validation import RequestValidationProblem
 from api.ops import health
 from api.ops.request_log import configure_logging
 from api.protocol.cors import ContractCORS
 from api.protocol.deadline import RequestDeadline
-from api.resolver import OperationIdResolver
 from api.security import InvalidApiKey, bearer_handler
+from api.server import dbwork
+from api.server.dbwork import DatabaseWork
+from api.server.resolver import OperationIdResolver
 from db import keys
 from db.connection import (
     DatabaseUnavailable,
@@ -85,7 +86,7 @@ def create_app(
     db = database_for(
         settings.database_url,
         pool_size=settings.db_pool_size,
-        wait_for_locks=False,  # SQLite runs on the event loop: see api/dbwork.py
+        wait_for_locks=False,  # SQLite runs on the event loop: see api/server/dbwork.py
         timeout=settings.db_timeout,  # every wait on the database (db/deadline.py)
         create=False,  # never a new SQLite file: only `craftkit db init` (or `demo`) makes one
     )
@@ -140,7 +141,7 @@ def flask_slots(app_class: type, work: DatabaseWork) -> list[Middleware]:
 
 
 class SlotBeforeView:
-    """FlaskApp: a request routed to an operation takes its database slot (api/dbwork.py)
+    """FlaskApp: a request routed to an operation takes its database slot (api/server/dbwork.py)
     before its view is handed to a thread.
 
     The FlaskApp runs views in a2wsgi's threads, which open the request's connection without
@@ -200,8 +201,8 @@ def ready() -> None:
 
 def async_view(handler: Callable[..., Any], operation: Any) -> Callable[..., Any]:
     """The AsyncApp's view of a handler: run through the app's database policy
-    (api/dbwork.py), its dicts answered as JSON without Connexion's per-request inference
-    (api/json_views.py) where the operation produces exactly one JSON media type."""
+    (api/server/dbwork.py), its dicts answered as JSON without Connexion's per-request inference
+    (api/openapi/json_views.py) where the operation produces exactly one JSON media type."""
     view = dbwork.async_handler(handler, operation.method)
     return json_view(view, lambda: produced_media_types(operation), JSONIFIER.dumps)
 
@@ -237,7 +238,7 @@ class KeyLookup:
     key is refused within `ttl` (CRAFTKIT_KEY_CACHE_SECONDS; 0 looks every request up). Only
     valid keys are kept, by digest, never the key itself; unknown keys always reach the
     database, so random tokens cannot fill the cache. The lookup uses the request's
-    connection, which the handler then uses too (api/dbwork.py).
+    connection, which the handler then uses too (api/server/dbwork.py).
     """
 
     MAX_ENTRIES = 10_000
