@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 import os
 import re
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import peewee
@@ -89,6 +90,23 @@ def setting_rule(name: str) -> Any:
         return value
 
     return callback
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def listen_options(command: F) -> F:
+    """--host and --port, for every command that serves (serve, mock, proxy): one wording,
+    and the port refused as CRAFTKIT_PORT is, not handed to uvicorn to fail on."""
+    command = click.option(
+        "--port",
+        type=int,
+        callback=setting_rule("port"),
+        help="Port, 1-65535 (default: $CRAFTKIT_PORT or 8080).",
+    )(command)
+    return click.option("--host", help="Address to bind (default: $CRAFTKIT_HOST or 127.0.0.1).")(
+        command
+    )
 
 
 def fail(message: str) -> None:

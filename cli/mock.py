@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from api.config import check
-from cli.context import Context, pass_ctx, setting_rule
+from cli.context import Context, listen_options, pass_ctx
 
 
 class SpecError(click.ClickException):
@@ -36,13 +36,7 @@ class SpecError(click.ClickException):
     help="Serve the operations under PATH ('/' for the root) instead of the path of the "
     "spec's first servers URL.",
 )
-@click.option("--host", help="Address to bind (default: $CRAFTKIT_HOST or 127.0.0.1).")
-@click.option(
-    "--port",
-    type=int,
-    callback=setting_rule("port"),
-    help="Port, 1-65535 (default: $CRAFTKIT_PORT or 8080).",
-)
+@listen_options
 @click.option(
     "--keys",
     "keys_file",

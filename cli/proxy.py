@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from cli.context import Context, pass_ctx
+from cli.context import Context, listen_options, pass_ctx
 
 
 class LoadError(click.ClickException):
@@ -33,8 +33,7 @@ class Stopped(Exception):
 @click.option(
     "--upstream", required=True, metavar="URL", help="Where requests go: http://host:port."
 )
-@click.option("--host", help="Address to bind (default: $CRAFTKIT_HOST or 127.0.0.1).")
-@click.option("--port", type=int, help="Port (default: $CRAFTKIT_PORT or 8080).")
+@listen_options
 @click.option(
     "--mode",
     type=click.Choice(["report", "enforce"]),

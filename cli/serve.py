@@ -12,7 +12,7 @@ import click
 from connexion.exceptions import InvalidSpecification
 
 from api.config import APP_KINDS
-from cli.context import Context, fail, one_line, pass_ctx, setting_rule
+from cli.context import Context, fail, listen_options, one_line, pass_ctx, setting_rule
 from db.connection import DatabaseUnavailable
 from db.migrations import SchemaVersionMismatch
 
@@ -20,13 +20,7 @@ PACKAGES = ("api", "handlers", "db", "cli")  # the code a --reload watches
 
 
 @click.command()
-@click.option("--host", help="Address to bind (default: $CRAFTKIT_HOST or 127.0.0.1).")
-@click.option(
-    "--port",
-    type=int,
-    callback=setting_rule("port"),
-    help="Port, 1-65535 (default: $CRAFTKIT_PORT or 8080).",
-)
+@listen_options
 @click.option(
     "--workers",
     type=int,

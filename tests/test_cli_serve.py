@@ -230,13 +230,17 @@ def test_serve_reload_runs_one_worker():
         ("serve", "--port", "CRAFTKIT_PORT", "0"),
         ("serve", "--workers", "CRAFTKIT_WORKERS", "0"),
         ("mock", "--port", "CRAFTKIT_PORT", "70000"),
+        ("proxy", "--port", "CRAFTKIT_PORT", "99999"),
+        ("proxy", "--port", "CRAFTKIT_PORT", "0"),
     ],
 )
 def test_a_flag_and_its_variable_refuse_the_same_values(command, flag, env, value):
-    """One rule per setting (api/config.py): the flag says what the variable says."""
+    """One rule per setting (api/config.py): the flag says what the variable says, for every
+    command that takes the flag (the proxy once handed a bad port to uvicorn and exited 0)."""
     runner = CliRunner()
-    by_flag = runner.invoke(main, [command, flag, value], env={env: None})
-    by_env = runner.invoke(main, [command], env={env: value})
+    args = [command, "--upstream", "http://127.0.0.1:9"] if command == "proxy" else [command]
+    by_flag = runner.invoke(main, [*args, flag, value], env={env: None})
+    by_env = runner.invoke(main, args, env={env: value})
     assert by_flag.exit_code == by_env.exit_code == 2, (by_flag.output, by_env.output)
     problem = re.search(r"must be .*", by_env.stderr)
     assert problem is not None, by_env.stderr
