@@ -113,12 +113,13 @@ def proxy(
         report_path=report_path,
         max_body=max_body,
     )
-    app = load(spec, options, files.write)
+    app = load(spec, options, files.write_on_report)
     operations = app.operations
     if operations.match("GET", report_path).found:
         raise LoadError(
             f"{spec}: the spec has an operation at {report_path}; choose another --report-path"
         )
+    files.check()
     configure_logging()
     host = host or settings.host
     port = port or settings.port
@@ -147,10 +148,10 @@ def proxy(
         pass  # uvicorn has shut down and re-raised the signal: the record is complete
     finally:
         signal.signal(signal.SIGTERM, previous)
-    files.write(app.record)
+    unwritten = files.write(app.record)
     click.echo(app.record.table(), err=True)
     coverage = app.record.coverage()["responses"]["percent"]
-    failed = []
+    failed = list(unwritten)
     if app.record.violations:
         failed.append(f"{app.record.violations} violations")
     if coverage < min_coverage:
@@ -180,17 +181,44 @@ def load(spec: pathlib.Path, options: Any, on_report: Any) -> Any:
 
 
 class ReportFiles:
-    """--junit and --report-json, written on exit and at each GET of the report path."""
+    """--junit and --report-json, written on exit and at each GET of the report path.
+
+    Each is tried before the proxy listens, so a path it cannot write is a usage error at
+    start, not a traceback after a session whose record is then lost."""
 
     def __init__(self, junit: str | None, json: str | None) -> None:
-        self.junit = pathlib.Path(junit) if junit else None
-        self.json = pathlib.Path(json) if json else None
+        self.paths = {
+            flag: pathlib.Path(value)
+            for flag, value in (("--junit", junit), ("--report-json", json))
+            if value
+        }
 
-    def write(self, record: Any) -> None:
-        for path, text in ((self.junit, record.junit()), (self.json, record.json().decode())):
-            if path is not None:
+    def check(self) -> None:
+        """Make each file's folder and the file (empty if new); BadParameter if it can't be."""
+        for flag, path in self.paths.items():
+            try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(text, encoding="utf-8")
+                with path.open("a", encoding="utf-8"):
+                    pass
+            except OSError as exc:
+                problem = f"cannot write {path}: {exc.strerror or exc}"
+                raise click.BadParameter(problem, param_hint=flag) from None
+
+    def write(self, record: Any) -> list[str]:
+        """Write every file it can; one line for each it could not (the others are kept)."""
+        texts = {"--junit": record.junit, "--report-json": lambda: record.json().decode()}
+        failed = []
+        for flag, path in self.paths.items():
+            try:
+                path.write_text(texts[flag](), encoding="utf-8")
+            except OSError as exc:
+                failed.append(f"{flag}: cannot write {path}: {exc.strerror or exc}")
+        return failed
+
+    def write_on_report(self, record: Any) -> None:
+        """At a GET of the report path: the JSON answer goes out whatever the files do."""
+        for problem in self.write(record):
+            logging.getLogger("craftkit.proxy").warning("craftkit proxy: %s", problem)
 
 
 def configure_logging() -> None:

@@ -195,6 +195,25 @@ def test_on_sigterm_it_writes_the_record_and_exits_0_when_clean(tmp_path: Path) 
     assert '<testcase classname="GET /v1/renders/{id}/engagement" name="200">' in junit.read_text()
 
 
+def test_a_file_it_cannot_write_on_exit_is_said_and_exits_1(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    report = out / "report.json"
+    with recording_upstream(lambda _r: answer_bytes(200, GOOD)) as upstream:
+        process, url = start_proxy(upstream.url, tmp_path, "--report-json", str(report))
+        assert report.exists()  # tried at start
+        report.unlink()
+        out.rmdir()
+        out.write_text("now a file")  # so report.json can no longer be written
+        assert httpx.get(url + PATH, headers=KEY).status_code == 200
+        answer = httpx.get(url + "/__craftkit/report")  # the record still comes back
+        assert answer.status_code == 200 and answer.json()["requests"] == 1
+        code = stop(process)
+    output = (tmp_path / "proxy.log").read_text()
+    assert code == 1, output
+    assert f"--report-json: cannot write {report}" in output and "Traceback" not in output
+    assert "coverage: 1 of 3 documented responses exercised" in output  # the table still
+
+
 def test_violations_or_low_coverage_exit_1(tmp_path: Path) -> None:
     bad = GOOD.replace(b'"viewed": 1', b'"viewed": "1"')
     with recording_upstream(lambda _r: answer_bytes(200, bad)) as upstream:
@@ -219,6 +238,9 @@ def test_violations_or_low_coverage_exit_1(tmp_path: Path) -> None:
             ["--upstream", "http://h:1", "--report-path", "/v1/renders/x/engagement"],
             "choose another --report-path",
         ),
+        # A folder that is a file: refused before the proxy listens, not after the session.
+        (["--upstream", "http://h:1", "--junit", "pyproject.toml/j.xml"], "cannot write"),
+        (["--upstream", "http://h:1", "--report-json", "README.md/r.json"], "--report-json"),
     ],
 )
 def test_bad_options_and_specs_exit_2_in_one_line(args: list[str], says: str) -> None:
