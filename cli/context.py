@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import pathlib
 import re
 from collections.abc import Callable
 from dataclasses import replace
@@ -107,6 +108,21 @@ def listen_options(command: F) -> F:
     return click.option("--host", help="Address to bind (default: $CRAFTKIT_HOST or 127.0.0.1).")(
         command
     )
+
+
+def unwritable(path: pathlib.Path) -> str | None:
+    """Why `path` cannot take a report, after making its folder and the file (empty if new),
+    or None. Asked before a long run whose report goes there, so a bad path is a usage error
+    at the start, not a traceback at the end that loses the run's record."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8"):
+            pass
+    except FileExistsError as exc:  # a file where a folder should be
+        return f"cannot write {path}: {exc.filename} is a file, not a folder"
+    except OSError as exc:
+        return f"cannot write {path}: {exc.strerror or exc}"
+    return None
 
 
 def fail(message: str) -> None:

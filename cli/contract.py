@@ -263,6 +263,11 @@ def contract_test(
     except (ConfigError, ValueError) as exc:  # a password that is not latin-1, a bad --config
         stop(f"the settings do not load: {str(exc).splitlines()[0]}")
     junit = junit or contract.junit_path(config)
+    from cli.context import unwritable
+
+    problem = unwritable(junit)
+    if problem is not None:
+        stop(f"--junit: {problem}")
     schema = load_schema(schemathesis, contract, source, config, operations)
     notes(credentials, document, steering, ours)
     click.echo(f"Testing {base_url} against {source}", err=True)

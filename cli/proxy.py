@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from cli.context import Context, listen_options, pass_ctx
+from cli.context import Context, listen_options, pass_ctx, unwritable
 
 
 class LoadError(click.ClickException):
@@ -196,13 +196,9 @@ class ReportFiles:
     def check(self) -> None:
         """Make each file's folder and the file (empty if new); BadParameter if it can't be."""
         for flag, path in self.paths.items():
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with path.open("a", encoding="utf-8"):
-                    pass
-            except OSError as exc:
-                problem = f"cannot write {path}: {exc.strerror or exc}"
-                raise click.BadParameter(problem, param_hint=flag) from None
+            problem = unwritable(path)
+            if problem is not None:
+                raise click.BadParameter(problem, param_hint=flag)
 
     def write(self, record: Any) -> list[str]:
         """Write every file it can; one line for each it could not (the others are kept)."""

@@ -431,8 +431,11 @@ def run_contract(
         delattr(schema, CONTEXT_ATTR)
         result.elapsed = time.monotonic() - started
         if junit is not None:
-            junit.parent.mkdir(parents=True, exist_ok=True)
-            junit.write_text(junit_xml(result, allow_gaps=allow_gaps), encoding="utf-8")
+            try:
+                junit.parent.mkdir(parents=True, exist_ok=True)
+                junit.write_text(junit_xml(result, allow_gaps=allow_gaps), encoding="utf-8")
+            except OSError as exc:  # the run's findings still reach the report, and fail it
+                result.errors.append(f"cannot write the JUnit report {junit}: {exc.strerror}")
     return result
 
 

@@ -108,6 +108,8 @@ def test_a_spec_url_that_does_not_answer_is_exit_2(tmp_path: Path) -> None:
         (["--path-param", "id", "--url", "{mock}"], "--path-param expects NAME=VALUE"),
         (["--skip-check", "nope", "--url", "{mock}"], "--skip-check nope: no such check"),
         (["--auth", "user:pâss✓", "--url", "{mock}"], "the settings do not load: Password"),
+        # Refused before the run, not a traceback after it that loses the run's findings.
+        (["--junit", "/dev/null/junit.xml", "--url", "{mock}"], "/dev/null is a file, not a"),
     ],
 )
 def test_usage_errors_are_one_line_and_exit_2(

@@ -240,7 +240,7 @@ def test_violations_or_low_coverage_exit_1(tmp_path: Path) -> None:
         ),
         # A folder that is a file: refused before the proxy listens, not after the session.
         (["--upstream", "http://h:1", "--junit", "pyproject.toml/j.xml"], "cannot write"),
-        (["--upstream", "http://h:1", "--report-json", "README.md/r.json"], "--report-json"),
+        (["--upstream", "http://h:1", "--report-json", "README.md/r.json"], "README.md is a file"),
     ],
 )
 def test_bad_options_and_specs_exit_2_in_one_line(args: list[str], says: str) -> None:
