@@ -11,6 +11,8 @@ import pathlib
 
 import click
 
+from cli.context import unwritable
+
 
 class Unloadable(click.ClickException):
     """A document that does not load: exit 2, since 1 means "breaking"."""
@@ -70,6 +72,9 @@ def diff(
             "(pip install 'craftkit-engagement[contract]')"
         ) from exc
 
+    problem = None if output is None else unwritable(output)
+    if problem is not None:  # before the diff, which may take a while, not after it
+        raise click.BadParameter(problem, param_hint="--output")
     try:
         documents = [loading.load(source) for source in (base, revision)]
     except loading.SpecLoadError as exc:

@@ -100,6 +100,16 @@ def test_output_writes_the_report_to_a_file(tmp_path: Path) -> None:
     assert "### Spec diff" not in out
 
 
+def test_an_output_it_cannot_write_is_a_usage_error_before_the_diff(tmp_path: Path) -> None:
+    base, revision = pair("museum-request-closed-object", tmp_path)
+    (tmp_path / "taken").write_text("a file where a folder should be")
+    code, out = run(base, revision, "--output", str(tmp_path / "taken" / "report.md"))
+    assert code == 2, out
+    assert "Invalid value for --output" in out and "taken is a file, not a folder" in out
+    code, _ = run(base, revision, "--output", str(tmp_path / "new" / "report.md"))
+    assert code == 1 and (tmp_path / "new" / "report.md").read_text().startswith("spec diff ")
+
+
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
