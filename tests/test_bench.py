@@ -265,6 +265,8 @@ def test_targets_are_issue_22s_met_or_by_how_much_missed():
     assert "| (p) req/s ÷ (q) | 0.83 | ≥ 1 | **missed**: 0.83x the target |" in text
     assert "| (p) req/s ÷ (a): PostgreSQL over SQLite | 0.45 | - | reported |" in text
     assert "| (a) req/s ÷ (h) | 2.00 | - | reported |" in text
+    assert "| (g) p50 with one connection, ms | 1.00 | - | reported |" in text
+    assert "(i) p50" not in text  # (i) did not run
 
 
 def test_targets_of_servers_not_run_are_left_out():
