@@ -7,7 +7,6 @@ Set CRAFTKIT_TEST_POSTGRES_URL (CI does) to run every database-backed test on Po
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -25,9 +24,9 @@ from db import keys, queries
 from db.connection import bind, connection, database_for
 from db.migrations import recreate_schema
 from db.models import Project
-from tests.support import ROOT, ok
+from tests.support import ROOT, ok, postgres_url_for_tests
 
-POSTGRES_URL = os.environ.get("CRAFTKIT_TEST_POSTGRES_URL")
+POSTGRES_URL = postgres_url_for_tests()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
