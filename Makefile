@@ -32,9 +32,12 @@ run: $(VENV)/.installed
 	$(BIN)/craftkit demo
 	$(BIN)/craftkit serve
 
-## test: install with test extras and run every test
+## test: install with test extras and run every test, on TEST_WORKERS pytest-xdist workers (3;
+##       TEST_WORKERS=0: in this process). The suite mostly waits on servers, subprocesses and
+##       databases, so three workers keep a 2-core machine busy; each is handed two tests at a time.
+TEST_WORKERS ?= 3
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxschedchunk 2 $(PYTEST_ARGS)
 
 ## contract: the contract suite against a running server: make contract URL=http://… [KEY=ck_…] [FOREIGN_KEY=ck_…] [ARGS=…]
 ##           (KEY and FOREIGN_KEY default to $CRAFTKIT_CONTRACT_KEY and $CRAFTKIT_CONTRACT_FOREIGN_KEY)

@@ -19,9 +19,9 @@ from contract_tests import engine as contract
 from contract_tests.seed import Seeded, seed
 from db.connection import bind, database_for
 from db.migrations import recreate_schema
-from tests.support import ROOT
+from tests.support import ROOT, postgres_url_for_tests
 
-POSTGRES_URL = os.environ.get("CRAFTKIT_TEST_POSTGRES_URL")
+POSTGRES_URL = postgres_url_for_tests()
 UNKNOWN_KEY = "ck_test_" + "A" * 32
 # `make contract-deep` sets this to run many more examples per operation and phase.
 MAX_EXAMPLES = int(os.environ.get("CRAFTKIT_CONTRACT_MAX_EXAMPLES", "0")) or None

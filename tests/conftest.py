@@ -7,7 +7,6 @@ Set CRAFTKIT_TEST_POSTGRES_URL (CI does) to run every database-backed test on Po
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -25,9 +24,31 @@ from db import keys, queries
 from db.connection import bind, connection, database_for
 from db.migrations import recreate_schema
 from db.models import Project
-from tests.support import ROOT, ok
+from tests.support import ROOT, ok, postgres_url_for_tests
 
-POSTGRES_URL = os.environ.get("CRAFTKIT_TEST_POSTGRES_URL")
+POSTGRES_URL = postgres_url_for_tests()
+
+
+# The longest modules (a fresh clone and its install, the soak, the benchmark, the in-process
+# contract runs, the public specs) first: `make test` runs the suite on several pytest-xdist
+# workers, each handed a test or two at a time, so a long test met last would leave one worker
+# running it while the others are idle.
+SLOW_FIRST = (
+    "tests/test_readme.py",
+    "tests/test_soak.py",
+    "tests/test_bench.py",
+    "contract_tests/test_schemathesis.py",
+    "contract_tests/test_public_specs.py",
+    "tests/test_bench_scale.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return SLOW_FIRST.index(path) if path in SLOW_FIRST else len(SLOW_FIRST)
+
+    items.sort(key=rank)  # stable: each module keeps its order
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -3,6 +3,7 @@ live `craftkit serve`."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -27,6 +28,35 @@ from db.models import EngagementEvent
 ROOT = Path(__file__).resolve().parent.parent
 CRAFTKIT = Path(sys.executable).parent / "craftkit"
 SPEC = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+
+
+@functools.cache
+def postgres_url_for_tests() -> str | None:
+    """CRAFTKIT_TEST_POSTGRES_URL; under pytest-xdist, a database of this worker's own beside it.
+
+    Database tests recreate the schema of the database they use, so two workers on one database
+    would drop each other's tables: worker gw0 gets `<database>_gw0`, dropped and created anew
+    when its session starts (the URL's user must be allowed to CREATE DATABASE).
+    """
+    url = os.environ.get("CRAFTKIT_TEST_POSTGRES_URL")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    import psycopg2
+    from psycopg2 import sql
+
+    address, mark, query = url.partition("?")
+    base, _, name = address.rpartition("/")
+    own = f"{name}_{worker}"
+    conn = psycopg2.connect(url, connect_timeout=10)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            for statement in ("DROP DATABASE IF EXISTS {} WITH (FORCE)", "CREATE DATABASE {}"):
+                cursor.execute(sql.SQL(statement).format(sql.Identifier(own)))
+    finally:
+        conn.close()
+    return f"{base}/{own}{mark}{query}"
 
 
 def free_port() -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import select
 import threading
 import time
@@ -13,6 +12,7 @@ import pytest
 
 from db.connection import database_for
 from db.deadline import Watchdog, connect
+from tests.support import postgres_url_for_tests
 
 SLOW = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n"
 
@@ -114,7 +114,7 @@ def test_fetch_all_answers_and_fails_as_execute_sql_does(tmp_path: Path) -> None
     db.close()
 
 
-POSTGRES_URL = os.environ.get("CRAFTKIT_TEST_POSTGRES_URL")
+POSTGRES_URL = postgres_url_for_tests()
 
 
 @pytest.mark.skipif(not POSTGRES_URL, reason="needs CRAFTKIT_TEST_POSTGRES_URL")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -17,9 +16,10 @@ from db.connection import bind, connection, database_for
 from db.counters import counters_of, recount
 from db.partitioning import create_partitioned, drop_partitioned
 from tests.reference import reference_engagement
+from tests.support import postgres_url_for_tests
 from tests.test_db_queries import varied_events
 
-POSTGRES_URL = os.environ.get("CRAFTKIT_TEST_POSTGRES_URL")
+POSTGRES_URL = postgres_url_for_tests()
 pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="needs CRAFTKIT_TEST_POSTGRES_URL")
 
 
