@@ -114,10 +114,17 @@ def unwritable(path: pathlib.Path) -> str | None:
     """Why `path` cannot take a report, after making its folder and the file (empty if new),
     or None. Asked before a long run whose report goes there, so a bad path is a usage error
     at the start, not a traceback at the end that loses the run's record."""
+    return write_report(path, None)
+
+
+def write_report(path: pathlib.Path, text: str | None) -> str | None:
+    """Write `text` to `path` (None: only make sure the file exists), making its folder; why
+    it could not, in one line, or None."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8"):
-            pass
+        with path.open("a" if text is None else "w", encoding="utf-8") as file:
+            if text is not None:
+                file.write(text)
     except FileExistsError as exc:  # a file where a folder should be
         return f"cannot write {path}: {exc.filename} is a file, not a folder"
     except OSError as exc:

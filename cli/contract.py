@@ -19,6 +19,8 @@ from typing import Any, NoReturn
 
 import click
 
+from cli.context import unwritable
+
 PREFIX = "CRAFTKIT_CONTRACT_"
 
 
@@ -263,8 +265,6 @@ def contract_test(
     except (ConfigError, ValueError) as exc:  # a password that is not latin-1, a bad --config
         stop(f"the settings do not load: {str(exc).splitlines()[0]}")
     junit = junit or contract.junit_path(config)
-    from cli.context import unwritable
-
     problem = unwritable(junit)
     if problem is not None:
         stop(f"--junit: {problem}")

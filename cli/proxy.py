@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from cli.context import Context, listen_options, pass_ctx, unwritable
+from cli.context import Context, listen_options, pass_ctx, unwritable, write_report
 
 
 class LoadError(click.ClickException):
@@ -205,10 +205,9 @@ class ReportFiles:
         texts = {"--junit": record.junit, "--report-json": lambda: record.json().decode()}
         failed = []
         for flag, path in self.paths.items():
-            try:
-                path.write_text(texts[flag](), encoding="utf-8")
-            except OSError as exc:
-                failed.append(f"{flag}: cannot write {path}: {exc.strerror or exc}")
+            problem = write_report(path, texts[flag]())
+            if problem is not None:
+                failed.append(f"{flag}: {problem}")
         return failed
 
     def write_on_report(self, record: Any) -> None:
