@@ -10,10 +10,11 @@ the mock stays free of db/.
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import pathlib
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,6 +77,7 @@ def assemble(
     max_body: int | None = bounds.BODY.limit,
     strict_query: bool = False,
     compiled: bool = False,
+    on_shutdown: Callable[[], Awaitable[None]] | None = None,
 ) -> Any:
     """The contract's app: `spec` served through `resolver`, strict and validated both ways.
 
@@ -85,12 +87,13 @@ def assemble(
     the bounds of api/protocol/bounds.py; `max_body=None` leaves bodies to the validators.
     Query parameters an operation does not declare are ignored (OpenAPI's default) unless
     `strict_query`. `compiled` runs each operation through api/openapi/pipeline.py's compiled
-    pipeline instead of Connexion's layers (AsyncApp only).
+    pipeline instead of Connexion's layers (AsyncApp only). `on_shutdown` is awaited when
+    the app stops (the ASGI lifespan's shutdown).
     """
     options: dict[str, Any] = {
         "swagger_ui_options": SwaggerUIOptions(serve_spec=False, swagger_ui=False),
         "middlewares": middlewares(routing),
-        "lifespan": frozen_heap,
+        "lifespan": functools.partial(frozen_heap, on_shutdown=on_shutdown),
     }
     if app_class is connexion.FlaskApp:
         # No /static/<path> route: the app serves the contract's paths and its listed routes.
@@ -147,7 +150,9 @@ def assemble(
 
 
 @asynccontextmanager
-async def frozen_heap(_app: Any) -> AsyncIterator[None]:
+async def frozen_heap(
+    _app: Any, on_shutdown: Callable[[], Awaitable[None]] | None = None
+) -> AsyncIterator[None]:
     """While the app serves, keep what start-up built out of the garbage collector's scans.
 
     The app, its compiled validators and every imported module are over a million objects
@@ -162,6 +167,8 @@ async def frozen_heap(_app: Any) -> AsyncIterator[None]:
         yield
     finally:
         gc.unfreeze()
+        if on_shutdown is not None:
+            await on_shutdown()
 
 
 class CompactJSON:

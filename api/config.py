@@ -134,6 +134,12 @@ class Settings:
         "Database connections each worker keeps open, and threads it runs database work in.",
         rule=at_least(1),
     )
+    db_on_loop: bool = _setting(
+        True,
+        "CRAFTKIT_DB_ON_LOOP",
+        "On PostgreSQL, run the API's reads on the event loop through psycopg 3, a request's "
+        "statements in one round trip (AsyncApp); 0 runs them through psycopg2 in threads.",
+    )
     key_cache_seconds: float = _setting(
         1.0,
         "CRAFTKIT_KEY_CACHE_SECONDS",

@@ -18,6 +18,7 @@ from db.connection import database, is_sqlite, write_transaction
 from db.errors import Conflict, KeyNotFound, ProjectNotFound, RenderNotFound
 from db.ingest import NewEvent, RecordResult, write_events
 from db.models import LINK_OPEN, ApiKey, EngagementEvent, EventCounter, Project, Render
+from db.postgres_loop import request_connection
 from db.prepared import Prepared, param
 
 EVENT_TYPES = (
@@ -90,6 +91,17 @@ def find_active_key(digest: str) -> KeyOwner | None:
     this took 0.35 ms, most of it building the same SQL again.
     """
     rows = ACTIVE_KEY.run(cast(peewee.Database, database.obj), digest=digest)
+    if not rows:
+        return None
+    key_id, project_id, mode = rows[0]
+    return KeyOwner(key_id=key_id, project_id=project_id, mode=mode)
+
+
+async def find_active_key_on_loop(digest: str) -> KeyOwner | None:
+    """`find_active_key` through the request's connection on the event loop (PostgreSQL,
+    db/postgres_loop.py)."""
+    request = request_connection()
+    (rows,) = await request.fetch(ACTIVE_KEY.bind(request.database.dialect, digest=digest))
     if not rows:
         return None
     key_id, project_id, mode = rows[0]
@@ -204,6 +216,37 @@ def render_engagement(render_id: str, owner: KeyOwner, recent_limit: int) -> Eng
     db = cast(peewee.Database, database.obj)  # bound by the caller, as for every query
     render = Render.id.db_value(render_id)
     counters = RENDER_COUNTERS.run(db, render=render, project=owner.project_id, mode=owner.mode)
+    if not _has_events(counters):  # nor any to show (or missing, or another tenant's)
+        return _engagement(counters, [])
+    return _engagement(counters, RECENT.run(db, render=render, limit=recent_limit))
+
+
+async def render_engagement_on_loop(
+    render_id: str, owner: KeyOwner, recent_limit: int
+) -> Engagement:
+    """`render_engagement` through the request's connection on the event loop (PostgreSQL,
+    db/postgres_loop.py): both statements sent in one round trip. The events are asked for
+    before the first statement's answer is known, so that statement checks the tenancy itself
+    (`RECENT_OWNED`): another tenant's events never leave the database."""
+    request = request_connection()
+    dialect = request.database.dialect
+    render = Render.id.db_value(render_id)
+    counters, rows = await request.fetch(
+        RENDER_COUNTERS.bind(dialect, render=render, project=owner.project_id, mode=owner.mode),
+        RECENT_OWNED.bind(
+            dialect, render=render, project=owner.project_id, mode=owner.mode, limit=recent_limit
+        ),
+    )
+    return _engagement(counters, rows)
+
+
+def _has_events(counters: list[tuple[Any, ...]]) -> bool:
+    return any(kind is not None and kind != LINK_OPEN for kind, _ in counters)
+
+
+def _engagement(counters: list[tuple[Any, ...]], rows: list[tuple[Any, ...]]) -> Engagement:
+    """The engagement from the two statements' rows; RenderNotFound when the render with its
+    counters was not found (missing, or another tenant's: its events are not looked at)."""
     if not counters:
         raise RenderNotFound()
     counts: dict[str, int] = {}
@@ -213,10 +256,9 @@ def render_engagement(render_id: str, owner: KeyOwner, recent_limit: int) -> Eng
             link_opens = int(count)
         elif kind is not None:  # None: the render has no counter yet
             counts[kind] = int(count)
-    rows = RECENT.run(db, render=render, limit=recent_limit) if counts else []
     recent = [
         StoredEvent(a, b, c, hyphenated(share) if share else None, d, e, f, g)
-        for a, b, c, share, d, e, f, g in rows
+        for a, b, c, share, d, e, f, g in (rows if counts else ())
     ]
     return Engagement(counts=counts, link_opens=link_opens, recent=recent)
 
@@ -282,3 +324,18 @@ def record_events(events: Iterable[NewEvent | tuple[int, str]]) -> RecordResult:
         # than after autovacuum's next ANALYZE (until then it may sort all of a render's rows).
         database.execute_sql("ANALYZE engagement_event")
     return result
+
+
+# RECENT for a request that cannot wait for RENDER_COUNTERS' answer (both in one round trip):
+# no rows unless the render is the key's project's and mode's.
+RECENT_OWNED = Prepared(
+    lambda: RECENT.build().where(
+        peewee.fn.EXISTS(
+            Render.select(peewee.SQL("1")).where(
+                (Render.id == param("render"))
+                & (Render.project == param("project"))
+                & (Render.mode == param("mode"))
+            )
+        )
+    )
+)

@@ -8,8 +8,14 @@ from typing import Any
 import orjson
 
 from db.connection import connection
-from db.queries import EVENT_TYPES, StoredEvent, render_engagement
-from handlers.context import current
+from db.queries import (
+    EVENT_TYPES,
+    Engagement,
+    StoredEvent,
+    render_engagement,
+    render_engagement_on_loop,
+)
+from handlers.context import current, on_loop
 from handlers.wire import iso_timestamp
 
 logger = logging.getLogger("craftkit.handlers")
@@ -19,20 +25,32 @@ logger = logging.getLogger("craftkit.handlers")
 NO_STORE = {"Cache-Control": "no-store"}
 
 
+async def _get_render_engagement_on_loop(
+    id: str, token_info: dict[str, Any]
+) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """getRenderEngagement with PostgreSQL on the event loop (db/postgres_loop.py)."""
+    engagement = await render_engagement_on_loop(id, token_info["owner"], current().recent_limit)
+    return _summary(engagement), 200, NO_STORE
+
+
+@on_loop(_get_render_engagement_on_loop)
 def get_render_engagement(
     id: str, token_info: dict[str, Any]
 ) -> tuple[dict[str, Any], int, dict[str, str]]:
     """getRenderEngagement: counts and recent events of one render the key may read."""
     with connection():
         engagement = render_engagement(id, token_info["owner"], current().recent_limit)
+    return _summary(engagement), 200, NO_STORE
+
+
+def _summary(engagement: Engagement) -> dict[str, Any]:
     counts = {event_type: engagement.counts.get(event_type, 0) for event_type in EVENT_TYPES}
-    summary = {
+    return {
         "counts": counts,
         "linkOpens": engagement.link_opens,
         "total": sum(counts.values()),
         "recent": [shown for event in engagement.recent if (shown := _event(event)) is not None],
     }
-    return summary, 200, NO_STORE
 
 
 def _event(event: StoredEvent) -> dict[str, Any] | None:

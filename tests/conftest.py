@@ -54,6 +54,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "database_url" in metafunc.fixturenames:
         backends = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
+        if metafunc.definition.get_closest_marker("postgres_only"):
+            backends = backends[1:]  # none without PostgreSQL: pytest reports the test skipped
         metafunc.parametrize("backend", backends, scope="function")
     if "app_kind" in metafunc.fixturenames:
         metafunc.parametrize("app_kind", APP_KINDS, scope="function")

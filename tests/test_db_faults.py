@@ -73,10 +73,17 @@ def _timed(call: Any) -> tuple[float, Any]:
 ENV = {"CRAFTKIT_DB_TIMEOUT": str(BOUND)}
 
 
+@pytest.fixture(params=["on_loop", "threads"])
+def path(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Each PostgreSQL fault twice: reads on the event loop through psycopg 3 (the default,
+    db/postgres_loop.py) and in threads through psycopg2 (CRAFTKIT_DB_ON_LOOP=0)."""
+    return {"CRAFTKIT_DB_ON_LOOP": "1" if request.param == "on_loop" else "0"}
+
+
 def test_a_stopped_database_is_503_within_the_bound_then_recovers(
-    seeded: dict[str, Any], pg: PrivatePostgres
+    seeded: dict[str, Any], pg: PrivatePostgres, path: dict[str, str]
 ) -> None:
-    with serve_database(seeded["url"], seeded["workdir"], env=ENV) as server:
+    with serve_database(seeded["url"], seeded["workdir"], env=ENV | path) as server:
         assert _engagement(server.url, seeded["render"], seeded["key"]).status_code == 200
         pg.stop()
         elapsed, response = _timed(lambda: _engagement(server.url, seeded["render"], seeded["key"]))
@@ -93,10 +100,10 @@ def test_a_stopped_database_is_503_within_the_bound_then_recovers(
 
 
 def test_a_frozen_database_is_503_within_the_bound_and_nothing_else_waits(
-    seeded: dict[str, Any], pg: PrivatePostgres
+    seeded: dict[str, Any], pg: PrivatePostgres, path: dict[str, str]
 ) -> None:
     env = {"CRAFTKIT_DB_TIMEOUT": str(FROZEN_BOUND)}
-    with serve_database(seeded["url"], seeded["workdir"], env=env) as server:
+    with serve_database(seeded["url"], seeded["workdir"], env=env | path) as server:
         assert _engagement(server.url, seeded["render"], seeded["key"]).status_code == 200
         pg.freeze()
         try:
@@ -127,10 +134,10 @@ def test_a_frozen_database_is_503_within_the_bound_and_nothing_else_waits(
 
 
 def test_a_frozen_then_thawed_database_recovers_without_a_restart(
-    seeded: dict[str, Any], pg: PrivatePostgres
+    seeded: dict[str, Any], pg: PrivatePostgres, path: dict[str, str]
 ) -> None:
     env = {"CRAFTKIT_DB_TIMEOUT": str(BOUND)}
-    with serve_database(seeded["url"], seeded["workdir"], env=env) as server:
+    with serve_database(seeded["url"], seeded["workdir"], env=env | path) as server:
         assert _engagement(server.url, seeded["render"], seeded["key"]).status_code == 200
         pg.freeze()
         try:
@@ -157,9 +164,9 @@ def _recovers(base: str, seeded: dict[str, Any]) -> None:
 
 
 def test_sigterm_exits_in_bounded_time_while_the_database_is_frozen(
-    seeded: dict[str, Any], pg: PrivatePostgres
+    seeded: dict[str, Any], pg: PrivatePostgres, path: dict[str, str]
 ) -> None:
-    with serve_database(seeded["url"], seeded["workdir"], env=ENV) as server:
+    with serve_database(seeded["url"], seeded["workdir"], env=ENV | path) as server:
         assert _engagement(server.url, seeded["render"], seeded["key"]).status_code == 200
         pg.freeze()
         try:
@@ -309,7 +316,7 @@ def test_a_writer_that_waits_too_long_names_the_lock(sqlite_render: dict[str, An
 
 
 def test_a_database_frozen_under_load_never_stops_the_event_loop(
-    seeded: dict[str, Any], pg: PrivatePostgres
+    seeded: dict[str, Any], pg: PrivatePostgres, path: dict[str, str]
 ) -> None:
     """Frozen while 32 clients read (idle pooled connections, statements in flight): /livez
     answers at once, every read is a 503 within the bound, SIGTERM ends the server promptly.
@@ -317,7 +324,7 @@ def test_a_database_frozen_under_load_never_stops_the_event_loop(
     deadline, and the event loop waited for that lock to give a connection back: /livez took
     up to 15 s, 503s came 12-15 s late and SIGTERM took 27 s."""
     env = {"CRAFTKIT_DB_TIMEOUT": str(BOUND)}
-    with serve_database(seeded["url"], seeded["workdir"], env=env) as server:
+    with serve_database(seeded["url"], seeded["workdir"], env=env | path) as server:
         stop = threading.Event()
         answered = threading.Semaphore(0)
         late: list[tuple[float, float, int]] = []  # (sent at, waited, status)

@@ -1,5 +1,6 @@
 """api/server/dbwork.py and the request's connection: one pooled connection per request,
-SQLite work on the event loop that never waits there, PostgreSQL work in threads."""
+SQLite work on the event loop that never waits there, PostgreSQL work on the loop through
+psycopg 3 (or in threads: the FlaskApp, CRAFTKIT_DB_ON_LOOP=0)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from db.connection import (
     in_request,
     request_connection,
 )
+from db.postgres_loop import request_connection as request_connection_on_loop
 from tests.support import url
 
 
@@ -39,18 +41,31 @@ def spy(seen: list[tuple[int, int]], real: Any) -> Any:
     return wrapper
 
 
+def spy_on_loop(seen: list[tuple[int, int]], real: Any) -> Any:
+    """`real` (a coroutine on PostgreSQL's loop path), recording (thread, the server process
+    behind the request's connection) each time it runs: one process, one connection."""
+
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        result = await real(*args, **kwargs)
+        (((pid,),),) = await request_connection_on_loop().fetch(("SELECT pg_backend_pid()", ()))
+        seen.append((threading.get_ident(), pid))
+        return result
+
+    return wrapper
+
+
 def test_the_key_lookup_and_the_handler_share_one_pooled_connection(
-    settings, app_kind, tenant, make_render, monkeypatch
+    settings, app_kind, tenant, make_render, monkeypatch, backend
 ):
     render = make_render(tenant["project"])
     app = create_app(replace(settings, app=app_kind, key_cache_seconds=0))  # look up each time
     seen: list[tuple[int, int]] = []
-    monkeypatch.setattr(
-        api.server.app, "find_active_key", spy(seen, api.server.app.find_active_key)
-    )
-    monkeypatch.setattr(
-        handlers.renders, "render_engagement", spy(seen, handlers.renders.render_engagement)
-    )
+    if backend == "postgres" and app_kind == "async":  # through psycopg 3 on the event loop
+        lookup, handler, watch = "find_active_key_on_loop", "render_engagement_on_loop", spy_on_loop
+    else:
+        lookup, handler, watch = "find_active_key", "render_engagement", spy
+    monkeypatch.setattr(api.server.app, lookup, watch(seen, getattr(api.server.app, lookup)))
+    monkeypatch.setattr(handlers.renders, handler, watch(seen, getattr(handlers.renders, handler)))
     with TestClient(app) as client:
         for _ in range(3):
             assert client.get(url(render), headers=tenant["headers"]).status_code == 200
@@ -60,16 +75,17 @@ def test_the_key_lookup_and_the_handler_share_one_pooled_connection(
     assert len({c for _, c in seen}) == 1  # and the pool's: one connection, made once
 
 
-def test_sqlite_work_runs_on_the_event_loop_postgresql_work_in_threads(
-    settings, tenant, make_render, monkeypatch, backend
+@pytest.mark.parametrize("db_on_loop", [True, False])
+def test_sqlite_work_runs_on_the_event_loop_postgresql_work_as_set(
+    settings, tenant, make_render, monkeypatch, backend, db_on_loop
 ):
-    """On AsyncApp, with no lock in the way: SQLite on the loop's thread, PostgreSQL off it."""
+    """On AsyncApp, with no lock in the way: SQLite on the loop's thread; PostgreSQL there
+    through psycopg 3 by default, in threads through psycopg2 with CRAFTKIT_DB_ON_LOOP=0."""
     render = make_render(tenant["project"])
     seen: list[tuple[int, int]] = []
-    monkeypatch.setattr(
-        handlers.renders, "render_engagement", spy(seen, handlers.renders.render_engagement)
-    )
-    app = create_app(replace(settings, app="async"))
+    for name, watch in (("render_engagement", spy), ("render_engagement_on_loop", spy_on_loop)):
+        monkeypatch.setattr(handlers.renders, name, watch(seen, getattr(handlers.renders, name)))
+    app = create_app(replace(settings, app="async", db_on_loop=db_on_loop))
     loop_threads: list[int] = []
 
     async def where_is_the_loop() -> None:
@@ -78,8 +94,9 @@ def test_sqlite_work_runs_on_the_event_loop_postgresql_work_in_threads(
     with TestClient(app) as client:
         client.portal.call(where_is_the_loop)
         assert client.get(url(render), headers=tenant["headers"]).status_code == 200
+    assert len(seen) == 1
     on_loop = seen[0][0] == loop_threads[0]
-    assert on_loop is (backend == "sqlite")
+    assert on_loop is (backend == "sqlite" or db_on_loop)
 
 
 def test_a_locked_sqlite_file_is_waited_for_in_a_thread_never_on_the_loop(

@@ -76,7 +76,7 @@ def test_the_key_cache_keeps_valid_keys_for_its_time_only_and_never_unknown_ones
     known = {keys.digest("ck_test_" + "k" * 32): queries.KeyOwner(1, 2, "test")}
 
     class Work:
-        async def run(self, fn: Any, digest: str) -> Any:
+        async def read(self, fn: Any, on_loop: Any, digest: str) -> Any:
             asked.append(digest)
             return known.get(digest)
 

@@ -10,6 +10,8 @@ rebinds the first one's database).
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import logging
 import time
 from collections.abc import Callable
@@ -45,7 +47,8 @@ from db.connection import (
 )
 from db.errors import NotFound, RenderNotFound
 from db.migrations import check_schema, schema_problem
-from db.queries import KeyOwner, find_active_key
+from db.postgres_loop import PostgresOnLoop
+from db.queries import KeyOwner, find_active_key, find_active_key_on_loop
 from handlers.context import HandlerContext, using
 
 logger = logging.getLogger("craftkit")
@@ -92,9 +95,12 @@ def create_app(
     )
     before_routing = MiddlewarePosition.BEFORE_SWAGGER
     _refuse_other_schema(db)
-    work = DatabaseWork(db, settings.db_pool_size)
+    on_loop = app_class is connexion.AsyncApp and settings.db_on_loop
+    work = DatabaseWork(
+        db, settings.db_pool_size, postgres_on_loop(db, settings.db_timeout) if on_loop else None
+    )
     # AsyncApp awaits handlers, so they can run on the loop; FlaskApp calls them in its threads.
-    wrap = async_view if app_class is connexion.AsyncApp else None
+    wrap = functools.partial(async_view, work) if app_class is connexion.AsyncApp else None
     app = assemble(
         spec,
         settings.spec_path,
@@ -128,6 +134,7 @@ def create_app(
         max_body=0,  # no operation of the contract takes a body
         strict_query=settings.strict_query,
         compiled=settings.pipeline == "compiled" and app_class is connexion.AsyncApp,
+        on_shutdown=work.close,
     )
     app.database = db  # for tests and tools that need the app's own database
     return app
@@ -199,11 +206,28 @@ def ready() -> None:
         raise NotReady(problem)
 
 
-def async_view(handler: Callable[..., Any], operation: Any) -> Callable[..., Any]:
+def postgres_on_loop(db: peewee.Database, timeout: float) -> PostgresOnLoop | None:
+    """PostgreSQL's reads on the event loop (db/postgres_loop.py) when psycopg 3 is there;
+    without it (only psycopg2 installed) they stay in threads, and the log says how to change
+    that. None for SQLite, which runs on the loop through Peewee already."""
+    if not isinstance(db, peewee.PostgresqlDatabase):
+        return None
+    if importlib.util.find_spec("psycopg") is None:
+        logger.warning(
+            "psycopg 3 is not installed: PostgreSQL reads run in threads through psycopg2 "
+            "(pip install -e '.[postgres]' installs it; CRAFTKIT_DB_ON_LOOP=0 keeps threads)"
+        )
+        return None
+    return PostgresOnLoop(db, timeout)
+
+
+def async_view(
+    work: DatabaseWork, handler: Callable[..., Any], operation: Any
+) -> Callable[..., Any]:
     """The AsyncApp's view of a handler: run through the app's database policy
     (api/server/dbwork.py), its dicts answered as JSON without Connexion's per-request inference
     (api/openapi/json_views.py) where the operation produces exactly one JSON media type."""
-    view = dbwork.async_handler(handler, operation.method)
+    view = dbwork.async_handler(handler, operation.method, work)
     return json_view(view, lambda: produced_media_types(operation), JSONIFIER.dumps)
 
 
@@ -257,7 +281,7 @@ class KeyLookup:
         if cached is not None and cached[0] > now:
             owner: KeyOwner | None = cached[1]
         else:
-            owner = await dbwork.current().run(_lookup, digest)
+            owner = await dbwork.current().read(_lookup, find_active_key_on_loop, digest)
             if owner is not None and self.ttl > 0:
                 if len(self._valid) >= self.MAX_ENTRIES:
                     self._valid.clear()

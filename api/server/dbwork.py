@@ -19,7 +19,11 @@ of microseconds). A statement that can wait must never block the loop, so:
 - The SQLite file's identity is checked at each request's start (one stat): a file replaced
   or deleted while served retires the pool's connections, so new requests read the file now
   at the path (or find none, a 503) instead of the one the pool opened.
-- PostgreSQL (every statement is a network round trip) always runs in the thread pool.
+- PostgreSQL (every statement is a network round trip) runs on the loop too, through psycopg 3
+  (db/postgres_loop.py: a request's statements in one round trip, each batch in a task of its
+  own under a statement deadline), when the handler has a coroutine twin (handlers/context.py
+  `on_loop`) and CRAFTKIT_DB_ON_LOOP allows; otherwise, and on the FlaskApp, through psycopg2
+  in the thread pool. Measured on the demo render: bench/results.md.
 
 The thread pool is the app's own `ThreadPoolExecutor`, as large as the connection pool, and
 work is handed to it with the request's context variables (`loop.run_in_executor`): anyio's
@@ -44,7 +48,7 @@ import contextvars
 import functools
 import inspect
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from typing import Any, TypeVar
@@ -58,7 +62,9 @@ from db.connection import (
     waiting_for_locks,
 )
 from db.deadline import sqlite_file
+from db.postgres_loop import PostgresOnLoop, RequestConnection, bind_request, unbind_request
 from db.sqlite_file import SqliteFile
+from handlers.context import loop_twin
 
 T = TypeVar("T")
 READ_ONLY = ("get", "head")
@@ -79,10 +85,16 @@ _current: contextvars.ContextVar[tuple[DatabaseWork, _Slot] | None] = contextvar
 class DatabaseWork:
     """One app's policy for running database work; see the module docstring."""
 
-    def __init__(self, db: peewee.Database, pool_size: int) -> None:
+    def __init__(
+        self,
+        db: peewee.Database,
+        pool_size: int,
+        postgres_on_loop: PostgresOnLoop | None = None,
+    ) -> None:
         self.db = db
         self.pool_size = pool_size
         self.on_loop = isinstance(db, peewee.SqliteDatabase)
+        self.postgres_on_loop = postgres_on_loop
         path = sqlite_file(db)
         self.file = SqliteFile(path) if path is not None else None
         # One semaphore per event loop (tests start several loops over one app).
@@ -90,7 +102,22 @@ class DatabaseWork:
             asyncio.AbstractEventLoop, asyncio.Semaphore
         ] = weakref.WeakKeyDictionary()
         # Threads are started on first use, so an app that never leaves the loop has none.
-        self.threads = ThreadPoolExecutor(pool_size, thread_name_prefix="craftkit-db")
+        self._threads: ThreadPoolExecutor | None = None
+
+    @property
+    def threads(self) -> ThreadPoolExecutor:
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(self.pool_size, thread_name_prefix="craftkit-db")
+        return self._threads
+
+    async def close(self) -> None:
+        """At the app's shutdown: the loop's PostgreSQL connections closed, the threads let go
+        (made again if the app serves another loop, as tests do)."""
+        if self.postgres_on_loop is not None:
+            await self.postgres_on_loop.close()
+        threads, self._threads = self._threads, None
+        if threads is not None:
+            threads.shutdown(wait=False)
 
     @asynccontextmanager
     async def request(self) -> AsyncIterator[None]:
@@ -101,13 +128,22 @@ class DatabaseWork:
                 retire()
         slot = _Slot()
         token = _current.set((self, slot))
+        on_loop = None
+        if self.postgres_on_loop is not None:
+            on_loop = RequestConnection(self.postgres_on_loop)
+            on_loop_token = bind_request(on_loop)
         try:
             with request_connection(self.db):
                 yield
         finally:
-            _current.reset(token)
-            if slot.semaphore is not None:
-                slot.semaphore.release()
+            try:
+                if on_loop is not None:
+                    unbind_request(on_loop_token)
+                    await on_loop.release()
+            finally:
+                _current.reset(token)
+                if slot.semaphore is not None:
+                    slot.semaphore.release()
 
     async def run(
         self, fn: Callable[..., T], *args: Any, read_only: bool = True, **kwargs: Any
@@ -125,6 +161,28 @@ class DatabaseWork:
                     raise
             return await self._in_thread(self._waiting, fn, *args, **kwargs)
         return await self._in_thread(fn, *args, **kwargs)
+
+    async def read(
+        self,
+        fn: Callable[..., T],
+        on_loop: Callable[..., Awaitable[T]],
+        *args: Any,
+        **kwargs: Any,
+    ) -> T:
+        """The same read as `fn` (sync, Peewee) or `on_loop` (PostgreSQL on the event loop),
+        whichever this app runs."""
+        if self.postgres_on_loop is not None:
+            return await self.run_on_loop(on_loop, *args, **kwargs)
+        return await self.run(fn, *args, **kwargs)
+
+    async def run_on_loop(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        """`await fn(...)`, PostgreSQL statements on the loop (db/postgres_loop.py), in a task
+        of its own: a request cancelled by its deadline waits for it (`_until_done`) rather
+        than cancel it half-way through a batch, which psycopg would follow with a cancel
+        request and up to ten seconds' wait on a frozen server. The batch's own deadline
+        bounds that wait."""
+        await self._take_slot()
+        return await _until_done(asyncio.ensure_future(fn(*args, **kwargs)))
 
     def _waiting(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         with waiting_for_locks(self.db):
@@ -158,8 +216,8 @@ class DatabaseWork:
 
 
 async def _until_done(thread: asyncio.Future[T]) -> T:
-    """Await work running in a thread; a cancelled request (api/protocol/deadline.py) still
-    waits for it.
+    """Await work running in a thread (or a task of its own); a cancelled request
+    (api/protocol/deadline.py) still waits for it.
 
     A cancelled `await` on a thread returns at once while the thread runs on, so the request
     would end under it: its connection, pool slot and thread token given back while the
@@ -185,14 +243,26 @@ def current() -> DatabaseWork:
     return found[0]
 
 
-def async_handler(fn: Callable[..., Any], method: str) -> Callable[..., Any]:
+def async_handler(
+    fn: Callable[..., Any], method: str, work: DatabaseWork | None = None
+) -> Callable[..., Any]:
     """`fn` (a sync handler) as a coroutine running through the app's DatabaseWork: on the
-    loop for SQLite reads instead of in Connexion's thread pool (AsyncApp only)."""
+    loop for SQLite reads instead of in Connexion's thread pool (AsyncApp only), or its
+    coroutine twin on the loop where `work` runs PostgreSQL there."""
     read_only = method.lower() in READ_ONLY
+    twin = loop_twin(fn)
+    if work is not None and work.postgres_on_loop is not None and twin is not None:
+        on_loop = twin
 
-    @functools.wraps(fn)  # Connexion reads the parameters from the signature
-    async def handler(*args: Any, **kwargs: Any) -> Any:
-        return await current().run(fn, *args, read_only=read_only, **kwargs)
+        @functools.wraps(fn)
+        async def handler(*args: Any, **kwargs: Any) -> Any:
+            return await current().run_on_loop(on_loop, *args, **kwargs)
+
+    else:
+
+        @functools.wraps(fn)  # Connexion reads the parameters from the signature
+        async def handler(*args: Any, **kwargs: Any) -> Any:
+            return await current().run(fn, *args, read_only=read_only, **kwargs)
 
     # Connexion asks for the signature on every request: computed once here, not unwrapped
     # from `fn` each time.

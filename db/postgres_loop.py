@@ -1,0 +1,208 @@
+"""PostgreSQL on the event loop: psycopg 3's async connections, statements pipelined.
+
+The request path's reads on PostgreSQL used to run through psycopg2 in the thread pool: a hop
+per request and a network round trip per statement (bench/results.md, issue 22). Here they run
+on the event loop through psycopg 3, and a request's statements go out together in one round
+trip (libpq's pipeline mode). psycopg prepares a statement on a connection once it has run
+five times, so later requests send only its parameters (PgBouncer passes protocol-level
+prepared statements from 1.21; older PgBouncers in transaction mode need
+CRAFTKIT_DB_ON_LOOP=0). Everything else (the CLI, migrations, /readyz, the FlaskApp) keeps
+Peewee and psycopg2.
+
+The bounds are the thread path's (db/deadline.py), kept on the loop:
+- connecting is bounded by libpq's `connect_timeout`, which psycopg's async connect applies;
+- each batch of statements arms a loop timer that shuts the connection's socket down past its
+  deadline: a frozen server (SIGSTOP, a dead path) never answers, and `statement_timeout`
+  alone cannot end the wait. The read then fails at once, the request answers 503 and the
+  connection is dropped;
+- a request cancelled by its deadline never cancels a batch half-way (psycopg would then
+  try a cancel request and wait up to ten more seconds on a frozen server): the batch runs in
+  a task of its own, and the request waits for it (api/server/dbwork.py), within its bound.
+
+Connections are kept per event loop (`LoopConnections`), not in psycopg_pool's pool: the app
+already bounds how many requests hold one (api/server/dbwork.py's slots), a pool opened on one
+loop cannot serve another (tests run several loops over one app), and the checks wanted at
+checkout and return are this module's (an idle connection the server has written to is
+dropped without a `SELECT 1`, as in db/deadline.py). psycopg 3 is imported only when this
+path is used: the `postgres` extra installs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import select
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import peewee
+
+from db.connection import DatabaseUnavailable
+from db.deadline import interrupt
+
+if TYPE_CHECKING:
+    import psycopg
+
+Statement = tuple[str, Sequence[Any]]  # (SQL with %s markers, parameters)
+Rows = list[tuple[Any, ...]]
+
+IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: nothing pending, not in a transaction
+APPLICATION_NAME = "craftkit"  # how pg_stat_activity names these connections
+
+
+class LoopConnections:
+    """One event loop's idle connections to one database, newest first out."""
+
+    def __init__(self, params: dict[str, Any], stale_seconds: float) -> None:
+        self.params = params
+        self.stale_seconds = stale_seconds
+        self.retired_before = 0.0
+        self._idle: list[tuple[float, psycopg.AsyncConnection[Any]]] = []  # (made at, conn)
+
+    async def take(self) -> tuple[float, psycopg.AsyncConnection[Any]]:
+        while self._idle:
+            made, conn = self._idle.pop()
+            if self._usable(made, conn):
+                return made, conn
+            await conn.close()
+        import psycopg
+
+        conn = await psycopg.AsyncConnection.connect(**self.params)
+        return time.time(), conn
+
+    async def give_back(self, made: float, conn: psycopg.AsyncConnection[Any]) -> None:
+        if (
+            not conn.closed
+            and conn.info.transaction_status == IDLE
+            and made >= self.retired_before
+            and time.time() - made < self.stale_seconds
+        ):
+            self._idle.append((made, conn))
+        else:
+            await conn.close()
+
+    def _usable(self, made: float, conn: psycopg.AsyncConnection[Any]) -> bool:
+        """Open, fresh, and quiet: a server ending a session (restart, termination, idle
+        timeout) writes an error and closes the socket, which makes it readable."""
+        if conn.closed or made < self.retired_before:
+            return False
+        if time.time() - made >= self.stale_seconds:
+            return False
+        readable, _, _ = select.select([conn.fileno()], [], [], 0)
+        return not readable
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for _, conn in idle:
+            await conn.close()
+
+    def finish(self) -> None:
+        """Close the idle connections of a loop that has ended (nothing can be awaited on it):
+        libpq's own close, which sends the server its goodbye without waiting for an answer."""
+        idle, self._idle = self._idle, []
+        for _, conn in idle:
+            conn.pgconn.finish()
+
+
+class PostgresOnLoop:
+    """The request path's PostgreSQL reads for one app, on whichever loop serves them."""
+
+    def __init__(self, db: peewee.PostgresqlDatabase, statement_seconds: float | None) -> None:
+        self.dialect = db  # Prepared statements are built for Peewee's PostgreSQL dialect
+        self.statement_seconds = statement_seconds
+        params = dict(db.connect_params)  # the same host, timeouts and options as psycopg2's
+        for pool_only in ("max_connections", "stale_timeout", "timeout"):
+            params.pop(pool_only, None)
+        params.setdefault("application_name", APPLICATION_NAME)  # unless the URL names one
+        self.params = {**params, "dbname": db.database, "autocommit": True}
+        self.stale_seconds = float(getattr(db, "_stale_timeout", None) or 300)
+        self._loops: dict[asyncio.AbstractEventLoop, LoopConnections] = {}
+
+    def connections(self) -> LoopConnections:
+        loop = asyncio.get_running_loop()
+        found = self._loops.get(loop)
+        if found is None:
+            for old in [known for known in self._loops if known.is_closed()]:
+                self._loops.pop(old).finish()  # a loop that ended without the app's shutdown
+            found = self._loops[loop] = LoopConnections(self.params, self.stale_seconds)
+        return found
+
+    async def close(self) -> None:
+        """Close the running loop's idle connections (the app's shutdown)."""
+        found = self._loops.pop(asyncio.get_running_loop(), None)
+        if found is not None:
+            await found.close()
+
+
+class RequestConnection:
+    """One request's connection on the loop: taken at its first batch, given back at its end."""
+
+    __slots__ = ("_conn", "_made", "database")
+
+    def __init__(self, database: PostgresOnLoop) -> None:
+        self.database = database
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._made = 0.0
+
+    async def fetch(self, *statements: Statement) -> list[Rows]:
+        """Every statement's rows, the statements sent together; DatabaseUnavailable when the
+        server cannot be reached or does not answer within the statement bound."""
+        import psycopg
+
+        try:
+            if self._conn is None:
+                self._made, self._conn = await self.database.connections().take()
+            return await self._pipelined(self._conn, statements)
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise DatabaseUnavailable(str(exc)) from exc
+
+    async def _pipelined(
+        self, conn: psycopg.AsyncConnection[Any], statements: Sequence[Statement]
+    ) -> list[Rows]:
+        seconds = self.database.statement_seconds
+        timer = (
+            asyncio.get_running_loop().call_later(seconds, _interrupt, conn) if seconds else None
+        )
+        try:
+            if len(statements) == 1:
+                sql, params = statements[0]
+                return [await (await conn.execute(sql, params)).fetchall()]
+            async with conn.pipeline():
+                cursors = [await conn.execute(sql, params) for sql, params in statements]
+            return [await cursor.fetchall() for cursor in cursors]
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    async def release(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await self.database.connections().give_back(self._made, conn)
+
+
+def _interrupt(conn: psycopg.AsyncConnection[Any]) -> None:
+    with contextlib.suppress(OSError):  # already closed: the statement has failed on its own
+        interrupt(conn)
+
+
+_request: contextvars.ContextVar[RequestConnection | None] = contextvars.ContextVar(
+    "craftkit_postgres_on_loop", default=None
+)
+
+
+def bind_request(connection: RequestConnection | None) -> contextvars.Token[Any]:
+    return _request.set(connection)
+
+
+def unbind_request(token: contextvars.Token[Any]) -> None:
+    _request.reset(token)
+
+
+def request_connection() -> RequestConnection:
+    """This request's connection on the loop (api/server/dbwork.py binds it)."""
+    found = _request.get()
+    if found is None:
+        raise RuntimeError("no request on the event loop's PostgreSQL path is being served here")
+    return found

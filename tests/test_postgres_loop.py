@@ -1,0 +1,145 @@
+"""db/postgres_loop.py: PostgreSQL's reads on the event loop through psycopg 3, on the real
+server (CRAFTKIT_TEST_POSTGRES_URL); the frozen and stopped server cases are in
+tests/test_db_faults.py, on a private cluster."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import replace
+from typing import Any
+
+import psycopg
+import pytest
+from starlette.testclient import TestClient
+
+from api.server.app import create_app
+from api.server.dbwork import DatabaseWork
+from db.connection import DatabaseUnavailable, database, database_for
+from db.postgres_loop import APPLICATION_NAME, PostgresOnLoop, request_connection
+from tests.support import url
+
+pytestmark = pytest.mark.postgres_only
+
+PID = ("SELECT pg_backend_pid()", ())
+
+
+@pytest.fixture(autouse=True)
+def started(database_url: str) -> Any:
+    """When the test started, by the server's clock: connections other tests' apps left to
+    the garbage collector are older."""
+    ((now,),) = database.execute_sql("SELECT clock_timestamp()").fetchall()
+    return now
+
+
+def loop_connections(since: Any) -> list[int]:
+    """The server processes of this database's connections made by the loop path since then."""
+    rows = database.execute_sql(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+        "AND application_name = %s AND backend_start >= %s",
+        (APPLICATION_NAME, since),
+    ).fetchall()
+    return [pid for (pid,) in rows]
+
+
+def test_the_server_ending_a_pooled_connection_costs_no_request(
+    settings, tenant, make_render, started
+):
+    """A connection the server closed while idle (restart, idle timeout, a DBA) is noticed at
+    checkout, without a round trip, and replaced: the next request is a 200, not a 503."""
+    render = make_render(tenant["project"])
+    with TestClient(create_app(settings)) as client:
+        assert client.get(url(render), headers=tenant["headers"]).status_code == 200
+        (before,) = loop_connections(started)
+        database.execute_sql("SELECT pg_terminate_backend(%s)", (before,))
+        time.sleep(0.2)  # the server's goodbye reaches the idle socket
+        response = client.get(url(render), headers=tenant["headers"])
+        assert response.status_code == 200, response.text
+        assert loop_connections(started) not in ([], [before])
+
+
+def test_the_apps_shutdown_closes_its_connections(settings, tenant, make_render, started):
+    render = make_render(tenant["project"])
+    with TestClient(create_app(settings)) as client:
+        assert client.get(url(render), headers=tenant["headers"]).status_code == 200
+        assert len(loop_connections(started)) == 1
+    deadline = time.monotonic() + 5
+    while loop_connections(started) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert loop_connections(started) == []
+
+
+def test_the_flask_app_and_the_setting_keep_psycopg2_in_threads(
+    settings, tenant, make_render, started
+):
+    render = make_render(tenant["project"])
+    for changed in (replace(settings, app="flask"), replace(settings, db_on_loop=False)):
+        with TestClient(create_app(changed)) as client:
+            assert client.get(url(render), headers=tenant["headers"]).status_code == 200
+            assert loop_connections(started) == []
+
+
+def _work(database_url: str, seconds: float | None) -> DatabaseWork:
+    """A DatabaseWork reading on the loop, its statements bounded by `seconds` on the loop only
+    (no server-side statement_timeout), so that the bound met is this module's own."""
+    db = database_for(database_url, pool_size=2)
+    return DatabaseWork(db, 2, PostgresOnLoop(db, seconds))  # type: ignore[arg-type]
+
+
+async def _in_request(work: DatabaseWork, *statements: Any) -> list[Any]:
+    async with work.request():
+        return await work.run_on_loop(request_connection().fetch, *statements)
+
+
+def test_a_statement_past_its_bound_is_unavailable_at_the_bound(database_url):
+    """The loop's timer shuts the socket down: a statement the server never answers (here one
+    that sleeps, with no server-side timeout) fails at the bound, and its connection is not
+    used again."""
+    work = _work(database_url, 0.5)
+
+    async def scenario() -> tuple[float, int, int]:
+        (((first,),),) = await _in_request(work, PID)
+        started = time.monotonic()
+        with pytest.raises(DatabaseUnavailable):
+            await _in_request(work, ("SELECT pg_sleep(5)", ()))
+        took = time.monotonic() - started
+        (((after,),),) = await _in_request(work, PID)
+        await work.close()
+        return took, first, after
+
+    took, first, after = asyncio.run(scenario())
+    assert 0.4 < took < 2.0, took
+    assert after != first  # the interrupted connection was dropped, a new one made
+
+
+def test_statements_go_together_and_a_cancelled_request_waits_for_them(database_url):
+    """Two statements in one batch answer in order; a request cancelled mid-batch (its
+    deadline) waits for the batch rather than cancel it half-way, and the connection comes
+    back healthy, reused by the next request."""
+    work = _work(database_url, 5)
+
+    async def scenario() -> tuple[list[Any], float, int, int]:
+        together = await _in_request(work, ("SELECT 1", ()), ("SELECT 'two'", ()))
+        (((first,),),) = await _in_request(work, PID)
+        request = asyncio.ensure_future(_in_request(work, ("SELECT pg_sleep(0.6)", ())))
+        await asyncio.sleep(0.1)
+        request.cancel()
+        started = time.monotonic()
+        with pytest.raises(asyncio.CancelledError):
+            await request
+        waited = time.monotonic() - started
+        (((after,),),) = await _in_request(work, PID)
+        await work.close()
+        return together, waited, first, after
+
+    together, waited, first, after = asyncio.run(scenario())
+    assert together == [[(1,)], [("two",)]]
+    assert waited > 0.3, waited  # the batch ran to its end
+    assert after == first  # and its connection was given back, not dropped
+
+
+def test_psycopg_errors_the_loop_path_relies_on():
+    """Connection failures are OperationalError (a 503 via DatabaseUnavailable), and a
+    cancelled statement is one too."""
+    assert issubclass(psycopg.errors.ConnectionTimeout, psycopg.OperationalError)
+    assert issubclass(psycopg.errors.QueryCanceled, psycopg.OperationalError)
