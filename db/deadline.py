@@ -131,14 +131,15 @@ class Deadlines:
 
     statement_seconds: float | None = None
 
-    def execute_sql(self, sql: str, params: Any = None) -> Any:
+    def execute_sql(self, sql: str, params: Any = None, **options: Any) -> Any:
+        # `options`: what a database class adds (postgresext's `named_cursor`), passed on.
         seconds = self.statement_seconds
         if not seconds:
-            return super().execute_sql(sql, params)  # type: ignore[misc]
+            return super().execute_sql(sql, params, **options)  # type: ignore[misc]
         conn = self.connection()  # type: ignore[attr-defined]  # connect_timeout bounds this
         token = WATCHDOG.arm(seconds, lambda: interrupt(conn))
         try:
-            return super().execute_sql(sql, params)  # type: ignore[misc]
+            return super().execute_sql(sql, params, **options)  # type: ignore[misc]
         finally:
             WATCHDOG.disarm(token)
 

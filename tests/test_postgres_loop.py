@@ -1,6 +1,6 @@
 """db/postgres_loop.py: PostgreSQL's reads on the event loop through psycopg 3, on the real
-server (CRAFTKIT_TEST_POSTGRES_URL); the frozen and stopped server cases are in
-tests/test_db_faults.py, on a private cluster."""
+server (CRAFTKIT_TEST_POSTGRES_URL), and every PostgreSQL scheme on both paths; the frozen and
+stopped server cases are in tests/test_db_faults.py, on a private cluster."""
 
 from __future__ import annotations
 
@@ -143,3 +143,25 @@ def test_psycopg_errors_the_loop_path_relies_on():
     cancelled statement is one too."""
     assert issubclass(psycopg.errors.ConnectionTimeout, psycopg.OperationalError)
     assert issubclass(psycopg.errors.QueryCanceled, psycopg.OperationalError)
+
+
+@pytest.mark.parametrize(
+    "scheme", ["postgres", "postgresql", "postgresql+pool", "postgresext", "postgresqlext+pool"]
+)
+@pytest.mark.parametrize("db_on_loop", [True, False])
+def test_every_postgresql_scheme_serves_on_both_paths(
+    settings, tenant, make_render, scheme, db_on_loop
+):
+    """Every scheme DATABASE_URL accepts for PostgreSQL serves a summary: postgresext's
+    database class passes `named_cursor` to `execute_sql`, which the statement bound's
+    wrapper (db/deadline.py) refused with a traceback at start-up."""
+    render = make_render(tenant["project"])
+    changed = replace(
+        settings,
+        database_url=scheme + settings.database_url[settings.database_url.index(":") :],
+        db_on_loop=db_on_loop,
+    )
+    with TestClient(create_app(changed)) as client:
+        response = client.get(url(render), headers=tenant["headers"])
+        assert response.status_code == 200, response.text
+        assert client.get("/readyz").status_code == 200
