@@ -15,10 +15,12 @@ it); wrk loads each in turn, round after round, so noise on the shared machine h
      response model (bench/fastapi_reference.py)
   h  the same with a `def` endpoint, in FastAPI's thread pool
   i  FastAPI returning the fixed answer through the same response model (no database)
-  p  craftkit serve on PostgreSQL (`--postgres-url`, seeded with `craftkit demo`)
+  p  craftkit serve on PostgreSQL (`--postgres-url`, seeded with `craftkit demo`): its reads
+     on the event loop through psycopg 3 (db/postgres_loop.py, the default)
+  r  the same with CRAFTKIT_DB_ON_LOOP=0: psycopg2 in the thread pool
   q  FastAPI, `async def`, psycopg 3's connection pool on that PostgreSQL database
 
-(p) and (q) run when PostgreSQL answers at --postgres-url (the database is created if missing);
+(p), (r) and (q) run when PostgreSQL answers at --postgres-url (the database is created if missing);
 otherwise the report says why they were left out. Each round runs `wrk -t2 -c32` for --duration
 seconds and `wrk -t1 -c1` for --single seconds per server; the table gives the median over
 rounds and the range, and issue 22's targets are checked against this run's medians.
@@ -57,7 +59,8 @@ CRAFTKIT = Path(sys.executable).parent / "craftkit"
 SPEC = ROOT / "openapi.yaml"
 FIGURE = "throughput.png"
 BASES = ("c", "d", "g")  # every row's ratios are to these
-SERVERS = "abcdefghipq"
+SERVERS = "abcdefghipqr"
+ON_POSTGRES = "pqr"  # the servers that need --postgres-url
 POSTGRES_ENV = "CRAFTKIT_BENCH_POSTGRES_URL"  # the inprocess section's PostgreSQL too
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/craftkit_bench"
 SHOWN_POSTGRES = "$POSTGRES_URL"  # in the report: a URL may hold a password
@@ -73,7 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--postgres-url",
         default=os.environ.get(POSTGRES_ENV, POSTGRES_URL),
-        help=f"PostgreSQL for (p) and (q), created if missing (default: ${POSTGRES_ENV} or "
+        help=f"PostgreSQL for (p), (q) and (r), created if missing (default: ${POSTGRES_ENV} or "
         f"{POSTGRES_URL}; '' leaves them out)",
     )
     group.add_argument(
@@ -149,7 +152,7 @@ def seed_demo(workdir: Path, url: str) -> tuple[str, str]:
 
 
 def postgres_ready(url: str) -> tuple[bool, str]:
-    """(whether (p) and (q) can run on `url`, the server's version or why not), creating the
+    """(whether (p), (q) and (r) can run on `url`, the server's version or why not), creating the
     database if the server answers without it."""
     if not url:
         return False, "--postgres-url is empty"
@@ -187,7 +190,7 @@ def _first_line(exc: BaseException) -> str:
 def servers(
     database_url: str, has_app_setting: bool, default_app: str, postgres_url: str = ""
 ) -> list[Server]:
-    """Every server this build can run; (p) and (q) only given `postgres_url`."""
+    """Every server this build can run; (p), (q) and (r) only given `postgres_url`."""
     serve = [str(CRAFTKIT), "--database-url", database_url, "serve"]
     uvicorn = [sys.executable, "-m", "uvicorn", "--factory", "--host", "127.0.0.1"]
     kind = {"async": "AsyncApp", "flask": "FlaskApp"}.get(default_app, default_app)
@@ -230,6 +233,12 @@ def servers(
                 "p",
                 f"craftkit serve on PostgreSQL ({kind})",
                 [str(CRAFTKIT), "--database-url", postgres_url, "serve"],
+            ),
+            Server(
+                "r",
+                f"craftkit serve on PostgreSQL, psycopg2 in threads ({kind})",
+                [str(CRAFTKIT), "--database-url", postgres_url, "serve"],
+                {"CRAFTKIT_DB_ON_LOOP": "0"},
             ),
             Server(
                 "q",
@@ -314,7 +323,7 @@ def run(args: argparse.Namespace, out_dir: Path) -> Section:
     wrk.executable()  # fail first, with the install hint, if wrk is missing
     has_app_setting, default_app = app_setting()
     postgres: tuple[bool, str] | None = None  # (ready, version or why not), when asked for
-    if "p" in args.servers or "q" in args.servers:
+    if any(letter in args.servers for letter in ON_POSTGRES):
         postgres = postgres_ready(args.postgres_url)
     with tempfile.TemporaryDirectory(prefix="craftkit-bench-") as tmp, ExitStack() as stack:
         workdir = Path(tmp)
@@ -325,7 +334,7 @@ def run(args: argparse.Namespace, out_dir: Path) -> Section:
         all_servers = servers(database_url, has_app_setting, default_app, postgres_url)
         chosen = [s for s in all_servers if s.letter in args.servers or s.letter == "a"]
         for server in chosen:
-            server.key = postgres_key if server.letter in "pq" else key
+            server.key = postgres_key if server.letter in ON_POSTGRES else key
         craftkit = chosen[0]
         stack.enter_context(started(craftkit, workdir, {}))
         body = wait_ready(craftkit, path, key)
@@ -450,11 +459,14 @@ def section(
     if postgres is not None:
         ready, what = postgres
         lines += [
-            f"(p) and (q) on PostgreSQL {what} at `{SHOWN_POSTGRES}` (`--postgres-url`), "
-            "seeded with the same `craftkit demo`; craftkit serve reaches it through Peewee and "
-            "psycopg2, one worker and its pool of 8 connections, as (q)."
+            f"(p), (r) and (q) on PostgreSQL {what} at `{SHOWN_POSTGRES}` (`--postgres-url`), "
+            "seeded with the same `craftkit demo`, one worker and at most 8 connections each, "
+            "as (q). (p) reads on the event loop through psycopg 3 (db/postgres_loop.py: the "
+            "key lookup, then the summary's two statements in one round trip, prepared by "
+            "psycopg after five runs on a connection); (r) through Peewee and psycopg2 in the "
+            "thread pool (CRAFTKIT_DB_ON_LOOP=0)."
             if ready
-            else f"(p) and (q) left out: {what}.",
+            else f"(p), (r) and (q) left out: {what}.",
             "",
         ]
     lines += [
@@ -495,7 +507,7 @@ def section(
             ),
         ]
     seeded = ["sqlite:///$TMP/bench.db"]
-    if "p" in by_letter or "q" in by_letter:
+    if any(letter in by_letter for letter in ON_POSTGRES):
         seeded.append(SHOWN_POSTGRES)
     lines += [
         "",
@@ -590,6 +602,8 @@ def targets(by_letter: dict[str, Server]) -> list[str]:
         checks.append(("(p) req/s ÷ (q)", over("p", "q"), 1.0, True))
     if "p" in by_letter:
         checks.append(("(p) req/s ÷ (a): PostgreSQL over SQLite", over("p", "a"), None, True))
+    if "p" in by_letter and "r" in by_letter:
+        checks.append(("(p) req/s ÷ (r): on the loop over threads", over("p", "r"), None, True))
     if "h" in by_letter:
         checks.append(("(a) req/s ÷ (h)", over("a", "h"), None, True))
     if "f" in by_letter:

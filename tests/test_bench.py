@@ -293,7 +293,7 @@ def test_the_section_names_postgresql_by_a_variable_and_says_why_it_was_left_out
     assert "| req/s ÷ (c) | req/s ÷ (d) | req/s ÷ (g) | p99 ÷ (g) |" in text
     why = (False, "PostgreSQL did not answer (connection refused)")
     left_out = throughput.section(args, [servers["a"]], True, "async", tmp_path, None, why)
-    assert "(p) and (q) left out: PostgreSQL did not answer (connection refused)." in (
+    assert "(p), (r) and (q) left out: PostgreSQL did not answer (connection refused)." in (
         left_out.lines
     )
 
