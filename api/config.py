@@ -140,6 +140,13 @@ class Settings:
         "On PostgreSQL, run the API's reads on the event loop through psycopg 3, a request's "
         "statements in one round trip (AsyncApp); 0 runs them through psycopg2 in threads.",
     )
+    db_prepare: bool = _setting(
+        True,
+        "CRAFTKIT_DB_PREPARE",
+        "With CRAFTKIT_DB_ON_LOOP, let psycopg 3 prepare the API's statements on each "
+        "connection (protocol level); 0 behind a PgBouncer in transaction mode older than 1.21 "
+        "or with max_prepared_statements = 0.",
+    )
     key_cache_seconds: float = _setting(
         1.0,
         "CRAFTKIT_KEY_CACHE_SECONDS",

@@ -5,9 +5,9 @@ per request and a network round trip per statement (bench/results.md, issue 22).
 on the event loop through psycopg 3, and a request's statements go out together in one round
 trip (libpq's pipeline mode). psycopg prepares a statement on a connection once it has run
 five times, so later requests send only its parameters (PgBouncer passes protocol-level
-prepared statements from 1.21; older PgBouncers in transaction mode need
-CRAFTKIT_DB_ON_LOOP=0). Everything else (the CLI, migrations, /readyz, the FlaskApp) keeps
-Peewee and psycopg2.
+prepared statements in transaction mode from 1.21, with `max_prepared_statements` set, by
+default from 1.24; CRAFTKIT_DB_PREPARE=0 turns preparation off for older ones). Everything
+else (the CLI, migrations, /readyz, the FlaskApp) keeps Peewee and psycopg2.
 
 The bounds are the thread path's (db/deadline.py), kept on the loop:
 - connecting is bounded by libpq's `connect_timeout`, which psycopg's async connect applies;
@@ -109,7 +109,13 @@ class LoopConnections:
 class PostgresOnLoop:
     """The request path's PostgreSQL reads for one app, on whichever loop serves them."""
 
-    def __init__(self, db: peewee.PostgresqlDatabase, statement_seconds: float | None) -> None:
+    def __init__(
+        self,
+        db: peewee.PostgresqlDatabase,
+        statement_seconds: float | None,
+        *,
+        prepare: bool = True,
+    ) -> None:
         self.dialect = db  # Prepared statements are built for Peewee's PostgreSQL dialect
         self.statement_seconds = statement_seconds
         params = dict(db.connect_params)  # the same host, timeouts and options as psycopg2's
@@ -117,6 +123,8 @@ class PostgresOnLoop:
             params.pop(pool_only, None)
         params.setdefault("application_name", APPLICATION_NAME)  # unless the URL names one
         self.params = {**params, "dbname": db.database, "autocommit": True}
+        if not prepare:
+            self.params["prepare_threshold"] = None  # psycopg never prepares
         self.stale_seconds = float(getattr(db, "_stale_timeout", None) or 300)
         self._loops: dict[asyncio.AbstractEventLoop, LoopConnections] = {}
 

@@ -165,3 +165,23 @@ def test_every_postgresql_scheme_serves_on_both_paths(
         response = client.get(url(render), headers=tenant["headers"])
         assert response.status_code == 200, response.text
         assert client.get("/readyz").status_code == 200
+
+
+@pytest.mark.parametrize("prepare", [True, False])
+def test_statements_are_prepared_unless_told_not_to(database_url, prepare):
+    """psycopg prepares a statement run five times on a connection (the server then plans it
+    once); CRAFTKIT_DB_PREPARE=0 (behind an older PgBouncer) never does."""
+    db = database_for(database_url, pool_size=2)
+    work = DatabaseWork(db, 2, PostgresOnLoop(db, 5, prepare=prepare))  # type: ignore[arg-type]
+    prepared = ("SELECT count(*) FROM pg_prepared_statements", ())
+
+    async def scenario() -> int:
+        async with work.request():
+            for _ in range(6):
+                await work.run_on_loop(request_connection().fetch, ("SELECT %s::int", (1,)))
+            (((count,),),) = await work.run_on_loop(request_connection().fetch, prepared)
+        await work.close()
+        return int(count)
+
+    count = asyncio.run(scenario())
+    assert (count > 0) is prepare, count

@@ -97,7 +97,9 @@ def create_app(
     _refuse_other_schema(db)
     on_loop = app_class is connexion.AsyncApp and settings.db_on_loop
     work = DatabaseWork(
-        db, settings.db_pool_size, postgres_on_loop(db, settings.db_timeout) if on_loop else None
+        db,
+        settings.db_pool_size,
+        postgres_on_loop(db, settings.db_timeout, settings.db_prepare) if on_loop else None,
     )
     # AsyncApp awaits handlers, so they can run on the loop; FlaskApp calls them in its threads.
     wrap = functools.partial(async_view, work) if app_class is connexion.AsyncApp else None
@@ -206,7 +208,7 @@ def ready() -> None:
         raise NotReady(problem)
 
 
-def postgres_on_loop(db: peewee.Database, timeout: float) -> PostgresOnLoop | None:
+def postgres_on_loop(db: peewee.Database, timeout: float, prepare: bool) -> PostgresOnLoop | None:
     """PostgreSQL's reads on the event loop (db/postgres_loop.py) when psycopg 3 is there;
     without it (only psycopg2 installed) they stay in threads, and the log says how to change
     that. None for SQLite, which runs on the loop through Peewee already."""
@@ -218,7 +220,7 @@ def postgres_on_loop(db: peewee.Database, timeout: float) -> PostgresOnLoop | No
             "(pip install -e '.[postgres]' installs it; CRAFTKIT_DB_ON_LOOP=0 keeps threads)"
         )
         return None
-    return PostgresOnLoop(db, timeout)
+    return PostgresOnLoop(db, timeout, prepare=prepare)
 
 
 def async_view(
