@@ -41,6 +41,7 @@ class Config:
     validate_responses: bool
     app: str = "async"
     pipeline: str = "compiled"
+    db_on_loop: bool = True
     client: TestClient | None = None
     headers: dict[str, str] | None = None
     path: str = ""
@@ -156,6 +157,14 @@ def run(args: argparse.Namespace, out_dir: Path) -> Section:
     if postgres_url:
         configs.append(Config("postgresql, AsyncApp, responses validated", postgres_url, True))
         configs.append(
+            Config(
+                "postgresql, AsyncApp, psycopg2 in threads (CRAFTKIT_DB_ON_LOOP=0)",
+                postgres_url,
+                True,
+                db_on_loop=False,
+            )
+        )
+        configs.append(
             Config("postgresql, FlaskApp, responses validated", postgres_url, True, "flask")
         )
 
@@ -170,6 +179,7 @@ def run(args: argparse.Namespace, out_dir: Path) -> Section:
             validate_responses=config.validate_responses,
             app=config.app,
             pipeline=config.pipeline,
+            db_on_loop=config.db_on_loop,
             spec_path=str(ROOT / "openapi.yaml"),
         )
         config.client = TestClient(create_app(settings)).__enter__()
