@@ -240,6 +240,9 @@ async def render_engagement_on_loop(
     return _engagement(counters, rows)
 
 
+_new = tuple.__new__
+
+
 def _has_events(counters: list[tuple[Any, ...]]) -> bool:
     return any(kind is not None and kind != LINK_OPEN for kind, _ in counters)
 
@@ -257,8 +260,9 @@ def _engagement(counters: list[tuple[Any, ...]], rows: list[tuple[Any, ...]]) ->
         elif kind is not None:  # None: the render has no counter yet
             counts[kind] = int(count)
     recent = [
-        StoredEvent(a, b, c, hyphenated(share) if share else None, d, e, f, g)
-        for a, b, c, share, d, e, f, g in (rows if counts else ())
+        # tuple.__new__: a named tuple's own __new__ is a Python function, half this loop's time
+        _new(StoredEvent, row if row[3] is None else (*row[:3], hyphenated(row[3]), *row[4:]))
+        for row in (rows if counts else ())
     ]
     return Engagement(counts=counts, link_opens=link_opens, recent=recent)
 

@@ -228,3 +228,20 @@ def test_the_request_line_is_a_full_log_record_and_obeys_the_loggers_level(
         )
         < 1
     )
+
+
+def test_a_new_request_id_is_a_canonical_random_uuid():
+    """`new_request_id()` formats os.urandom's bytes itself: every id must still read back as
+    the same version-4, RFC 4122 UUID, and none repeat."""
+    import uuid
+
+    from api.ops.request_log import new_request_id
+
+    made = [new_request_id() for _ in range(20_000)]
+    assert len(set(made)) == len(made)
+    for text in made[:2_000]:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+    # Every variant digit turns up (8, 9, a, b): the two variant bits are set, the rest random.
+    assert {text[19] for text in made} == set("89ab")
