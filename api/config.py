@@ -131,7 +131,9 @@ class Settings:
     db_pool_size: int = _setting(
         8,
         "CRAFTKIT_DB_POOL_SIZE",
-        "Database connections each worker keeps open, and threads it runs database work in.",
+        "Database connections each worker keeps open, and threads it runs database work in "
+        "(on PostgreSQL, up to this many for the API's reads on the loop, besides a pool of "
+        "the same size that /readyz and the FlaskApp use).",
         rule=at_least(1),
     )
     db_on_loop: bool = _setting(

@@ -23,8 +23,9 @@ Connections are kept per event loop (`LoopConnections`), not in psycopg_pool's p
 already bounds how many requests hold one (api/server/dbwork.py's slots), a pool opened on one
 loop cannot serve another (tests run several loops over one app), and the checks wanted at
 checkout and return are this module's (an idle connection the server has written to is
-dropped without a `SELECT 1`, as in db/deadline.py). psycopg 3 is imported only when this
-path is used: the `postgres` extra installs it.
+dropped without a `SELECT 1`, as in db/deadline.py). A worker holds at most
+CRAFTKIT_DB_POOL_SIZE of these per loop, beside Peewee's pool, which /readyz uses. psycopg 3
+is imported only when this path is used: the `postgres` extra installs it.
 """
 
 from __future__ import annotations
@@ -58,8 +59,12 @@ class LoopConnections:
     def __init__(self, params: dict[str, Any], stale_seconds: float) -> None:
         self.params = params
         self.stale_seconds = stale_seconds
-        self.retired_before = 0.0
+        self.closed = False  # the app shut down: connections given back now are closed
         self._idle: list[tuple[float, psycopg.AsyncConnection[Any]]] = []  # (made at, conn)
+
+    def __len__(self) -> int:
+        """How many idle connections are kept."""
+        return len(self._idle)
 
     async def take(self) -> tuple[float, psycopg.AsyncConnection[Any]]:
         while self._idle:
@@ -74,9 +79,9 @@ class LoopConnections:
 
     async def give_back(self, made: float, conn: psycopg.AsyncConnection[Any]) -> None:
         if (
-            not conn.closed
+            not self.closed
+            and not conn.closed
             and conn.info.transaction_status == IDLE
-            and made >= self.retired_before
             and time.time() - made < self.stale_seconds
         ):
             self._idle.append((made, conn))
@@ -85,15 +90,19 @@ class LoopConnections:
 
     def _usable(self, made: float, conn: psycopg.AsyncConnection[Any]) -> bool:
         """Open, fresh, and quiet: a server ending a session (restart, termination, idle
-        timeout) writes an error and closes the socket, which makes it readable."""
-        if conn.closed or made < self.retired_before:
+        timeout) writes an error and closes the socket, which makes it readable. `poll`, not
+        `select`, which refuses descriptors past 1023 (a busy worker has them)."""
+        if conn.closed or time.time() - made >= self.stale_seconds:
             return False
-        if time.time() - made >= self.stale_seconds:
-            return False
-        readable, _, _ = select.select([conn.fileno()], [], [], 0)
-        return not readable
+        try:
+            poller = select.poll()
+            poller.register(conn.fileno(), select.POLLIN)
+            return not poller.poll(0)
+        except (OSError, ValueError):
+            return False  # closed under us: made again
 
     async def close(self) -> None:
+        self.closed = True
         idle, self._idle = self._idle, []
         for _, conn in idle:
             await conn.close()
@@ -101,6 +110,7 @@ class LoopConnections:
     def finish(self) -> None:
         """Close the idle connections of a loop that has ended (nothing can be awaited on it):
         libpq's own close, which sends the server its goodbye without waiting for an answer."""
+        self.closed = True
         idle, self._idle = self._idle, []
         for _, conn in idle:
             conn.pgconn.finish()
@@ -147,12 +157,13 @@ class PostgresOnLoop:
 class RequestConnection:
     """One request's connection on the loop: taken at its first batch, given back at its end."""
 
-    __slots__ = ("_conn", "_made", "database")
+    __slots__ = ("_conn", "_home", "_made", "database")
 
     def __init__(self, database: PostgresOnLoop) -> None:
         self.database = database
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._made = 0.0
+        self._home: LoopConnections | None = None  # where it goes back (closed, if shut down)
 
     async def fetch(self, *statements: Statement) -> list[Rows]:
         """Every statement's rows, the statements sent together; DatabaseUnavailable when the
@@ -161,7 +172,8 @@ class RequestConnection:
 
         try:
             if self._conn is None:
-                self._made, self._conn = await self.database.connections().take()
+                self._home = self.database.connections()
+                self._made, self._conn = await self._home.take()
             return await self._pipelined(self._conn, statements)
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             raise DatabaseUnavailable(str(exc)) from exc
@@ -186,8 +198,8 @@ class RequestConnection:
 
     async def release(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
-            await self.database.connections().give_back(self._made, conn)
+        if conn is not None and self._home is not None:
+            await self._home.give_back(self._made, conn)
 
 
 def _interrupt(conn: psycopg.AsyncConnection[Any]) -> None:

@@ -5,6 +5,7 @@ stopped server cases are in tests/test_db_faults.py, on a private cluster."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from dataclasses import replace
 from typing import Any
@@ -185,3 +186,69 @@ def test_statements_are_prepared_unless_told_not_to(database_url, prepare):
 
     count = asyncio.run(scenario())
     assert (count > 0) is prepare, count
+
+
+def test_a_connection_on_a_descriptor_past_1023_is_reused(settings, tenant, make_render, started):
+    """A busy worker's sockets pass 1023, where `select()` refuses a descriptor: the checkout's
+    quiet check must still work there (a 500, and a leaked connection, on every request)."""
+    render = make_render(tenant["project"])
+    padding: list[int] = []
+    try:
+        while not padding or padding[-1] < 1100:
+            padding.append(os.open(os.devnull, os.O_RDONLY))
+        with TestClient(create_app(settings)) as client:
+            for _ in range(3):
+                response = client.get(url(render), headers=tenant["headers"])
+                assert response.status_code == 200, response.text
+            assert len(loop_connections(started)) == 1  # made once, reused
+    finally:
+        for fd in padding:
+            os.close(fd)
+
+
+def test_a_connection_given_back_after_shutdown_is_closed(database_url, started):
+    """A request still running when the app shuts down (past uvicorn's graceful wait) gives
+    its connection back afterwards: closed then, not kept in a list nobody closes."""
+    work = _work(database_url, 5)
+
+    assert work.postgres_on_loop is not None
+    on_loop = work.postgres_on_loop
+
+    async def scenario() -> None:
+        home = on_loop.connections()  # kept here, so a connection left in it stays open
+        async with work.request():
+            await work.run_on_loop(request_connection().fetch, PID)
+            await work.close()  # the app's shutdown, while this request holds its connection
+        assert len(home) == 0
+        assert loop_connections(started) == []
+
+    asyncio.run(scenario())
+
+
+def test_writes_never_take_the_coroutine_twin(database_url):
+    """Twins are reads: a handler of a write operation runs through Peewee even on the loop
+    path, so its transactions stay Peewee's."""
+    from api.server.dbwork import async_handler
+    from handlers.context import on_loop
+
+    ran: list[str] = []
+
+    async def twin() -> str:
+        ran.append("twin")
+        return "twin"
+
+    @on_loop(twin)
+    def handler() -> str:
+        ran.append("peewee")
+        return "peewee"
+
+    work = _work(database_url, 5)
+
+    async def scenario() -> list[str]:
+        async with work.request():
+            return [
+                await async_handler(handler, method, work)() for method in ("get", "post", "head")
+            ]
+
+    assert asyncio.run(scenario()) == ["twin", "peewee", "twin"]
+    assert ran == ["twin", "peewee", "twin"]

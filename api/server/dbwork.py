@@ -251,7 +251,8 @@ def async_handler(
     coroutine twin on the loop where `work` runs PostgreSQL there."""
     read_only = method.lower() in READ_ONLY
     twin = loop_twin(fn)
-    if work is not None and work.postgres_on_loop is not None and twin is not None:
+    # The twins are reads: a write keeps Peewee's transactions (and threads on PostgreSQL).
+    if work is not None and work.postgres_on_loop is not None and twin is not None and read_only:
         on_loop = twin
 
         @functools.wraps(fn)
