@@ -252,3 +252,22 @@ def test_writes_never_take_the_coroutine_twin(database_url):
 
     assert asyncio.run(scenario()) == ["twin", "peewee", "twin"]
     assert ran == ["twin", "peewee", "twin"]
+
+
+def test_without_psycopg_3_the_reads_stay_in_threads_and_the_log_says_how(
+    settings, tenant, make_render, started, monkeypatch, caplog
+):
+    """An install with psycopg2 only (the `postgres` extra before psycopg 3 joined it) still
+    serves, through threads, and says what to install."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "psycopg" else real(name, *a)
+    )
+    render = make_render(tenant["project"])
+    with caplog.at_level("WARNING"), TestClient(create_app(settings)) as client:
+        assert client.get(url(render), headers=tenant["headers"]).status_code == 200
+        assert loop_connections(started) == []
+    assert "psycopg 3 is not installed" in caplog.text
+    assert "pip install -e '.[postgres]'" in caplog.text
