@@ -268,6 +268,8 @@ UNAVAILABLE_REASONS = (
     (("connection refused",), "it refuses connections (is it running?)"),
     (("could not translate host name", "name or service not known"), "its host name is unknown"),
     (("authentication failed", "no pg_hba.conf entry"), "it refused the credentials"),
+    # PostgreSQL says `role "x" does not exist` of an unknown user: not the database.
+    (('role "',), "the user named in DATABASE_URL does not exist"),
     (("does not exist",), "the database named in DATABASE_URL does not exist"),
     (("too many clients", "remaining connection slots"), "it has no free connection slots"),
     (("unable to open database file",), "the SQLite file cannot be opened"),

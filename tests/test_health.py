@@ -6,8 +6,10 @@ SQLite file that is missing: only `craftkit db init` (and `craftkit demo`) do.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from click.testing import CliRunner
@@ -19,6 +21,8 @@ from cli.main import main
 from db.connection import connection, database
 from tests.support import ROOT
 from tests.support import assert_small_envelope as assert_envelope
+
+POSTGRES_URL = os.environ.get("CRAFTKIT_TEST_POSTGRES_URL", "")
 
 
 def _client(database_url: str) -> TestClient:
@@ -124,3 +128,26 @@ def test_the_reason_never_repeats_the_drivers_words() -> None:
     assert unavailable_reason(wrapped) == "OSError from the driver"
     locked = DatabaseUnavailable("database is locked")
     assert unavailable_reason(locked) == "another writer holds the SQLite file's lock"
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs CRAFTKIT_TEST_POSTGRES_URL")
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"user": "ck_no_such_user"}, "the user named in DATABASE_URL does not exist"),
+        ({"database": "ck_no_such_database"}, "the database named in DATABASE_URL does not exist"),
+    ],
+)
+def test_not_ready_names_a_missing_user_apart_from_a_missing_database(
+    change: dict[str, str], reason: str
+) -> None:
+    """PostgreSQL answers `role "x" does not exist` for an unknown user, which /readyz used to
+    report as a missing database: the operator looked for the wrong fix."""
+    parts = urlsplit(POSTGRES_URL)
+    user = change.get("user", parts.username or "postgres")
+    database = change.get("database", parts.path.lstrip("/"))
+    url = urlunsplit(parts._replace(netloc=f"{user}@{parts.hostname}:{parts.port or 5432}",
+                                    path=f"/{database}"))  # fmt: skip
+    with _client(url) as client:
+        error = assert_envelope(client.get("/readyz"), 503, "service_unavailable")
+    assert error["message"] == f"The database is unavailable: {reason}."
