@@ -32,6 +32,7 @@ from starlette.responses import Response
 from api import errors
 from api.openapi.pipeline import CompiledPipeline
 from api.openapi.spec import OpenAPI31Specification, add_api
+from api.openapi.validation import remember_written
 from api.ops import operational
 from api.protocol import bounds
 from api.protocol.guards import RequestGuards
@@ -179,7 +180,9 @@ class CompactJSON:
     """
 
     def dumps(self, data: Any, **_kwargs: Any) -> bytes:
-        return orjson.dumps(data)
+        body = orjson.dumps(data)
+        remember_written(body, data)  # its response check reads `data`, not the bytes again
+        return body
 
     def loads(self, data: str | bytes) -> Any:
         try:

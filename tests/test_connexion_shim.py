@@ -334,9 +334,12 @@ def test_request_body_validators_keep_schema_and_nullable_and_call_validate():
 
 def test_response_body_validators_keep_scope_and_schema_and_call_parse_and_validate():
     scope = {"type": "http"}
-    validator = JSONResponseBodyValidator(scope, schema={"type": "object"}, encoding="utf-8")
+    validator = JSONResponseBodyValidator(
+        scope, schema={"type": "object"}, nullable=True, encoding="utf-8"
+    )
     assert validator._scope is scope, moved("_scope", "ResponseBodyValidator (its operationId)")
     assert validator._schema == {"type": "object"}, moved("_schema", "ResponseBodyValidator")
+    assert validator._nullable is True, moved("_nullable", "ResponseBodyValidator.nullable")
     for hook in ("_parse", "_validate"):
         assert hook in vars(JSONResponseBodyValidator), moved(
             f"JSONResponseBodyValidator.{hook}", "ResponseBodyValidator.parse/check"

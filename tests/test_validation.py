@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 import copy
+import datetime
+import enum
+import math
 import uuid
 from dataclasses import replace
 from typing import Any
 
+import orjson
 import pytest
+from connexion.exceptions import NonConformingResponseBody
 from starlette.testclient import TestClient
 
+from api.assembly import JSONIFIER
 from api.openapi.connexion_shim import specifications
 from api.openapi.spec import OpenAPI31Specification
 from api.openapi.validation import (
     ParameterValidator,
     RequestValidationProblem,
     SchemaCache,
+    Validator31,
     coerce_scalar,
     compile_schema,
+    remember_written,
     schema_issues,
+    validator_map,
 )
 from api.server.app import create_app
 from db.connection import connection, database, is_sqlite
@@ -300,3 +309,171 @@ def test_strict_query_gets_400_listing_each(settings, tenant, make_render):
         resp = client.get(url("nope") + "?x=1", headers=tenant["headers"])
         error = assert_envelope(resp, 400, "invalid_request")
         assert {(i["in"], i["name"]) for i in error["issues"]} == {("query", "x"), ("path", "id")}
+
+
+# --- response bodies: the value the jsonifier wrote, or the bytes ---------------------------
+
+
+ORJSON_READINGS = [
+    float("nan"),
+    float("inf"),
+    -float("inf"),
+    (1, 2),
+    {"a": (1.5, None)},
+    {"a": float("nan")},
+    enum.Enum("Kind", {"X": "viewed"}).X,
+    enum.IntEnum("Small", {"ONE": 1}).ONE,
+    enum.StrEnum("Word", {"A": "a"}).A,
+    True,
+    2**63 - 1,
+    1.0,
+    -0.0,
+    None,
+]
+MONOTONE_SCHEMAS = [
+    {"type": "number"},
+    {"type": "null"},
+    {"type": ["integer", "null"]},
+    {"type": "boolean"},
+    {"minimum": 0},
+    {"const": None},
+    {"type": "string", "enum": ["viewed", "a"]},
+    {"type": "array", "items": {"type": "integer"}, "maxItems": 2},
+    {"anyOf": [{"type": "null"}, {"type": "object", "additionalProperties": {"type": "array"}}]},
+    {"allOf": [{"type": "object"}, {"properties": {"a": {"type": ["array", "number"]}}}]},
+]
+# Each passes NaN where null fails: the value cannot vouch for its bytes under them.
+NOT_MONOTONE_SCHEMAS = [
+    {"not": {"type": "null"}},
+    {"oneOf": [{"type": "null"}, {"not": {"type": "string"}}]},
+    {"if": {"type": "null"}, "then": False},
+    {"type": "array", "contains": {"type": "null"}, "minContains": 0, "maxContains": 0},
+    {"properties": {"a": {"not": {"const": None}}}},
+]
+
+
+@pytest.mark.parametrize("value", ORJSON_READINGS, ids=repr)
+def test_a_value_that_passes_as_written_means_its_bytes_pass(value):
+    """What lets a response be checked as the value it was written from. A jsonschema-rs or
+    orjson release that reads or writes any of these differently fails here."""
+    written = orjson.loads(orjson.dumps(value))
+    for schema in MONOTONE_SCHEMAS:
+        validator = compile_schema(schema)
+        assert isinstance(validator, Validator31)
+        if validator.passes_as_written(value):
+            assert list(validator.iter_errors(written)) == [], schema
+        if _finite(value):  # the same verdict either way
+            assert validator.passes_as_written(value) == (not list(validator.iter_errors(written)))
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(map(_finite, value.values()))
+    if isinstance(value, list | tuple):
+        return all(map(_finite, value))
+    return True
+
+
+def test_a_non_finite_number_passes_where_its_null_would_not_so_such_schemas_parse():
+    """jsonschema-rs reads NaN as a number of no JSON type; orjson writes it as null."""
+    for schema in NOT_MONOTONE_SCHEMAS:
+        validator = compile_schema(schema)
+        assert isinstance(validator, Validator31)
+        value = [float("nan")] if schema.get("type") == "array" else float("nan")
+        if "properties" in schema:
+            value = {"a": float("nan")}
+        assert validator._compiled.is_valid(value), "jsonschema-rs passes NaN here"
+        assert list(validator.iter_errors(orjson.loads(orjson.dumps(value)))), "null fails"
+        assert not validator.passes_as_written(value)
+        assert not validator.passes_as_written({"plain": "json"})  # never, under such a schema
+
+
+def test_a_value_jsonschema_rs_cannot_take_tells_nothing():
+    validator = compile_schema({"type": "string"})
+    assert isinstance(validator, Validator31)
+    assert not validator.passes_as_written(datetime.datetime(2026, 12, 5, tzinfo=datetime.UTC))
+    assert not validator.passes_as_written(uuid.uuid4())
+
+
+def _response_check(schema: dict[str, Any]) -> Any:
+    cls = validator_map(SchemaCache())["response"]["application/json"]
+    return cls({"type": "http"}, schema=schema, nullable=False, encoding="utf-8")
+
+
+def _checked(schema: dict[str, Any], body: bytes) -> bool:
+    """Whether `body` passes the app's JSON response check (as ResponseChecks runs it)."""
+    validator = _response_check(schema)
+    try:
+        validator._validate(validator._parse(iter((body,))))
+    except NonConformingResponseBody:
+        return False
+    return True
+
+
+def test_a_body_the_jsonifier_wrote_passes_on_its_value():
+    """The value is what vouches for the bytes: shown by a value that is not what the bytes
+    say (which the jsonifier never makes); the same bytes alone fail."""
+    schema = {"type": "object", "properties": {"total": {"type": "integer"}}}
+    body = orjson.dumps({"total": "one"})
+    remember_written(body, {"total": 1})
+    assert _checked(schema, body)
+    assert not _checked(schema, body), "a remembered value is taken once"
+
+
+def test_a_value_that_fails_is_judged_by_its_bytes():
+    schema = {"type": "object", "properties": {"total": {"type": "integer"}}}
+    body = orjson.dumps({"total": 1})
+    remember_written(body, {"total": "one"})
+    assert _checked(schema, body)
+
+
+def test_bytes_not_written_by_the_jsonifier_are_parsed():
+    """Only the very bytes written vouch: an equal copy made elsewhere is parsed."""
+    schema = {"type": "object", "properties": {"total": {"type": "integer"}}}
+    written = orjson.dumps({"total": "one"})
+    remember_written(written, {"total": 1})
+    copy = orjson.dumps({"total": "one"})
+    assert copy == written and copy is not written
+    assert not _checked(schema, copy)
+
+
+@pytest.mark.parametrize(
+    ("schema", "passes"),
+    [
+        ({"type": "object", "properties": {"at": {"type": "string", "format": "date-time"}}}, True),
+        ({"type": "object", "properties": {"at": {"type": "integer"}}}, False),
+    ],
+)
+def test_a_value_the_validator_cannot_take_is_checked_as_the_bytes_sent(schema, passes):
+    """orjson writes a datetime as RFC 3339 text; jsonschema-rs refuses the datetime itself,
+    so the check falls back to the bytes, and judges what the client gets."""
+    body = JSONIFIER.dumps({"at": datetime.datetime(2026, 12, 5, 1, 2, 3, tzinfo=datetime.UTC)})
+    assert _checked(schema, body) is passes
+    assert _checked(schema, orjson.dumps({"at": "2026-12-05T01:02:03+00:00"})) is passes
+
+
+def test_the_30_dialect_checks_the_bytes():
+    """OpenAPI 3.0's validator (Python's jsonschema) reads a tuple as no array, unlike
+    orjson's bytes: it is given the bytes."""
+    schema = {"type": "array"}
+    assert list(compile_schema(schema, oas30=True).iter_errors((1, 2))), "a tuple is no array"
+    cls = validator_map(SchemaCache())["response"]["application/json"]
+    check = cls({"type": "http"}, schema=schema, nullable=False, encoding="utf-8")
+    check.compiled = lambda _schema: compile_schema(schema, oas30=True)  # a 3.0 document's
+    body = JSONIFIER.dumps((1, 2))
+    check._validate(check._parse(iter((body,))))  # a list once parsed back: no 500
+
+
+def test_a_nan_the_value_cannot_vouch_for_is_judged_by_its_bytes():
+    assert not _checked({"not": {"type": "null"}}, JSONIFIER.dumps(float("nan")))
+    assert _checked({"type": ["integer", "null"]}, JSONIFIER.dumps(float("nan")))
+
+
+def test_a_top_level_nan_is_the_null_a_nullable_answer_may_be():
+    """ResponseChecks skips a null body of a nullable answer; NaN is written as that null."""
+    cls = validator_map(SchemaCache())["response"]["application/json"]
+    check = cls({"type": "http"}, schema={"type": "integer"}, nullable=True, encoding="utf-8")
+    body = JSONIFIER.dumps(float("nan"))
+    check._validate(check._parse(iter((body,))))  # no NonConformingResponseBody

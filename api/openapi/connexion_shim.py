@@ -431,6 +431,11 @@ class ResponseBodyValidator(JSONResponseBodyValidator):
         """Raise `NonConformingResponseBody` if `body` does not conform to `schema`."""
         raise NotImplementedError
 
+    @property
+    def nullable(self) -> bool:
+        """Whether the response may be null (what Connexion's constructor stored)."""
+        return bool(self._nullable)
+
     def _parse(self, stream: Iterable[bytes]) -> Any:
         # Connexion's hook that reads the body it buffered (with `json`, where we use orjson).
         return self.parse(b"".join(stream))
