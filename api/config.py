@@ -139,8 +139,10 @@ class Settings:
     db_on_loop: bool = _setting(
         True,
         "CRAFTKIT_DB_ON_LOOP",
-        "On PostgreSQL, run the API's reads on the event loop through psycopg 3, a request's "
-        "statements in one round trip (AsyncApp); 0 runs them through psycopg2 in threads.",
+        "Run the API's reads through the event loop's own connection (AsyncApp): on SQLite one "
+        "sqlite3 connection per loop, no pool; on PostgreSQL psycopg 3, a request's statements "
+        "in one round trip. 0 reads through Peewee's pool: on SQLite still on the loop, on "
+        "PostgreSQL through psycopg2 in threads.",
     )
     db_prepare: bool = _setting(
         True,

@@ -39,7 +39,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
@@ -151,18 +151,30 @@ class Deadlines:
         if getattr(self, "query_hooks", None):  # Peewee 4's; Peewee 3 has none
             return list(self.execute_sql(sql, params).fetchall())
         conn = self.connection()  # type: ignore[attr-defined]  # connects if closed
-        if _SQL_LOG.isEnabledFor(logging.DEBUG):
-            _SQL_LOG.debug((sql, params))
-        seconds = self.statement_seconds
-        token = WATCHDOG.arm(seconds, lambda: interrupt(conn)) if seconds else None
-        try:
-            with EXCEPTION_WRAPPER:  # the driver's errors as Peewee's (OperationalError, …)
-                cursor = conn.cursor()
-                cursor.execute(sql, params)
-                return list(cursor.fetchall())
-        finally:
-            if token is not None:
-                WATCHDOG.disarm(token)
+        with EXCEPTION_WRAPPER:  # the driver's errors as Peewee's (OperationalError, …)
+            (rows,) = fetch_bounded(conn, ((sql, params),), self.statement_seconds)
+        return rows
+
+
+def fetch_bounded(
+    conn: Any, statements: Sequence[tuple[str, Any]], seconds: float | None
+) -> list[list[tuple[Any, ...]]]:
+    """Every statement's rows on `conn` (a driver's connection), one after the other under one
+    deadline (the watchdog's), each logged as Peewee logs it; the driver's errors as raised."""
+    if _SQL_LOG.isEnabledFor(logging.DEBUG):
+        for statement in statements:
+            _SQL_LOG.debug(statement)
+    token = WATCHDOG.arm(seconds, lambda: interrupt(conn)) if seconds else None
+    try:
+        found = []
+        for sql, params in statements:
+            cursor = conn.cursor()
+            cursor.execute(sql, params)
+            found.append(cursor.fetchall())
+        return found
+    finally:
+        if token is not None:
+            WATCHDOG.disarm(token)
 
 
 class BoundedPool:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import select
 import time
 from collections.abc import Sequence
@@ -42,12 +41,11 @@ import peewee
 
 from db.connection import DatabaseUnavailable
 from db.deadline import interrupt
+from db.loop_reads import Rows, Statement
 
 if TYPE_CHECKING:
     import psycopg
 
-Statement = tuple[str, Sequence[Any]]  # (SQL with %s markers, parameters)
-Rows = list[tuple[Any, ...]]
 
 IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: nothing pending, not in a transaction
 APPLICATION_NAME = "craftkit"  # how pg_stat_activity names these connections
@@ -205,24 +203,3 @@ class RequestConnection:
 def _interrupt(conn: psycopg.AsyncConnection[Any]) -> None:
     with contextlib.suppress(OSError):  # already closed: the statement has failed on its own
         interrupt(conn)
-
-
-_request: contextvars.ContextVar[RequestConnection | None] = contextvars.ContextVar(
-    "craftkit_postgres_on_loop", default=None
-)
-
-
-def bind_request(connection: RequestConnection | None) -> contextvars.Token[Any]:
-    return _request.set(connection)
-
-
-def unbind_request(token: contextvars.Token[Any]) -> None:
-    _request.reset(token)
-
-
-def request_connection() -> RequestConnection:
-    """This request's connection on the loop (api/server/dbwork.py binds it)."""
-    found = _request.get()
-    if found is None:
-        raise RuntimeError("no request on the event loop's PostgreSQL path is being served here")
-    return found

@@ -17,8 +17,8 @@ import peewee
 from db.connection import database, is_sqlite, write_transaction
 from db.errors import Conflict, KeyNotFound, ProjectNotFound, RenderNotFound
 from db.ingest import NewEvent, RecordResult, write_events
+from db.loop_reads import request_connection
 from db.models import LINK_OPEN, ApiKey, EngagementEvent, EventCounter, Project, Render
-from db.postgres_loop import request_connection
 from db.prepared import Prepared, param
 
 EVENT_TYPES = (

@@ -56,6 +56,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         backends = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
         if metafunc.definition.get_closest_marker("postgres_only"):
             backends = backends[1:]  # none without PostgreSQL: pytest reports the test skipped
+        if metafunc.definition.get_closest_marker("sqlite_only"):
+            backends = backends[:1]
         metafunc.parametrize("backend", backends, scope="function")
     if "app_kind" in metafunc.fixturenames:
         metafunc.parametrize("app_kind", APP_KINDS, scope="function")

@@ -27,7 +27,8 @@ from db.connection import (
     in_request,
     request_connection,
 )
-from db.postgres_loop import request_connection as request_connection_on_loop
+from db.loop_reads import request_connection as request_connection_on_loop
+from db.sqlite_loop import SqliteOnLoop
 from tests.support import url
 
 
@@ -42,13 +43,18 @@ def spy(seen: list[tuple[int, int]], real: Any) -> Any:
 
 
 def spy_on_loop(seen: list[tuple[int, int]], real: Any) -> Any:
-    """`real` (a coroutine on PostgreSQL's loop path), recording (thread, the server process
-    behind the request's connection) each time it runs: one process, one connection."""
+    """`real` (a coroutine reading on the loop), recording (thread, the request's connection)
+    each time it runs: on PostgreSQL the server process behind it (one process, one
+    connection), on SQLite the loop's sqlite3 connection."""
 
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         result = await real(*args, **kwargs)
-        (((pid,),),) = await request_connection_on_loop().fetch(("SELECT pg_backend_pid()", ()))
-        seen.append((threading.get_ident(), pid))
+        request = request_connection_on_loop()
+        if isinstance(request, SqliteOnLoop):
+            ident = id(request.connection())
+        else:
+            (((ident,),),) = await request.fetch(("SELECT pg_backend_pid()", ()))
+        seen.append((threading.get_ident(), ident))
         return result
 
     return wrapper
@@ -60,7 +66,7 @@ def test_the_key_lookup_and_the_handler_share_one_pooled_connection(
     render = make_render(tenant["project"])
     app = create_app(replace(settings, app=app_kind, key_cache_seconds=0))  # look up each time
     seen: list[tuple[int, int]] = []
-    if backend == "postgres" and app_kind == "async":  # through psycopg 3 on the event loop
+    if app_kind == "async":  # the loop's own connection (psycopg 3, or sqlite3 without a pool)
         lookup, handler, watch = "find_active_key_on_loop", "render_engagement_on_loop", spy_on_loop
     else:
         lookup, handler, watch = "find_active_key", "render_engagement", spy

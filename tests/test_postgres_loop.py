@@ -17,7 +17,8 @@ from starlette.testclient import TestClient
 from api.server.app import create_app
 from api.server.dbwork import DatabaseWork
 from db.connection import DatabaseUnavailable, database, database_for
-from db.postgres_loop import APPLICATION_NAME, PostgresOnLoop, request_connection
+from db.loop_reads import request_connection
+from db.postgres_loop import APPLICATION_NAME, PostgresOnLoop
 from tests.support import url
 
 pytestmark = pytest.mark.postgres_only

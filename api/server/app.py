@@ -49,6 +49,7 @@ from db.errors import NotFound, RenderNotFound
 from db.migrations import check_schema, schema_problem
 from db.postgres_loop import PostgresOnLoop
 from db.queries import KeyOwner, find_active_key, find_active_key_on_loop
+from db.sqlite_loop import SqliteOnLoop
 from handlers.context import HandlerContext, using
 
 logger = logging.getLogger("craftkit")
@@ -100,6 +101,9 @@ def create_app(
         db,
         settings.db_pool_size,
         postgres_on_loop(db, settings.db_timeout, settings.db_prepare) if on_loop else None,
+        SqliteOnLoop(db, settings.db_timeout)
+        if on_loop and isinstance(db, peewee.SqliteDatabase)
+        else None,
     )
     # AsyncApp awaits handlers, so they can run on the loop; FlaskApp calls them in its threads.
     wrap = functools.partial(async_view, work) if app_class is connexion.AsyncApp else None
@@ -139,6 +143,7 @@ def create_app(
         on_shutdown=work.close,
     )
     app.database = db  # for tests and tools that need the app's own database
+    app.database_work = work  # the same, for how its requests reach the database
     return app
 
 
@@ -211,7 +216,7 @@ def ready() -> None:
 def postgres_on_loop(db: peewee.Database, timeout: float, prepare: bool) -> PostgresOnLoop | None:
     """PostgreSQL's reads on the event loop (db/postgres_loop.py) when psycopg 3 is there;
     without it (only psycopg2 installed) they stay in threads, and the log says how to change
-    that. None for SQLite, which runs on the loop through Peewee already."""
+    that. None for SQLite (db/sqlite_loop.py)."""
     if not isinstance(db, peewee.PostgresqlDatabase):
         return None
     if importlib.util.find_spec("psycopg") is None:

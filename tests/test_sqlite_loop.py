@@ -1,0 +1,231 @@
+"""db/sqlite_loop.py: SQLite's reads on the event loop through the loop's own sqlite3
+connection, on real files; the lock, WAL-index and replaced-file cases over HTTP are in
+tests/test_dbwork.py and tests/test_db_faults.py, which run this path by default."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from dataclasses import replace
+from typing import Any
+
+import peewee
+import pytest
+from starlette.testclient import TestClient
+
+import handlers.renders
+from api.server.app import create_app
+from api.server.dbwork import DatabaseWork
+from db.connection import DatabaseUnavailable, database_for
+from db.sqlite_loop import FallBack, SqliteOnLoop, new_connection
+from tests.support import url
+
+pytestmark = pytest.mark.sqlite_only
+
+SLOW = (  # a statement that runs for seconds: a billion rows counted
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000000) "
+    "SELECT count(*) FROM n",
+    (),
+)
+
+
+def _served(settings: Any, **changes: Any) -> tuple[Any, DatabaseWork]:
+    app = create_app(replace(settings, app="async", **changes))
+    return app, app.database_work
+
+
+def test_connections_are_made_as_peewee_makes_them(database_url):
+    """Peewee's own SQLite connect: WAL, foreign keys, busy timeout 0 (reads on the loop never
+    wait), usable from another thread than the one that made it."""
+    db = database_for(database_url, pool_size=2, wait_for_locks=False)
+    made: list[sqlite3.Connection] = []
+    maker = threading.Thread(target=lambda: made.append(new_connection(db)))
+    maker.start()
+    maker.join()
+    (conn,) = made
+    assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
+    assert conn.execute("PRAGMA busy_timeout").fetchone() == (0,)
+    assert conn.in_transaction is False and conn.isolation_level is None  # autocommit
+    conn.close()
+
+
+def test_reads_take_no_pooled_connection_and_answer_as_peewees_path(settings, tenant, make_render):
+    """The same bytes as through Peewee's pool (CRAFTKIT_DB_ON_LOOP=0), and the pool untouched."""
+    render = make_render(tenant["project"])
+    app, work = _served(settings, key_cache_seconds=0)
+    assert work.sqlite_on_loop is not None
+    peewee_app, peewee_work = _served(settings, db_on_loop=False)
+    assert peewee_work.sqlite_on_loop is None
+    with TestClient(app) as client, TestClient(peewee_app) as other:
+        app.database.close_idle()
+        for path in (url(render), url("00000000-0000-4000-8000-000000000000")):
+            ours = client.get(path, headers=tenant["headers"])
+            theirs = other.get(path, headers=tenant["headers"])
+            assert (ours.status_code, ours.content) == (theirs.status_code, theirs.content)
+        assert ours.status_code == 404
+        assert work.db._connections == [] and work.db._in_use == {}  # playhouse's pool: unused
+
+
+def test_the_connection_is_made_off_the_loop_and_kept(settings, tenant, make_render, monkeypatch):
+    render = make_render(tenant["project"])
+    app, _work = _served(settings)
+    made_in: list[int] = []
+    real = new_connection
+
+    def spy(db: Any) -> sqlite3.Connection:
+        made_in.append(threading.get_ident())
+        return real(db)
+
+    monkeypatch.setattr("api.server.dbwork.new_connection", spy)
+    loop_thread: list[int] = []
+
+    async def where() -> None:
+        loop_thread.append(threading.get_ident())
+
+    with TestClient(app) as client:
+        client.portal.call(where)
+        for _ in range(3):
+            assert client.get(url(render), headers=tenant["headers"]).status_code == 200
+    assert len(made_in) == 1 and made_in[0] != loop_thread[0]
+
+
+def test_the_apps_shutdown_closes_the_loops_connection(settings, tenant, make_render):
+    render = make_render(tenant["project"])
+    app, work = _served(settings)
+    assert work.sqlite_on_loop is not None
+    kept: list[sqlite3.Connection | None] = []
+
+    async def connection() -> None:
+        assert work.sqlite_on_loop is not None
+        kept.append(work.sqlite_on_loop.connection())
+
+    with TestClient(app) as client:
+        assert client.get(url(render), headers=tenant["headers"]).status_code == 200
+        client.portal.call(connection)
+    (conn,) = kept
+    assert conn is not None
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        conn.execute("SELECT 1")
+
+
+def _on_loop(database_url: str, seconds: float | None = 5.0) -> SqliteOnLoop:
+    db = database_for(database_url, pool_size=2, wait_for_locks=False)
+    assert isinstance(db, peewee.SqliteDatabase)
+    return SqliteOnLoop(db, seconds)
+
+
+def test_a_statement_past_its_bound_is_unavailable_and_its_connection_dropped(database_url):
+    sqlite = _on_loop(database_url, seconds=0.2)
+
+    async def scenario() -> None:
+        sqlite.keep(new_connection(sqlite.db))
+        conn = sqlite.connection()
+        with pytest.raises(DatabaseUnavailable, match="interrupted"):
+            await sqlite.fetch(SLOW)
+        assert sqlite.connection() is None
+        assert conn is not None
+        with pytest.raises(sqlite3.ProgrammingError):
+            conn.execute("SELECT 1")
+
+    asyncio.run(scenario())
+
+
+def test_other_errors_fall_back_to_peewee_and_drop_the_connection(database_url):
+    sqlite = _on_loop(database_url)
+
+    async def scenario() -> None:
+        with pytest.raises(FallBack) as not_made:  # not made on this loop yet
+            await sqlite.fetch(("SELECT 1", ()))
+        assert not not_made.value.waiting
+        sqlite.keep(new_connection(sqlite.db))
+        assert await sqlite.fetch(("SELECT 1", ()), ("SELECT 2", ())) == [[(1,)], [(2,)]]
+        with pytest.raises(FallBack) as failed:
+            await sqlite.fetch(("SELECT * FROM no_such_table", ()))
+        assert not failed.value.waiting and sqlite.connection() is None
+
+    asyncio.run(scenario())
+
+
+def test_a_lock_falls_back_to_a_thread_that_may_wait(database_url):
+    """Another connection's lock refuses the loop's at once (busy timeout 0): the read is to
+    run where it may wait, and the connection is kept."""
+    sqlite = _on_loop(database_url)
+    path = database_url.removeprefix("sqlite:///")
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # the write lock
+
+    async def scenario() -> None:
+        sqlite.keep(new_connection(sqlite.db))
+        with pytest.raises(FallBack) as busy:
+            await sqlite.fetch(("BEGIN IMMEDIATE", ()))  # wants the same lock: refused
+        assert busy.value.waiting
+        assert sqlite.connection() is not None  # a lock says nothing against the connection
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        writer.execute("COMMIT")
+        writer.close()
+
+
+def test_peewees_query_hooks_see_every_statement(settings, tenant, make_render, database_url):
+    """With a hook installed (Peewee 4), reads take Peewee's path, which calls it."""
+    render = make_render(tenant["project"])
+    app, work = _served(settings)
+    seen: list[str] = []
+    work.db.query_hooks.append(lambda event: seen.append(event.sql))
+    with TestClient(app) as client:
+        assert client.get(url(render), headers=tenant["headers"]).status_code == 200
+    assert any('"event_counter"' in sql for sql in seen), seen
+
+
+def test_a_replaced_file_retires_every_loops_connection(settings, tenant, make_render, tmp_path):
+    """The file at the path is another one: the loop's connection is closed, and the next
+    read opens the new file (its data, not the old one's)."""
+    import os
+
+    render = make_render(tenant["project"])
+    app, work = _served(settings, key_cache_seconds=0)
+    path = settings.database_url.removeprefix("sqlite:///")
+    kept: list[Any] = []
+
+    async def connection() -> None:
+        assert work.sqlite_on_loop is not None
+        kept.append(work.sqlite_on_loop.connection())
+
+    with TestClient(app) as client:
+        assert client.get(url(render), headers=tenant["headers"]).status_code == 200
+        client.portal.call(connection)
+        copy = tmp_path / "copy.db"
+        with sqlite3.connect(path) as source, sqlite3.connect(copy) as target:
+            source.backup(target)
+            target.execute("DELETE FROM api_key")
+        source.close()
+        target.close()
+        os.replace(copy, path)
+        assert client.get(url(render), headers=tenant["headers"]).status_code == 401
+        client.portal.call(connection)
+    old, new = kept
+    assert old is not new
+    with pytest.raises(sqlite3.ProgrammingError):
+        old.execute("SELECT 1")
+
+
+def test_the_handler_reads_through_its_twin(settings, tenant, make_render, monkeypatch):
+    """On this path the coroutine twin runs, not the Peewee function (which would also answer)."""
+    render = make_render(tenant["project"])
+    ran: list[str] = []
+    for name in ("render_engagement", "render_engagement_on_loop"):
+        real = getattr(handlers.renders, name)
+
+        def spy(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            ran.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(handlers.renders, name, spy)
+    app, _work = _served(settings)
+    with TestClient(app) as client:
+        assert client.get(url(render), headers=tenant["headers"]).status_code == 200
+    assert ran == ["render_engagement_on_loop"]
