@@ -162,10 +162,12 @@ class Validator31:
         values) except NaN and the infinities, which orjson writes as null and jsonschema-rs
         reads as a number of no JSON type: such a value fails every `type` and `const` that
         null may pass, and passes whatever else null passes. So where the schema only combines
-        keywords monotonically (no `not`, `oneOf`, `if`, `contains`, `unevaluated*`, `$ref`),
-        a value that passes means its bytes pass. A value that fails, or that jsonschema-rs
-        cannot take (a datetime, which orjson writes as text), tells nothing: False, and the
-        caller checks the bytes. tests/test_validation.py pins each point.
+        keywords monotonically (no `not`, `oneOf`, `if`, `contains`, `unevaluated*`, `$ref`,
+        `uniqueItems`), a value that passes means its bytes pass. A value jsonschema-rs cannot
+        take (a datetime, which orjson writes as text) raises where a keyword reads it, except
+        a length without `type` (`LENGTHS`), so such schemas are not trusted either. A value
+        that fails, or raises, tells nothing: False, and the caller checks the bytes.
+        tests/test_validation.py pins each point.
         """
         if not self._monotone:
             return False
@@ -189,6 +191,7 @@ NOT_MONOTONE = frozenset(
         "maxContains",
         "unevaluatedProperties",
         "unevaluatedItems",
+        "uniqueItems",  # [NaN, None] is two items, [null, null] one twice
         "$ref",
         "$dynamicRef",
         "$recursiveRef",
@@ -196,11 +199,20 @@ NOT_MONOTONE = frozenset(
 )
 
 
+# jsonschema-rs reads a value it cannot take (a datetime, a UUID: orjson writes both as
+# text) only when a keyword needs it: these two skip it as no string where `type` is absent.
+LENGTHS = frozenset({"minLength", "maxLength"})
+
+
 def _monotone(node: Any) -> bool:
     if isinstance(node, list):
         return all(_monotone(item) for item in node)
     if isinstance(node, dict):
-        return NOT_MONOTONE.isdisjoint(node) and all(_monotone(v) for v in node.values())
+        if not NOT_MONOTONE.isdisjoint(node):
+            return False
+        if "type" not in node and not LENGTHS.isdisjoint(node):
+            return False
+        return all(_monotone(v) for v in node.values())
     return True
 
 
