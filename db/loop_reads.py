@@ -25,6 +25,12 @@ class LoopDatabase(Protocol):
         """What Prepared statements are built for (db/prepared.py)."""
         ...
 
+    @property
+    def one_round_trip(self) -> bool:
+        """Whether statements fetched together cost one round trip (PostgreSQL's pipeline),
+        not one each: then a query sends its next statement before the first's answer."""
+        ...
+
 
 class LoopConnection(Protocol):
     @property

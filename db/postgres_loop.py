@@ -125,6 +125,7 @@ class PostgresOnLoop:
         prepare: bool = True,
     ) -> None:
         self.dialect = db  # Prepared statements are built for Peewee's PostgreSQL dialect
+        self.one_round_trip = True  # the statements of a batch go out pipelined
         self.statement_seconds = statement_seconds
         params = dict(db.connect_params)  # the same host, timeouts and options as psycopg2's
         for pool_only in ("max_connections", "stale_timeout", "timeout"):

@@ -224,18 +224,24 @@ def render_engagement(render_id: str, owner: KeyOwner, recent_limit: int) -> Eng
 async def render_engagement_on_loop(
     render_id: str, owner: KeyOwner, recent_limit: int
 ) -> Engagement:
-    """`render_engagement` through the request's connection on the event loop (PostgreSQL,
-    db/postgres_loop.py): both statements sent in one round trip. The events are asked for
+    """`render_engagement` through the request's connection on the event loop. On PostgreSQL
+    (db/postgres_loop.py) both statements go in one round trip: the events are asked for
     before the first statement's answer is known, so that statement checks the tenancy itself
-    (`RECENT_OWNED`): another tenant's events never leave the database."""
+    (`RECENT_OWNED`): another tenant's events never leave the database. On SQLite
+    (db/sqlite_loop.py), where a statement costs no round trip, one after the other."""
     request = request_connection()
     dialect = request.database.dialect
     render = Render.id.db_value(render_id)
+    owned = {"render": render, "project": owner.project_id, "mode": owner.mode}
+    if not request.database.one_round_trip:  # SQLite: as `render_engagement` does
+        (counters,) = await request.fetch(RENDER_COUNTERS.bind(dialect, **owned))
+        if not _has_events(counters):
+            return _engagement(counters, [])
+        (rows,) = await request.fetch(RECENT.bind(dialect, render=render, limit=recent_limit))
+        return _engagement(counters, rows)
     counters, rows = await request.fetch(
-        RENDER_COUNTERS.bind(dialect, render=render, project=owner.project_id, mode=owner.mode),
-        RECENT_OWNED.bind(
-            dialect, render=render, project=owner.project_id, mode=owner.mode, limit=recent_limit
-        ),
+        RENDER_COUNTERS.bind(dialect, **owned),
+        RECENT_OWNED.bind(dialect, **owned, limit=recent_limit),
     )
     return _engagement(counters, rows)
 

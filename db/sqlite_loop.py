@@ -61,8 +61,12 @@ class SqliteOnLoop:
         self.db = db
         self.dialect: peewee.Database = db
         self.database = self
+        self.one_round_trip = False  # statements run in-process, one after the other
         self.statement_seconds = statement_seconds
         self._connections: dict[asyncio.AbstractEventLoop, sqlite3.Connection] = {}
+        # Counts `retire` calls: a connection made across one (in a thread) opened the file
+        # that was at the path before, and is not kept.
+        self.generation = 0
 
     def ready(self) -> bool:
         """Whether the running loop has its connection (else `keep` one made in a thread)."""
@@ -72,13 +76,17 @@ class SqliteOnLoop:
         """The running loop's connection, if it has one."""
         return self._connections.get(asyncio.get_running_loop())
 
-    def keep(self, conn: sqlite3.Connection) -> None:
-        """Make `conn` (from `new_connection`) the running loop's connection, unless another
-        request made one meanwhile."""
+    def keep(self, conn: sqlite3.Connection, generation: int) -> None:
+        """Make `conn` (from `new_connection`, begun at `generation`) the running loop's
+        connection, unless another request made one meanwhile or the file was replaced since.
+        Several loops (in their threads) may share this object: the dict is only ever read
+        through copies, and entries are popped with a default."""
         loop = asyncio.get_running_loop()
-        for old in [known for known in self._connections if known.is_closed()]:
-            self._connections.pop(old).close()  # a loop that ended without the app's shutdown
-        if loop in self._connections:
+        for old in [known for known in list(self._connections) if known.is_closed()]:
+            ended = self._connections.pop(old, None)  # a loop that ended without a shutdown
+            if ended is not None:
+                ended.close()
+        if generation != self.generation or loop in self._connections:
             conn.close()
         else:
             self._connections[loop] = conn
@@ -86,7 +94,7 @@ class SqliteOnLoop:
     async def fetch(self, *statements: Statement) -> list[Rows]:
         """Every statement's rows, on the loop's connection; FallBack where Peewee must run
         the read, DatabaseUnavailable past the statement bound."""
-        if self.db.query_hooks:  # Peewee's hooks see every statement: its path calls them
+        if getattr(self.db, "query_hooks", None):  # Peewee 4's hooks see every statement
             raise FallBack(waiting=False)
         loop = asyncio.get_running_loop()
         conn = self._connections.get(loop)
@@ -106,6 +114,7 @@ class SqliteOnLoop:
         """Close every loop's connection: the file at the path is another one now. Each is
         closed on its own loop, which may be running a statement on it in another thread."""
         running = asyncio.get_running_loop()
+        self.generation += 1
         connections, self._connections = self._connections, {}
         for loop, conn in connections.items():
             try:
@@ -123,5 +132,5 @@ class SqliteOnLoop:
 
     def _drop(self, loop: asyncio.AbstractEventLoop, conn: sqlite3.Connection) -> None:
         if self._connections.get(loop) is conn:
-            del self._connections[loop]
+            self._connections.pop(loop, None)
         conn.close()

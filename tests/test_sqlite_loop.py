@@ -14,12 +14,13 @@ import peewee
 import pytest
 from starlette.testclient import TestClient
 
+import db.sqlite_loop
 import handlers.renders
 from api.server.app import create_app
 from api.server.dbwork import DatabaseWork
 from db.connection import DatabaseUnavailable, database_for
 from db.sqlite_loop import FallBack, SqliteOnLoop, new_connection
-from tests.support import url
+from tests.support import event, url
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -120,7 +121,7 @@ def test_a_statement_past_its_bound_is_unavailable_and_its_connection_dropped(da
     sqlite = _on_loop(database_url, seconds=0.2)
 
     async def scenario() -> None:
-        sqlite.keep(new_connection(sqlite.db))
+        sqlite.keep(new_connection(sqlite.db), sqlite.generation)
         conn = sqlite.connection()
         with pytest.raises(DatabaseUnavailable, match="interrupted"):
             await sqlite.fetch(SLOW)
@@ -139,7 +140,7 @@ def test_other_errors_fall_back_to_peewee_and_drop_the_connection(database_url):
         with pytest.raises(FallBack) as not_made:  # not made on this loop yet
             await sqlite.fetch(("SELECT 1", ()))
         assert not not_made.value.waiting
-        sqlite.keep(new_connection(sqlite.db))
+        sqlite.keep(new_connection(sqlite.db), sqlite.generation)
         assert await sqlite.fetch(("SELECT 1", ()), ("SELECT 2", ())) == [[(1,)], [(2,)]]
         with pytest.raises(FallBack) as failed:
             await sqlite.fetch(("SELECT * FROM no_such_table", ()))
@@ -157,7 +158,7 @@ def test_a_lock_falls_back_to_a_thread_that_may_wait(database_url):
     writer.execute("BEGIN IMMEDIATE")  # the write lock
 
     async def scenario() -> None:
-        sqlite.keep(new_connection(sqlite.db))
+        sqlite.keep(new_connection(sqlite.db), sqlite.generation)
         with pytest.raises(FallBack) as busy:
             await sqlite.fetch(("BEGIN IMMEDIATE", ()))  # wants the same lock: refused
         assert busy.value.waiting
@@ -229,3 +230,47 @@ def test_the_handler_reads_through_its_twin(settings, tenant, make_render, monke
     with TestClient(app) as client:
         assert client.get(url(render), headers=tenant["headers"]).status_code == 200
     assert ran == ["render_engagement_on_loop"]
+
+
+def test_a_connection_made_across_a_replacement_is_not_kept(database_url):
+    """Made in a thread while another request saw the file replaced (and retired every loop's
+    connection): it opened the file that was there before, so it is closed, never kept."""
+    sqlite = _on_loop(database_url)
+
+    async def scenario() -> None:
+        began = sqlite.generation
+        conn = new_connection(sqlite.db)  # in a thread, in the server
+        sqlite.retire()  # meanwhile: the file at the path is another one
+        sqlite.keep(conn, began)
+        assert sqlite.connection() is None
+        with pytest.raises(sqlite3.ProgrammingError):
+            conn.execute("SELECT 1")
+        sqlite.keep(new_connection(sqlite.db), sqlite.generation)
+        assert sqlite.connection() is not None
+
+    asyncio.run(scenario())
+
+
+def test_the_events_are_read_only_when_the_render_has_some(
+    settings, tenant, make_render, record_events, monkeypatch
+):
+    """On SQLite the statements run one after the other, as Peewee's path runs them: a render
+    with no events (or none the key may read) costs no events query."""
+    render = make_render(tenant["project"])
+    ran: list[str] = []
+    real = db.sqlite_loop.fetch_bounded
+
+    def spy(conn: Any, statements: Any, seconds: Any) -> Any:
+        ran.extend(sql for sql, _ in statements)
+        return real(conn, statements, seconds)
+
+    monkeypatch.setattr(db.sqlite_loop, "fetch_bounded", spy)
+    app, _work = _served(settings)
+    with TestClient(app) as client:
+        assert client.get(url(render), headers=tenant["headers"]).status_code == 200
+        assert not any('FROM "engagement_event"' in sql for sql in ran), ran
+        record_events([event(render)])
+        ran.clear()
+        answer = client.get(url(render), headers=tenant["headers"])
+        assert answer.status_code == 200 and len(answer.json()["recent"]) == 1
+        assert any('FROM "engagement_event"' in sql for sql in ran), ran

@@ -207,8 +207,9 @@ class DatabaseWork:
         if self.file is not None and self.file.wal_index_locked():
             return await self.run(fn, *args, **kwargs)  # to a thread, as Peewee's path goes
         if not sqlite.ready():
+            generation = sqlite.generation
             try:
-                sqlite.keep(await self._in_thread(new_connection, self.db))
+                sqlite.keep(await self._in_thread(new_connection, self.db), generation)
             except (sqlite3.Error, peewee.PeeweeException):
                 return await self.run(fn, *args, **kwargs)  # Peewee says why (a 503)
         try:
