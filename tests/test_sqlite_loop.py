@@ -36,6 +36,16 @@ def _served(settings: Any, **changes: Any) -> tuple[Any, DatabaseWork]:
     return app, app.database_work
 
 
+def _loop_connection(client: TestClient, work: DatabaseWork) -> sqlite3.Connection | None:
+    """The connection of the loop serving `client`, asked on that loop."""
+
+    async def connection() -> sqlite3.Connection | None:
+        assert work.sqlite_on_loop is not None
+        return work.sqlite_on_loop.connection()
+
+    return client.portal.call(connection)
+
+
 def test_connections_are_made_as_peewee_makes_them(database_url):
     """Peewee's own SQLite connect: WAL, foreign keys, busy timeout 0 (reads on the loop never
     wait), usable from another thread than the one that made it."""
@@ -96,16 +106,9 @@ def test_the_apps_shutdown_closes_the_loops_connection(settings, tenant, make_re
     render = make_render(tenant["project"])
     app, work = _served(settings)
     assert work.sqlite_on_loop is not None
-    kept: list[sqlite3.Connection | None] = []
-
-    async def connection() -> None:
-        assert work.sqlite_on_loop is not None
-        kept.append(work.sqlite_on_loop.connection())
-
     with TestClient(app) as client:
         assert client.get(url(render), headers=tenant["headers"]).status_code == 200
-        client.portal.call(connection)
-    (conn,) = kept
+        conn = _loop_connection(client, work)
     assert conn is not None
     with pytest.raises(sqlite3.ProgrammingError, match="closed"):
         conn.execute("SELECT 1")
@@ -190,15 +193,9 @@ def test_a_replaced_file_retires_every_loops_connection(settings, tenant, make_r
     render = make_render(tenant["project"])
     app, work = _served(settings, key_cache_seconds=0)
     path = settings.database_url.removeprefix("sqlite:///")
-    kept: list[Any] = []
-
-    async def connection() -> None:
-        assert work.sqlite_on_loop is not None
-        kept.append(work.sqlite_on_loop.connection())
-
     with TestClient(app) as client:
         assert client.get(url(render), headers=tenant["headers"]).status_code == 200
-        client.portal.call(connection)
+        old = _loop_connection(client, work)
         copy = tmp_path / "copy.db"
         with sqlite3.connect(path) as source, sqlite3.connect(copy) as target:
             source.backup(target)
@@ -207,9 +204,8 @@ def test_a_replaced_file_retires_every_loops_connection(settings, tenant, make_r
         target.close()
         os.replace(copy, path)
         assert client.get(url(render), headers=tenant["headers"]).status_code == 401
-        client.portal.call(connection)
-    old, new = kept
-    assert old is not new
+        new = _loop_connection(client, work)
+    assert old is not None and old is not new
     with pytest.raises(sqlite3.ProgrammingError):
         old.execute("SELECT 1")
 
