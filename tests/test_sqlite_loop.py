@@ -62,20 +62,38 @@ def test_connections_are_made_as_peewee_makes_them(database_url):
     conn.close()
 
 
-def test_reads_take_no_pooled_connection_and_answer_as_peewees_path(settings, tenant, make_render):
-    """The same bytes as through Peewee's pool (CRAFTKIT_DB_ON_LOOP=0), and the pool untouched."""
-    render = make_render(tenant["project"])
+def test_reads_take_no_pooled_connection_and_answer_as_peewees_path(
+    settings, tenant, make_render, make_key, record_events
+):
+    """The same status and bytes as through Peewee's pool (CRAFTKIT_DB_ON_LOOP=0) for a render
+    with events (a shared link's, metadata), one without, a missing one and another tenant's,
+    by GET and HEAD; and the pool untouched."""
+    render, empty = make_render(tenant["project"]), make_render(tenant["project"])
+    record_events(
+        [
+            event(render, eventType="downloaded", createdAt="2026-06-21T10:00:01Z"),
+            event(render, shareId="11111111-1111-4111-8111-111111111111"),  # a shared link's view
+            event(render, metadata={"page": 2, "nested": [1, None]}, userAgent="curl/8"),
+        ]
+    )
+    stranger = {"Authorization": f"Bearer {make_key()}"}  # another project's key
     app, work = _served(settings, key_cache_seconds=0)
     assert work.sqlite_on_loop is not None
     peewee_app, peewee_work = _served(settings, db_on_loop=False)
     assert peewee_work.sqlite_on_loop is None
+    missing = url("00000000-0000-4000-8000-000000000000")
+    cases = [(url(render), tenant["headers"]), (url(empty), tenant["headers"])]
+    cases += [(missing, tenant["headers"]), (url(render), stranger)]
     with TestClient(app) as client, TestClient(peewee_app) as other:
         app.database.close_idle()
-        for path in (url(render), url("00000000-0000-4000-8000-000000000000")):
-            ours = client.get(path, headers=tenant["headers"])
-            theirs = other.get(path, headers=tenant["headers"])
-            assert (ours.status_code, ours.content) == (theirs.status_code, theirs.content)
-        assert ours.status_code == 404
+        statuses = []
+        for method in ("GET", "HEAD"):
+            for path, headers in cases:
+                ours = client.request(method, path, headers=headers)
+                theirs = other.request(method, path, headers=headers)
+                assert (ours.status_code, ours.content) == (theirs.status_code, theirs.content)
+                statuses.append(ours.status_code)
+        assert statuses == [200, 200, 404, 404] * 2
         assert work.db._connections == [] and work.db._in_use == {}  # playhouse's pool: unused
 
 
