@@ -68,12 +68,8 @@ class SqliteOnLoop:
         # that was at the path before, and is not kept.
         self.generation = 0
 
-    def ready(self) -> bool:
-        """Whether the running loop has its connection (else `keep` one made in a thread)."""
-        return asyncio.get_running_loop() in self._connections
-
     def connection(self) -> sqlite3.Connection | None:
-        """The running loop's connection, if it has one."""
+        """The running loop's connection, if it has one (else `keep` one made in a thread)."""
         return self._connections.get(asyncio.get_running_loop())
 
     def keep(self, conn: sqlite3.Connection, generation: int) -> None:

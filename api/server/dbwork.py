@@ -206,7 +206,7 @@ class DatabaseWork:
         assert sqlite is not None
         if self.file is not None and self.file.wal_index_locked():
             return await self.run(fn, *args, **kwargs)  # to a thread, as Peewee's path goes
-        if not sqlite.ready():
+        if sqlite.connection() is None:
             generation = sqlite.generation
             try:
                 sqlite.keep(await self._in_thread(new_connection, self.db), generation)
